@@ -1,0 +1,112 @@
+"""Produce PyTorch reference outputs for the ResNet parity tests.
+
+Builds a seeded, randomly initialised torchvision ResNet, gives every
+BatchNorm layer non-trivial statistics (so a wrong BN import shows up), runs
+the 224x224 PNG photos through it and writes, into --out:
+    <arch>.pth              state_dict (torch.save)
+    <arch>_reference.json   images, mean/std, logits and softmax per image
+    <arch>_input.bin        un-normalised float32 pixels [N,3,224,224], little-endian
+    <arch>_torch.onnx       only with --export-onnx (opset 17; benchmark only)
+
+Usage:
+    /usr/bin/python3 tools/pytorch_reference.py --arch resnet34 --photos DIR --out DIR
+        [--seed 1234] [--num-classes 1000] [--export-onnx]
+
+Works with Debian 12's torch 1.13 / torchvision 0.14.
+"""
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+import torch
+import torchvision
+from PIL import Image
+
+MEAN = [0.485, 0.456, 0.406]
+STD = [0.229, 0.224, 0.225]
+ARCHS = ("resnet18", "resnet34", "resnet50")
+
+
+def build_model(arch, num_classes, seed):
+    torch.manual_seed(seed)
+    model = getattr(torchvision.models, arch)(weights=None, num_classes=num_classes)
+    # Default BN is identity-like (mean 0, var 1, weight 1, bias 0), which would
+    # hide mistakes in how the .NET side imports or folds BatchNorm.
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                n = m.num_features
+                m.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+                m.weight.copy_(torch.rand(n, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(n, generator=g) * 0.1)
+    return model.eval()
+
+
+def load_photos(folder):
+    names = sorted(f for f in os.listdir(folder) if f.lower().endswith(".png"))
+    if not names:
+        raise SystemExit(f"no *.png in {folder}")
+    arrays = []
+    for name in names:
+        with Image.open(os.path.join(folder, name)) as img:
+            # exactly pixel/255 in float32, HWC -> CHW; no resizing on purpose
+            a = np.asarray(img.convert("RGB"), dtype=np.float32) / np.float32(255)
+        arrays.append(a.transpose(2, 0, 1))
+    return names, torch.from_numpy(np.ascontiguousarray(np.stack(arrays)))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--arch", choices=ARCHS, default="resnet34")
+    p.add_argument("--photos", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--num-classes", type=int, default=1000)
+    p.add_argument("--export-onnx", action="store_true")
+    a = p.parse_args()
+
+    start = time.perf_counter()
+    torch.set_num_threads(2)
+    os.makedirs(a.out, exist_ok=True)
+    model = build_model(a.arch, a.num_classes, a.seed)
+    torch.save(model.state_dict(), os.path.join(a.out, f"{a.arch}.pth"))
+
+    names, pixels = load_photos(a.photos)
+    pixels.numpy().astype("<f4").tofile(os.path.join(a.out, f"{a.arch}_input.bin"))
+    mean = torch.tensor(MEAN, dtype=torch.float32).view(1, 3, 1, 1)
+    std = torch.tensor(STD, dtype=torch.float32).view(1, 3, 1, 1)
+    with torch.no_grad():
+        logits = model((pixels - mean) / std)
+        probs = torch.softmax(logits, dim=1)
+
+    result = {
+        "arch": a.arch,
+        "num_classes": a.num_classes,
+        "seed": a.seed,
+        "torch_version": torch.__version__,
+        "images": names,
+        "mean": MEAN,
+        "std": STD,
+        # float32 -> Python float is exact, and json writes repr (round-trips)
+        "logits": logits.tolist(),
+        "probabilities": probs.tolist(),
+    }
+    with open(os.path.join(a.out, f"{a.arch}_reference.json"), "w") as f:
+        json.dump(result, f)
+
+    if a.export_onnx:
+        torch.onnx.export(
+            model, torch.zeros(1, 3, 224, 224), os.path.join(a.out, f"{a.arch}_torch.onnx"),
+            opset_version=17, input_names=["pixels"], output_names=["logits"],
+            dynamic_axes={"pixels": {0: "batch"}, "logits": {0: "batch"}})
+
+    print(f"wrote {a.arch} outputs for {len(names)} images to {a.out} "
+          f"in {time.perf_counter() - start:.1f}s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Measure PyTorch ResNet-34 training throughput on CPU, for comparison with
+the .NET trainer.
+
+Setup mirrors the .NET benchmark: torchvision resnet34(num_classes=10),
+seeded random 64x64 inputs, batch 32, SGD(lr=0.01, momentum=0.9,
+nesterov=True, weight_decay=5e-4), cross-entropy, 2 threads.
+3 untimed warm-up steps, then --steps timed steps.
+
+Usage:
+    /usr/bin/python3 tools/pytorch_train_benchmark.py [--steps 20]
+
+Prints one JSON line:
+    {"framework":"pytorch","images_per_second":...,"steps":...,"batch":32,"size":64}
+"""
+import argparse
+import json
+import time
+
+import torch
+import torchvision
+
+BATCH, SIZE, CLASSES, WARMUP = 32, 64, 10, 3
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--seed", type=int, default=1234)
+    a = p.parse_args()
+
+    torch.set_num_threads(2)
+    torch.manual_seed(a.seed)
+    model = torchvision.models.resnet34(weights=None, num_classes=CLASSES).train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9,
+                          nesterov=True, weight_decay=5e-4)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    # one fixed batch: we time compute, not data loading
+    x = torch.randn(BATCH, 3, SIZE, SIZE)
+    y = torch.randint(0, CLASSES, (BATCH,))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(x), y).backward()
+        opt.step()
+
+    for _ in range(WARMUP):
+        step()
+    start = time.perf_counter()
+    for _ in range(a.steps):
+        step()
+    elapsed = time.perf_counter() - start
+
+    print(json.dumps({"framework": "pytorch",
+                      "images_per_second": a.steps * BATCH / elapsed,
+                      "steps": a.steps, "batch": BATCH, "size": SIZE}))
+
+
+if __name__ == "__main__":
+    main()
