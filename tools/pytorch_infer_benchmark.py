@@ -47,7 +47,8 @@ def main():
             print(json.dumps({"framework": "pytorch", "arch": a.arch,
                               "images_per_second": a.steps * batch / elapsed,
                               "ms_per_batch": 1000 * elapsed / a.steps,
-                              "steps": a.steps, "batch": batch, "size": SIZE}),
+                              "steps": a.steps, "batch": batch, "size": SIZE},
+                             separators=(",", ":")),
                   flush=True)
 
 

@@ -52,7 +52,8 @@ def main():
 
     print(json.dumps({"framework": "pytorch",
                       "images_per_second": a.steps * BATCH / elapsed,
-                      "steps": a.steps, "batch": BATCH, "size": SIZE}))
+                      "steps": a.steps, "batch": BATCH, "size": SIZE},
+                     separators=(",", ":")))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,110 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.ResNet.Modeling;
+
+// Field names are the state-dict keys (torchvision's), hence lower case; RegisterComponents reads them.
+#pragma warning disable IDE1006
+
+/// <summary>
+/// The ResNet family in TorchSharp with torchvision's module tree and state-dict keys. Owns native
+/// tensors: dispose it.
+/// </summary>
+internal sealed class ResNet : nn.Module<Tensor, Tensor>
+{
+    internal readonly Conv2d conv1;
+    internal readonly BatchNorm2d bn1;
+    internal readonly ReLU relu;
+    internal readonly MaxPool2d maxpool;
+    internal readonly Sequential layer1;
+    internal readonly Sequential layer2;
+    internal readonly Sequential layer3;
+    internal readonly Sequential layer4;
+    internal readonly nn.Module<Tensor, Tensor> avgpool;
+    internal readonly Linear fc;
+
+    /// <summary>Builds a freshly initialized network.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The spec is invalid (see <see cref="ResNetSpec.Validate"/>).</exception>
+    public ResNet(ResNetSpec spec)
+        : base(spec.Architecture.ToString().ToLowerInvariant())
+    {
+        TorchNativeLoader.EnsureLoaded();
+        Spec = spec.Validate();
+        conv1 = nn.Conv2d(3, 64, 7, stride: 2, padding: 3, bias: false);
+        bn1 = nn.BatchNorm2d(64);
+        relu = nn.ReLU(inplace: true);
+        maxpool = nn.MaxPool2d(3, stride: 2, padding: 1);
+
+        var inChannels = 64;
+        var stages = new Sequential[4];
+        for (var stage = 0; stage < stages.Length; stage++)
+        {
+            var width = 64 << stage;
+            stages[stage] = MakeStage(spec, ref inChannels, width, spec.BlocksPerStage[stage], stride: stage == 0 ? 1 : 2);
+        }
+
+        (layer1, layer2, layer3, layer4) = (stages[0], stages[1], stages[2], stages[3]);
+        avgpool = spec.Variant == ResNetVariant.ProjectionShortcuts
+            ? nn.AvgPool2d(7, stride: 1)
+            : nn.AdaptiveAvgPool2d([1, 1]);
+        fc = nn.Linear(spec.FeatureSize, spec.NumClasses);
+
+        using (no_grad())
+        {
+            ResNetInitializer.InitializeConvolution(conv1);
+            ResNetInitializer.InitializeBatchNorm(bn1);
+        }
+
+        RegisterComponents();
+    }
+
+    public ResNetSpec Spec { get; }
+
+    public override Tensor forward(Tensor input)
+    {
+        using var scope = NewDisposeScope();
+        return fc.call(Features(input)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The pooled embedding [N, <see cref="ResNetSpec.FeatureSize"/>] that feeds <c>fc</c>.</summary>
+    public Tensor Features(Tensor input)
+    {
+        using var scope = NewDisposeScope();
+        var x = maxpool.call(relu.call(bn1.call(conv1.call(input))));
+        x = layer4.call(layer3.call(layer2.call(layer1.call(x))));
+        return avgpool.call(x).flatten(1).MoveToOuterDisposeScope();
+    }
+
+    private static Sequential MakeStage(ResNetSpec spec, ref int inChannels, int width, int blocks, int stride)
+    {
+        var outChannels = width * spec.Expansion;
+        var project = stride != 1 || inChannels != outChannels || spec.Variant == ResNetVariant.ProjectionShortcuts;
+        var layers = new List<(string, nn.Module<Tensor, Tensor>)>(blocks);
+        for (var i = 0; i < blocks; i++)
+        {
+            var downsample = i == 0 && project ? MakeProjection(inChannels, outChannels, stride) : null;
+            var blockStride = i == 0 ? stride : 1;
+            nn.Module<Tensor, Tensor> block = spec.UsesBottleneck
+                ? new Bottleneck($"{i}", inChannels, width, blockStride, downsample, spec.ZeroInitResidual)
+                : new BasicBlock($"{i}", inChannels, width, blockStride, downsample, spec.ZeroInitResidual);
+            layers.Add(($"{i}", block));
+            inChannels = outChannels;
+        }
+
+        return nn.Sequential(layers);
+    }
+
+    private static Sequential MakeProjection(int inChannels, int outChannels, int stride)
+    {
+        var convolution = nn.Conv2d(inChannels, outChannels, 1, stride: stride, bias: false);
+        var batchNorm = nn.BatchNorm2d(outChannels);
+        using (no_grad())
+        {
+            ResNetInitializer.InitializeConvolution(convolution);
+            ResNetInitializer.InitializeBatchNorm(batchNorm);
+        }
+
+        return nn.Sequential(("0", convolution), ("1", batchNorm));
+    }
+}
