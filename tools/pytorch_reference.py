@@ -29,20 +29,32 @@ STD = [0.229, 0.224, 0.225]
 ARCHS = ("resnet18", "resnet34", "resnet50")
 
 
-def build_model(arch, num_classes, seed):
+def build_model(arch, num_classes, seed, calibration):
     torch.manual_seed(seed)
     model = getattr(torchvision.models, arch)(weights=None, num_classes=num_classes)
-    # Default BN is identity-like (mean 0, var 1, weight 1, bias 0), which would
-    # hide mistakes in how the .NET side imports or folds BatchNorm.
+    # Default BN is identity-like (mean 0, var 1, weight 1, bias 0), which would hide mistakes
+    # in how the .NET side imports or folds BatchNorm. Random statistics alone make eval-mode
+    # activations explode through the residual sums (logits in the hundreds, where float32
+    # rounding alone exceeds 1e-4), so first measure real statistics on the photos, as training
+    # would, then perturb them and the affine weights.
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.momentum = None  # cumulative average over the calibration pass
+    model.train()
+    with torch.no_grad():
+        model(torch.cat([calibration, calibration.flip(3)]))
     g = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
                 n = m.num_features
-                m.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
-                m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
-                m.weight.copy_(torch.rand(n, generator=g) + 0.5)
+                m.running_mean.add_(torch.randn(n, generator=g) * 0.05 * m.running_var.sqrt())
+                m.running_var.mul_(torch.rand(n, generator=g) * 0.6 + 0.7)
+                m.weight.copy_(torch.rand(n, generator=g) * 0.6 + 0.4)
                 m.bias.copy_(torch.randn(n, generator=g) * 0.1)
+        # A trained head is sharper than the default init: logits of a few units, not a few tenths,
+        # so the softmax comparison is not between near-uniform vectors.
+        model.fc.weight.mul_(8)
     return model.eval()
 
 
@@ -72,13 +84,12 @@ def main():
     start = time.perf_counter()
     torch.set_num_threads(2)
     os.makedirs(a.out, exist_ok=True)
-    model = build_model(a.arch, a.num_classes, a.seed)
-    torch.save(model.state_dict(), os.path.join(a.out, f"{a.arch}.pth"))
-
     names, pixels = load_photos(a.photos)
     pixels.numpy().astype("<f4").tofile(os.path.join(a.out, f"{a.arch}_input.bin"))
     mean = torch.tensor(MEAN, dtype=torch.float32).view(1, 3, 1, 1)
     std = torch.tensor(STD, dtype=torch.float32).view(1, 3, 1, 1)
+    model = build_model(a.arch, a.num_classes, a.seed, (pixels - mean) / std)
+    torch.save(model.state_dict(), os.path.join(a.out, f"{a.arch}.pth"))
     with torch.no_grad():
         logits = model((pixels - mean) / std)
         probs = torch.softmax(logits, dim=1)

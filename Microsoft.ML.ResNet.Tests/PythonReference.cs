@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json;
+
+namespace Microsoft.ML.ResNet.Tests;
+
+/// <summary>
+/// Runs Debian's PyTorch (tools/pytorch_reference.py) to make reference weights and logits, once per
+/// architecture and script version, cached under the temp folder. PyTorch is the independent judge
+/// of our parity claims, so nothing here is faked: without it the calling test is inconclusive.
+/// </summary>
+internal static class PythonReference
+{
+    /// <summary>Debian's interpreter: the pyenv <c>python3</c> first on PATH does not see python3-torch.</summary>
+    public const string Python = "/usr/bin/python3";
+
+    private static readonly object Gate = new();
+
+    /// <summary>What the fixture script wrote for one architecture.</summary>
+    public sealed record Fixture(string WeightsPath, string InputPath, ReferenceOutputs Outputs);
+
+    public sealed record ReferenceOutputs(
+        string Arch,
+        int Num_classes,
+        string[] Images,
+        float[] Mean,
+        float[] Std,
+        float[][] Logits,
+        float[][] Probabilities);
+
+    /// <summary>Makes (or reuses) the fixture; marks the test inconclusive when PyTorch is absent.</summary>
+    public static Fixture Get(string arch = "resnet34")
+    {
+        lock (Gate)
+        {
+            RequireModule("torchvision");
+            var script = Path.Combine(TestPaths.Tools, "pytorch_reference.py");
+            var key = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(script)))[..12];
+            var folder = Path.Combine(Path.GetTempPath(), "resnetml-pytorch-reference", key);
+            var referencePath = Path.Combine(folder, $"{arch}_reference.json");
+            if (!File.Exists(referencePath))
+            {
+                Run(script, "--arch", arch, "--photos", TestPaths.Photos, "--out", folder);
+            }
+
+            var outputs = JsonSerializer.Deserialize<ReferenceOutputs>(
+                File.ReadAllText(referencePath),
+                new JsonSerializerOptions { PropertyNameCaseInsensitive = true })!;
+            return new Fixture(Path.Combine(folder, $"{arch}.pth"), Path.Combine(folder, $"{arch}_input.bin"), outputs);
+        }
+    }
+
+    /// <summary>Marks the test inconclusive, saying why, when Debian's Python lacks <paramref name="module"/>.</summary>
+    public static void RequireModule(string module)
+    {
+        if (!File.Exists(Python) || Run("-c", $"import {module}", throwOnError: false) != 0)
+        {
+            Assert.Inconclusive($"{Python} cannot import {module}: apt-get install python3-torch python3-torchvision python3-onnx (.ci/run does).");
+        }
+    }
+
+    /// <summary>Runs a Python script or command; throws with its output when it fails.</summary>
+    public static int Run(params string[] arguments) => Run(arguments, throwOnError: true);
+
+    private static int Run(string first, string second, bool throwOnError) => Run([first, second], throwOnError);
+
+    private static int Run(string[] arguments, bool throwOnError)
+    {
+        var start = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0 && throwOnError)
+        {
+            throw new InvalidOperationException($"{Python} {string.Join(' ', arguments)} exited with {process.ExitCode}:\n{stdout.Result}\n{stderr}");
+        }
+
+        return process.ExitCode;
+    }
+}

@@ -1,0 +1,27 @@
+namespace Microsoft.ML.ResNet.Tests;
+
+/// <summary>Where the committed test data and fixture scripts are, as copied next to the tests.</summary>
+internal static class TestPaths
+{
+    public static string TestData => Path.Combine(AppContext.BaseDirectory, "TestData");
+
+    /// <summary>Five real photographs, 224x224 RGB PNG (see tools/make_test_photos.py).</summary>
+    public static string Photos => Path.Combine(TestData, "photos");
+
+    /// <summary>Fashion-MNIST subset, train/ and test/ with a folder per class (see tools/make_fashion_mnist_subset.py).</summary>
+    public static string FashionMnist => Path.Combine(TestData, "fashion-mnist");
+
+    public static string FashionMnistTrain => Path.Combine(FashionMnist, "train");
+
+    public static string FashionMnistTest => Path.Combine(FashionMnist, "test");
+
+    public static string Tools => Path.Combine(AppContext.BaseDirectory, "tools");
+
+    /// <summary>A fresh folder under the system temp folder; the caller deletes it.</summary>
+    public static string NewTempFolder()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "resnetml-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        return folder;
+    }
+}
