@@ -11,7 +11,7 @@ namespace Microsoft.ML.ResNet.Modeling;
 /// The ResNet family in TorchSharp with torchvision's module tree and state-dict keys. Owns native
 /// tensors: dispose it.
 /// </summary>
-internal sealed class ResNet : nn.Module<Tensor, Tensor>
+internal sealed class ResNetModel : nn.Module<Tensor, Tensor>
 {
     internal readonly Conv2d conv1;
     internal readonly BatchNorm2d bn1;
@@ -24,12 +24,14 @@ internal sealed class ResNet : nn.Module<Tensor, Tensor>
     internal readonly nn.Module<Tensor, Tensor> avgpool;
     internal readonly Linear fc;
 
+    // Runs before the base constructor, the first native call.
+    static ResNetModel() => TorchNativeLoader.EnsureLoaded();
+
     /// <summary>Builds a freshly initialized network.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The spec is invalid (see <see cref="ResNetSpec.Validate"/>).</exception>
-    public ResNet(ResNetSpec spec)
+    public ResNetModel(ResNetSpec spec)
         : base(spec.Architecture.ToString().ToLowerInvariant())
     {
-        TorchNativeLoader.EnsureLoaded();
         Spec = spec.Validate();
         conv1 = nn.Conv2d(3, 64, 7, stride: 2, padding: 3, bias: false);
         bn1 = nn.BatchNorm2d(64);
