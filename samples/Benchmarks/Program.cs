@@ -1,0 +1,38 @@
+using System.Reflection;
+using Microsoft.ML.ResNet.Modeling;
+using ResNetBenchmarks;
+
+// Usage: dotnet run -c Release --project samples/Benchmarks -- <name|all> [options]
+// Each harness measures ours and its comparison in the same run, on this machine.
+var benchmarks = Assembly.GetExecutingAssembly().GetTypes()
+    .Where(t => typeof(IBenchmark).IsAssignableFrom(t) && t is { IsClass: true, IsAbstract: false })
+    .Select(t => (IBenchmark)Activator.CreateInstance(t)!)
+    .OrderBy(b => b.Name)
+    .ToList();
+
+if (args.Length == 0 || args[0] is "-h" or "--help")
+{
+    Console.WriteLine("Benchmarks (dotnet run -c Release --project samples/Benchmarks -- <name|all>):");
+    foreach (var benchmark in benchmarks)
+    {
+        Console.WriteLine($"  {benchmark.Name,-10} {benchmark.Description}");
+    }
+
+    return 0;
+}
+
+TorchNativeLoader.EnsureLoaded();
+var selected = args[0] == "all" ? benchmarks : benchmarks.Where(b => b.Name == args[0]).ToList();
+if (selected.Count == 0)
+{
+    Console.Error.WriteLine($"Unknown benchmark '{args[0]}'. Known: {string.Join(", ", benchmarks.Select(b => b.Name))}, all.");
+    return 2;
+}
+
+foreach (var benchmark in selected)
+{
+    Console.WriteLine($"== {benchmark.Name}: {benchmark.Description}");
+    benchmark.Run(args[1..]);
+}
+
+return 0;
