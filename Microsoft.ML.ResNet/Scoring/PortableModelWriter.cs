@@ -39,6 +39,7 @@ internal static class PortableModelWriter
     {
         var model = ModelProto.Parser.ParseFrom(onnx);
         var graph = model.Graph;
+        RemovePreviousRewrite(graph);
         var inputName = graph.Input.Single(i => graph.Initializer.All(t => t.Name != i.Name)).Name;
         var taken = graph.Node.SelectMany(n => n.Input.Concat(n.Output))
             .Concat(graph.Initializer.Select(t => t.Name))
@@ -172,6 +173,27 @@ internal static class PortableModelWriter
         definition[0].ColumnName = name;
         definition[0].ColumnType = new VectorDataViewType(NumberDataViewType.Single, size);
         return definition;
+    }
+
+    /// <summary>A transformer reopened from a zip holds an already rewritten graph: undo the additions so
+    /// that saving it again gives the same graph as the first save.</summary>
+    private static void RemovePreviousRewrite(GraphProto graph)
+    {
+        var ours = new HashSet<string>(StringComparer.Ordinal) { ProbabilitiesTensor, FeaturesTensor };
+        foreach (var node in graph.Node.Where(n => n.Output.Any(ours.Contains)).ToArray())
+        {
+            graph.Node.Remove(node);
+        }
+
+        foreach (var output in graph.Output.Where(o => ours.Contains(o.Name)).ToArray())
+        {
+            graph.Output.Remove(output);
+        }
+
+        foreach (var initializer in graph.Initializer.Where(t => t.Name == FlatShape).ToArray())
+        {
+            graph.Initializer.Remove(initializer);
+        }
     }
 
     private static void AddFlatOutput(GraphProto graph, string source, string name, long width)
