@@ -215,6 +215,32 @@ public sealed class ResNetOnnxExporterTests
     }
 
     [TestMethod]
+    public void ToModelProto_BlockReluReplacedByGelu_ThrowsNamingPathAndType()
+    {
+        using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet50, 3));
+        var block = (nn.Module)model.layer1[0];
+        block.register_module("relu", null!);
+        block.register_module("relu", nn.GELU());
+
+        var error = Assert.ThrowsExactly<NotSupportedException>(
+            () => ResNetOnnxExporter.ToModelProto(model, new OnnxExportOptions()));
+
+        StringAssert.StartsWith(error.Message, "layer1.0.relu: GELU");
+    }
+
+    [TestMethod]
+    public void ToModelProto_BlockBatchNormRemoved_ThrowsNamingMissingChild()
+    {
+        using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 3));
+        ((nn.Module)model.layer4[1]).register_module("bn2", null!);
+
+        var error = Assert.ThrowsExactly<NotSupportedException>(
+            () => ResNetOnnxExporter.ToModelProto(model, new OnnxExportOptions()));
+
+        StringAssert.StartsWith(error.Message, "layer4.1.bn2: missing");
+    }
+
+    [TestMethod]
     public void ToModelProto_DropoutInDownsampleSequential_ThrowsNamingPathAndType()
     {
         using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 3));
