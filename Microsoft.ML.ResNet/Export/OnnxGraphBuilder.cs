@@ -101,7 +101,8 @@ internal sealed class OnnxGraphBuilder
         return attribute;
     }
 
-    private string AddInitializer(string hint, byte[] littleEndianFloats, long[] dimensions)
+    /// <summary>Adds a float initializer from little-endian float32 bytes the caller hands over (not copied).</summary>
+    public string AddInitializer(string hint, byte[] littleEndianFloats, long[] dimensions)
     {
         if (!BitConverter.IsLittleEndian)
         {

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -49,35 +50,58 @@ internal static class ConvolutionEmitter
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var weight = convolution.weight!.detach().to(ScalarType.Float64);
-        var bias = convolution.bias?.detach().to(ScalarType.Float64);
-        if (batchNorm is not null)
+        var weight = convolution.weight!.detach().to(ScalarType.Float32).cpu().contiguous();
+        var outChannels = (int)weight.shape[0];
+        if (batchNorm is null)
         {
-            // Eval semantics whatever the module's mode: running statistics, never batch statistics.
-            // Double precision so the folded float32 weights are the exact products, rounded once.
-            var outChannels = weight.shape[0];
-            if (batchNorm.running_mean is null || batchNorm.running_var is null)
-            {
-                throw ModuleTreeWalker.Unsupported(batchNormPath!, batchNorm, "no running statistics (track_running_stats=false) to fold");
-            }
-
-            if (batchNorm.num_features != outChannels)
-            {
-                throw new InvalidOperationException(
-                    $"{batchNormPath}: BatchNorm2d has {batchNorm.num_features} features but {path} outputs {outChannels} channels.");
-            }
-
-            var mean = batchNorm.running_mean.detach().to(ScalarType.Float64);
-            var variance = batchNorm.running_var.detach().to(ScalarType.Float64);
-            var gamma = batchNorm.weight?.detach().to(ScalarType.Float64) ?? ones(outChannels, ScalarType.Float64);
-            var beta = batchNorm.bias?.detach().to(ScalarType.Float64) ?? zeros(outChannels, ScalarType.Float64);
-            var scale = gamma / (variance + batchNorm.eps).sqrt();
-            weight = weight * scale.view(-1, 1, 1, 1);
-            bias = beta + (((bias ?? zeros(outChannels, ScalarType.Float64)) - mean) * scale);
+            var biasName = convolution.bias is null ? null : graph.AddInitializer($"{path}.bias", convolution.bias);
+            return (graph.AddInitializer($"{path}.weight", weight), biasName);
         }
 
-        var weightName = graph.AddInitializer($"{path}.weight", weight);
-        var biasName = bias is null ? null : graph.AddInitializer($"{path}.bias", bias);
-        return (weightName, biasName);
+        // Eval semantics whatever the module's mode: running statistics, never batch statistics.
+        if (batchNorm.running_mean is null || batchNorm.running_var is null)
+        {
+            throw ModuleTreeWalker.Unsupported(batchNormPath!, batchNorm, "no running statistics (track_running_stats=false) to fold");
+        }
+
+        if (batchNorm.num_features != outChannels)
+        {
+            throw new InvalidOperationException(
+                $"{batchNormPath}: BatchNorm2d has {batchNorm.num_features} features but {path} outputs {outChannels} channels.");
+        }
+
+        var bias = convolution.bias is null ? null : Doubles(convolution.bias);
+        var mean = Doubles(batchNorm.running_mean);
+        var variance = Doubles(batchNorm.running_var);
+        var gamma = batchNorm.weight is null ? null : Doubles(batchNorm.weight);
+        var beta = batchNorm.bias is null ? null : Doubles(batchNorm.bias);
+        var scale = new double[outChannels];
+        var foldedBias = new float[outChannels];
+        for (var o = 0; o < outChannels; o++)
+        {
+            scale[o] = (gamma?[o] ?? 1.0) / Math.Sqrt(variance[o] + batchNorm.eps);
+            foldedBias[o] = (float)((beta?[o] ?? 0.0) + (((bias?[o] ?? 0.0) - mean[o]) * scale[o]));
+        }
+
+        // Straight from libtorch's buffer into the initializer's bytes: one pass, no double-sized
+        // temporaries, and each product is formed in double and rounded to float32 once.
+        var source = MemoryMarshal.Cast<byte, float>(weight.bytes);
+        var folded = new byte[source.Length * sizeof(float)];
+        var target = MemoryMarshal.Cast<byte, float>(folded.AsSpan());
+        var perChannel = source.Length / outChannels;
+        for (var o = 0; o < outChannels; o++)
+        {
+            var channelScale = scale[o];
+            var offset = o * perChannel;
+            for (var i = offset; i < offset + perChannel; i++)
+            {
+                target[i] = (float)(source[i] * channelScale);
+            }
+        }
+
+        var weightName = graph.AddInitializer($"{path}.weight", folded, weight.shape);
+        return (weightName, graph.AddInitializer($"{path}.bias", foldedBias, outChannels));
     }
+
+    private static double[] Doubles(Tensor values) => values.detach().to(ScalarType.Float64).cpu().data<double>().ToArray();
 }
