@@ -35,11 +35,14 @@ internal sealed record OnnxModelInfo(
     }
 
     /// <exception cref="InvalidDataException">Not an ONNX model, or not one of ours (names the missing key).</exception>
-    public static OnnxModelInfo Read(byte[] model) => Read(model, "The ONNX model bytes");
+    public static OnnxModelInfo Read(byte[] model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return Read(model, "The ONNX model bytes");
+    }
 
     private static OnnxModelInfo Read(byte[] bytes, string source)
     {
-        ArgumentNullException.ThrowIfNull(bytes);
         ModelProto proto;
         try
         {
