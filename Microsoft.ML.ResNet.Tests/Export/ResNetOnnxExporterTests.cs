@@ -77,6 +77,35 @@ public sealed class ResNetOnnxExporterTests
     }
 
     [TestMethod]
+    public void ToBytes_StagesWithExtraConvAndLoneBatchNorm_EmittedAndMatchTorchSharp()
+    {
+        using var model = CalibratedModel(ResNetArchitecture.ResNet18, Photos, classes: 10);
+        using (no_grad())
+        {
+            // A Conv2d with its own bias and no BatchNorm, and a BatchNorm2d after a block (nothing to fold into).
+            var convolution = nn.Conv2d(64, 64, 1, bias: true);
+            convolution.weight!.mul_(0.5);
+            model.layer1.append("2", convolution);
+            var batchNorm = nn.BatchNorm2d(512);
+            batchNorm.running_mean!.copy_(rand(512) * 0.2);
+            batchNorm.running_var!.copy_((rand(512) * 0.6) + 0.7);
+            batchNorm.weight!.copy_((rand(512) * 0.6) + 0.4);
+            batchNorm.bias!.copy_(randn(512) * 0.1);
+            model.layer4.append("2", batchNorm);
+        }
+
+        model.eval();
+        using var pixels = Batch(Photos, 2, 224, 224);
+
+        var proto = ResNetOnnxExporter.ToModelProto(model, new OnnxExportOptions());
+
+        Assert.AreEqual(1, proto.Graph.Node.Count(n => n.OpType == "BatchNormalization"));
+        Assert.IsTrue(proto.Graph.Node.Any(n => n.Input.Contains("layer1.2.weight") && n.Input.Contains("layer1.2.bias")));
+        var logits = RunOnnx(Google.Protobuf.MessageExtensions.ToByteArray(proto), pixels, OnnxContract.LogitsOutput)[OnnxContract.LogitsOutput];
+        Assert.IsLessThanOrEqualTo(Tolerance, MaxAbsDifference(TorchLogits(model, pixels), logits));
+    }
+
+    [TestMethod]
     public void ToModelProto_Default_DeclaresContractInputsOutputsOpsetAndProducer()
     {
         using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 7));

@@ -13,11 +13,12 @@ internal sealed class ExportBenchmark : IBenchmark
 
     public string Name => "export";
 
-    public string Description => $"ResNet-34/1000 to ONNX (file): mean/min seconds over [--runs {DefaultRuns}] exports after one warm-up, bytes, bytes/parameter.";
+    public string Description => $"ResNet-34/1000 to ONNX (file): mean/min seconds over [--runs {DefaultRuns}] exports after one warm-up, bytes, bytes/parameter; [--keep] leaves the file.";
 
     public void Run(string[] arguments)
     {
         var runs = ParseRuns(arguments);
+        var keep = arguments.Contains("--keep");
         using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet34, 1000));
         var parameters = model.parameters().Sum(p => p.numel());
         var folder = Path.Combine(Path.GetTempPath(), "resnetml-export-benchmark", Guid.NewGuid().ToString("N"));
@@ -50,7 +51,11 @@ internal sealed class ExportBenchmark : IBenchmark
         }
         finally
         {
-            if (Directory.Exists(folder))
+            if (keep)
+            {
+                Console.WriteLine($"kept {path}");
+            }
+            else if (Directory.Exists(folder))
             {
                 Directory.Delete(folder, recursive: true);
             }
