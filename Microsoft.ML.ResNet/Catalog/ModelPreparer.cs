@@ -1,4 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.ResNet.Export;
+using Microsoft.ML.ResNet.Modeling;
 using Microsoft.ML.ResNet.Scoring;
 
 namespace Microsoft.ML.ResNet.Catalog;
@@ -56,6 +58,40 @@ internal static class ModelPreparer
         return new PreparedModel(onnx, labels.ToArray(), info);
     }
 
-    private static PreparedModel FromWeights(ResNetClassifierOptions options) =>
-        throw new NotSupportedException($"'{options.ModelPath}': importing weights needs the ONNX exporter (ResNetOnnxExporter), which is not in this build yet. Pass an .onnx file.");
+    private static PreparedModel FromWeights(ResNetClassifierOptions options)
+    {
+        // Weights are turned into ONNX by our exporter, so both paths score through one graph contract.
+        TorchNativeLoader.EnsureLoaded();
+        using var file = WeightsFile.Read(options.ModelPath);
+        var header = file.Header;
+        if (header is not null && options.Architecture is { } wanted && wanted != header.Architecture)
+        {
+            throw new ArgumentException(
+                $"'{options.ModelPath}' holds {header.Architecture} weights, not {wanted}. Use ResNetClassify with Architecture = {header.Architecture}.",
+                nameof(options.Architecture));
+        }
+
+        var architecture = options.Architecture ?? header?.Architecture
+            ?? throw new ArgumentException($"'{options.ModelPath}' ({file.Format}) does not say which ResNet it holds; set Architecture.", nameof(options.Architecture));
+        var classes = header?.NumClasses ?? file.HeadClassCount
+            ?? throw new InvalidDataException($"'{options.ModelPath}' has no 'fc.weight' [K, F] tensor, so its class count is unknown.");
+        var labels = options.Labels ?? header?.Labels
+            ?? throw new ArgumentException(
+                $"'{options.ModelPath}' ({file.Format}) carries no class labels; pass Labels ({classes} of them, in output order).", nameof(options.Labels));
+        if (labels.Count != classes)
+        {
+            throw new ArgumentException($"'{options.ModelPath}' has {classes} classes but {labels.Count} labels were given.", nameof(options.Labels));
+        }
+
+        using var model = new ResNetModel(new ResNetSpec(architecture, classes, header?.Variant ?? ResNetVariant.TorchVision));
+        ResNetWeights.Apply(model, file, freshHead: false);
+        var onnx = ResNetOnnxExporter.ToBytes(model, new OnnxExportOptions
+        {
+            Labels = labels,
+            InputHeight = options.ImageHeight ?? Defaults.ImageHeight,
+            InputWidth = options.ImageWidth ?? Defaults.ImageWidth,
+            IncludeFeatures = true,
+        });
+        return FromOnnx(onnx, options);
+    }
 }

@@ -47,7 +47,7 @@ public sealed class ResNetClassifierEstimator : IEstimator<ResNetClassifierTrans
         {
             throw new ArgumentOutOfRangeException(
                 nameof(inputSchema),
-                $"Schema mismatch for input column '{name}': expected Vector<Single, {model.Info.PixelCount}>, got {Describe(column)}. "
+                $"Schema mismatch for input column '{name}': expected Vector<Single, 3, {model.Info.Height}, {model.Info.Width}>, got {Describe(column)}. "
                 + $"The model reads 3 x {model.Info.Height} x {model.Info.Width} pixels: ResizeImages to height {model.Info.Height}, width {model.Info.Width}, then ExtractPixels (scaleImage: 1f / 255).");
         }
 

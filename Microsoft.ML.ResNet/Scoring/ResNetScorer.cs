@@ -47,8 +47,6 @@ internal sealed class ResNetScorer : IDisposable
 
     public ScoringModelInfo Info => Session.Info;
 
-    public VectorDataViewType PixelType => new(NumberDataViewType.Single, Info.PixelCount);
-
     /// <summary>The pixel column's index; throws ML.NET-style schema errors.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The column is missing or not Vector&lt;Single, 3*H*W&gt;.</exception>
     public int CheckInput(DataViewSchema inputSchema)
@@ -71,7 +69,7 @@ internal sealed class ResNetScorer : IDisposable
 
     public ArgumentOutOfRangeException WrongType(string name, string actual) =>
         new("inputSchema",
-            $"Schema mismatch for input column '{name}': expected {PixelType}, got {actual}. "
+            $"Schema mismatch for input column '{name}': expected Vector<Single, 3, {Info.Height}, {Info.Width}>, got {actual}. "
             + $"The model reads 3 x {Info.Height} x {Info.Width} pixels: ResizeImages to height {Info.Height}, width {Info.Width}, then ExtractPixels (CHW planes, scaleImage: 1f / 255).");
 
     public DataViewSchema OutputSchema(DataViewSchema inputSchema)
