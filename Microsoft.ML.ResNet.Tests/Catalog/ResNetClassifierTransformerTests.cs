@@ -253,6 +253,36 @@ public sealed class ResNetClassifierTransformerTests
     }
 
     [TestMethod]
+    public void Save_ThenLoadInAProcessWithoutOurAssembly_GivesTheSameScoresAndLabels()
+    {
+        var root = RepositoryRoot();
+        var project = Path.Combine(root, "samples", "StockModelLoader", "StockModelLoader.csproj");
+        var ml = new MLContext(1);
+        var pixels = PhotoPixels(ml, SmallSize);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }).Fit(pixels);
+        var zip = Path.Combine(_folder, "model.zip");
+        transformer.Save(zip, pixels.Schema);
+        var input = Path.Combine(_folder, "pixels.bin");
+        File.WriteAllBytes(input, Scores(pixels, "Pixels").SelectMany(r => r).SelectMany(BitConverter.GetBytes).ToArray());
+        var output = Path.Combine(_folder, "scores.json");
+
+        RunDotnet("run", "-c", "Release", "--project", project, "--", zip, input, "5", output);
+
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(output));
+        var result = json.RootElement;
+        var theirScores = result.GetProperty("Score").EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetSingle()).ToArray()).ToArray();
+        var theirKeys = result.GetProperty("PredictedLabel").EnumerateArray().Select(v => v.GetUInt32()).ToArray();
+        var ours = transformer.Transform(pixels);
+        Assert.IsTrue(MaxDifference(Scores(ours), theirScores) <= 1e-5f, "Score");
+        CollectionAssert.AreEqual(Keys(ours), theirKeys, "PredictedLabel");
+        Assert.AreEqual("Key<UInt32, 0-4>", result.GetProperty("PredictedLabelType").GetString());
+        CollectionAssert.AreEqual(SmallLabels, result.GetProperty("KeyValues").EnumerateArray().Select(v => v.GetString()).ToArray());
+        var assemblies = result.GetProperty("Assemblies").EnumerateArray().Select(v => v.GetString()!).ToArray();
+        Assert.IsFalse(assemblies.Any(a => a.StartsWith("Microsoft.ML.ResNet", StringComparison.Ordinal)), string.Join(", ", assemblies));
+        CollectionAssert.Contains(assemblies, "Microsoft.ML.OnnxTransformer");
+    }
+
+    [TestMethod]
     public void Load_SavedClassifier_ReopensTheBatchedTransformerWithTheSameAnswers()
     {
         var ml = new MLContext(1);
@@ -312,6 +342,40 @@ public sealed class ResNetClassifierTransformerTests
 
         var error = Assert.ThrowsExactly<InvalidDataException>(() => ResNetClassifierTransformer.Load(ml, path));
         StringAssert.Contains(error.Message, "no ResNet classifier");
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
+        {
+            if (File.Exists(Path.Combine(folder.FullName, "ResNetMl.sln")))
+            {
+                return folder.FullName;
+            }
+        }
+
+        Assert.Inconclusive($"The repository (ResNetMl.sln) is not above {AppContext.BaseDirectory}; samples/StockModelLoader cannot be built.");
+        return "";
+    }
+
+    private static void RunDotnet(params string[] arguments)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEnd();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(10)))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail("dotnet " + string.Join(' ', arguments) + " did not finish in 10 minutes");
+        }
+
+        Assert.AreEqual(0, process.ExitCode, $"dotnet {string.Join(' ', arguments)}:\n{stdout.Result}\n{stderr}");
     }
 
     private static IEnumerable<ITransformer> Flatten(ITransformer transformer) =>
