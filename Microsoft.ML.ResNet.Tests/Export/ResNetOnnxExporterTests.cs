@@ -22,7 +22,7 @@ public sealed class ResNetOnnxExporterTests
     [TestMethod]
     [DataRow(ResNetArchitecture.ResNet18, 224, 224, new[] { 1, 8 })]
     [DataRow(ResNetArchitecture.ResNet34, 224, 224, new[] { 1, 8 })]
-    [DataRow(ResNetArchitecture.ResNet50, 224, 224, new[] { 1 })]
+    [DataRow(ResNetArchitecture.ResNet50, 224, 224, new[] { 1, 8 })]
     [DataRow(ResNetArchitecture.ResNet18, 96, 160, new[] { 1, 8 })]
     [DataRow(ResNetArchitecture.ResNet34, 160, 96, new[] { 1, 8 })]
     [DataRow(ResNetArchitecture.ResNet50, 96, 160, new[] { 1, 8 })]

@@ -1,6 +1,6 @@
-using Microsoft.ML.ResNet.Export;
+using Microsoft.ML.ResNet.Modeling;
 
-namespace Microsoft.ML.ResNet.Tests.Export;
+namespace Microsoft.ML.ResNet.Tests.Modeling;
 
 [TestClass]
 public sealed class AtomicFileTests
