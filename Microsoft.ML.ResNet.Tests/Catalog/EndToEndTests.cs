@@ -34,6 +34,37 @@ public sealed class EndToEndTests
     }
 
     [TestMethod]
+    public void Save_ThousandClassPipeline_StockLoadAgreesOnRealPhotos()
+    {
+        var fixture = PythonReference.Get("resnet34");
+        var ml = new MLContext(1);
+        var photos = Photos(ml);
+        var pipeline = PixelPipeline(ml, 224).Append(ml.Transforms.ResNet34Classify("PredictedLabel", ReferenceResNet34(fixture)));
+        var model = pipeline.Fit(photos);
+        var folder = TestPaths.NewTempFolder();
+        try
+        {
+            var path = Path.Combine(folder, "resnet34.zip");
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            ml.Model.Save(model, photos.Schema, path);
+            Console.WriteLine($"saved a 1000-class classifier in {watch.Elapsed.TotalSeconds:F1} s");
+
+            var stock = ml.Model.Load(path, out _);
+            var ours = model.Transform(photos);
+            var theirs = stock.Transform(photos);
+
+            Assert.IsTrue(MaxDifference(Scores(ours), Scores(theirs)) <= 1e-5f, "Score");
+            CollectionAssert.AreEqual(Keys(ours), Keys(theirs), "PredictedLabel: the k-means argmax over 1000 one-hot centroids");
+            (stock as IDisposable)?.Dispose();
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+            (model.LastTransformer as IDisposable)?.Dispose();
+        }
+    }
+
+    [TestMethod]
     public void ResNet34Classify_TorchExportedOnnx_GivesPyTorchSoftmaxOnRealPhotos()
     {
         var fixture = PythonReference.Get("resnet34");
