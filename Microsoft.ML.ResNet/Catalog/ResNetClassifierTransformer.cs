@@ -12,6 +12,14 @@ namespace Microsoft.ML.ResNet;
 /// zip loads with <c>mlContext.Model.Load</c> anywhere; <see cref="Load"/> reopens it as this batched
 /// transformer. Owns the native session: dispose it.
 /// </summary>
+/// <remarks>
+/// ML.NET's PredictionEngine disposes the transformer it was created from when it is itself disposed
+/// (its default <c>OwnsTransformer = true</c>). Engines that share one transformer, as a pool's do, must be
+/// created with <c>new PredictionEngineOptions { OwnsTransformer = false }</c>.
+/// Rows are not scored silently when they are bad: NaN pixels and all-zero rows (what LoadImages makes of an
+/// empty path) are rejected with an error naming the row; the stock chain written by Save does not check them.
+/// The stock chain's Score has no slot names (the labels are PredictedLabel's key values there).
+/// </remarks>
 /// <example>See samples/Benchmarks/ScoringBenchmark.cs.</example>
 public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
 {
