@@ -97,6 +97,43 @@ public sealed class ResNetClassifierEstimatorTests
     }
 
     [TestMethod]
+    public void ResNetClassify_WrongLabelCount_ThrowsNamingLabels()
+    {
+        var ml = new MLContext(1);
+        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), Labels = ["a", "b", "c"] });
+
+        var error = Assert.ThrowsExactly<ArgumentException>(() => estimator.GetOutputSchema(PhotoShape(ml)));
+
+        Assert.AreEqual("Labels", error.ParamName);
+        StringAssert.Contains(error.Message, "5 classes but 3 labels");
+    }
+
+    [TestMethod]
+    public void Fit_FeaturesColumn_FeedsAnotherMLNetTrainer()
+    {
+        var ml = new MLContext(1);
+        var photos = Photos(ml, times: 2);
+        var labelled = ml.Transforms.CustomMapping<ScoringFixtures.ImageRow, TruthRow>((i, o) => o.Truth = i.ImagePath.Contains("cat") ? "cat" : "other", contractName: null)
+            .Append(ml.Transforms.Conversion.MapValueToKey("Label", "Truth"));
+        var pipeline = labelled
+            .Append(PixelPipeline(ml, SmallSize))
+            .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions
+            {
+                ModelPath = SmallModel(),
+                FeaturesColumnName = "Embedding",
+                ScoreColumnName = "ResNetScore",
+                PredictedLabelColumnName = "ResNetLabel",
+            }))
+            .Append(ml.MulticlassClassification.Trainers.SdcaMaximumEntropy(featureColumnName: "Embedding", maximumNumberOfIterations: 5));
+
+        var model = pipeline.Fit(photos);
+        var metrics = ml.MulticlassClassification.Evaluate(model.Transform(photos));
+
+        Assert.IsGreaterThanOrEqualTo(0.0, metrics.MicroAccuracy);
+        Assert.AreEqual(2, metrics.ConfusionMatrix.NumberOfClasses);
+    }
+
+    [TestMethod]
     public void ResNetClassify_MissingModelFile_ThrowsFileNotFound()
     {
         var ml = new MLContext(1);
@@ -205,6 +242,11 @@ public sealed class ResNetClassifierEstimatorTests
 
     private sealed class NoInput
     {
+    }
+
+    private sealed class TruthRow
+    {
+        public string Truth { get; set; } = "";
     }
 
     [TestMethod]
