@@ -333,6 +333,22 @@ public sealed class ResNetClassifierTransformerTests
     }
 
     [TestMethod]
+    public void SaveAtomically_FailingSave_LeavesTheOldFileAndNoTempFile()
+    {
+        var ml = new MLContext(1);
+        var pixels = PhotoPixels(ml, SmallSize);
+        var path = Path.Combine(_folder, "model.zip");
+        File.WriteAllText(path, "previous model");
+        var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }).Fit(pixels);
+        transformer.Dispose();
+
+        Assert.ThrowsExactly<ObjectDisposedException>(() => ml.Model.SaveAtomically(transformer, pixels.Schema, path));
+
+        Assert.AreEqual("previous model", File.ReadAllText(path));
+        Assert.HasCount(1, Directory.GetFiles(_folder), "no temp file is left behind");
+    }
+
+    [TestMethod]
     public void Load_ZipWithoutAClassifier_ThrowsInvalidData()
     {
         var ml = new MLContext(1);

@@ -1,6 +1,5 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.ResNet.Catalog;
-using Microsoft.ML.ResNet.Modeling;
 using Microsoft.ML.ResNet.Scoring;
 
 namespace Microsoft.ML.ResNet;
@@ -136,7 +135,7 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         ArgumentNullException.ThrowIfNull(inputSchema);
-        AtomicFile.Write(path, stream => new MLContext().Model.Save(this, inputSchema, stream));
+        new MLContext().Model.SaveAtomically(this, inputSchema, path);
     }
 
     /// <summary>Releases the ONNX Runtime session.</summary>
