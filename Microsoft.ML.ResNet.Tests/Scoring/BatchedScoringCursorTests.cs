@@ -53,6 +53,7 @@ public sealed class BatchedScoringCursorTests
         // After a real image, ML.NET's loader hands the resizer a disposed image; either way the row fails, named.
         StringAssert.Contains(error.Message, "Row 1");
         StringAssert.Contains(error.Message, "ImagePath = ''");
+        StringAssert.Contains(error.Message, "empty");
     }
 
     [TestMethod]

@@ -27,8 +27,12 @@ internal sealed class RowErrors
     public InvalidOperationException Failed(long position, string inputColumn, Exception cause)
     {
         var root = Unwrap(cause);
+        var description = Describe();
+
+        // LoadImages fails obscurely on an empty path ("Object is disposed" after an earlier image): say what is likely.
+        var hint = description.Contains(" = ''", StringComparison.Ordinal) ? " (an empty text value: is the image path empty?)" : string.Empty;
         return new InvalidOperationException(
-            $"Row {position}{Describe()}: could not compute input column '{inputColumn}': {root.GetType().Name}: {root.Message}", root);
+            $"Row {position}{description}: could not compute input column '{inputColumn}'{hint}: {root.GetType().Name}: {root.Message}", root);
     }
 
     public InvalidOperationException Rejected(long position, string inputColumn, string problem) =>
