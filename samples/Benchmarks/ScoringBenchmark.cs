@@ -26,7 +26,7 @@ internal sealed class ScoringBenchmark : IBenchmark
     public string Name => "scoring";
 
     public string Description =>
-        $"ResNet-34 224x224 images/s: stock ApplyOnnxModel vs ours at batch {string.Join('/', BatchSizes)} vs bare ONNX Runtime; best of [--passes {DefaultPasses}] over [--images {DefaultImages}]; peak working set per case (child process each).";
+        $"ResNet-34 224x224 images/s: stock ApplyOnnxModel vs ours at batch {string.Join('/', BatchSizes)} vs bare ONNX Runtime; best of [--passes {DefaultPasses}] over [--images {DefaultImages}]; peak working set per case (child process each); [--onnx FILE] scores that model (our contract, 1000 classes) instead of exporting one.";
 
     public void Run(string[] arguments)
     {
@@ -42,11 +42,13 @@ internal sealed class ScoringBenchmark : IBenchmark
 
         var folder = Path.Combine(Path.GetTempPath(), "resnetml-scoring-benchmark", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(folder);
-        var path = Path.Combine(folder, "resnet34.onnx");
+        var given = arguments.SkipWhile(a => a != "--onnx").Skip(1).FirstOrDefault();
+        var path = given ?? Path.Combine(folder, "resnet34.onnx");
         try
         {
-            using (var network = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet34, 1000)))
+            if (given is null)
             {
+                using var network = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet34, 1000));
                 ResNetOnnxExporter.Export(network, path, new OnnxExportOptions());
             }
 
