@@ -1,42 +1,264 @@
-using System.Diagnostics;
-using Microsoft.ML.ResNet.Modeling;
+using System.Text.Json;
+using Microsoft.ML.ResNet.Catalog;
 using Microsoft.ML.ResNet.Training;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.ResNet.Tests.Training;
 
+/// <summary>The training loop through the trainer's Train (no export): determinism, resume, cancellation, divergence, early stopping.</summary>
 [TestClass]
 public sealed class ResNetTrainingLoopTests
 {
     public TestContext TestContext { get; set; } = null!;
 
+    /// <summary>A small, fast run: ResNet-18 at 32x32 on synthetic data.</summary>
+    internal static ResNetTrainerOptions SmallOptions(int epochs = 1, int seed = 5) => new()
+    {
+        Architecture = ResNetArchitecture.ResNet18,
+        ImageHeight = 32,
+        ImageWidth = 32,
+        Epochs = epochs,
+        BatchSize = 8,
+        LearningRate = 0.05,
+        Seed = seed,
+        NumberOfThreads = 2,
+    };
+
+    internal static TrainedClassifier Train(MLContext ml, IDataView data, ResNetTrainerOptions options) =>
+        ml.MulticlassClassification.Trainers.ResNet(options).Train(data);
+
+    internal static Dictionary<string, float[]> Weights(TrainedClassifier trained) =>
+        trained.Model.state_dict().ToDictionary(e => e.Key, e => e.Value.to_type(ScalarType.Float32).data<float>().ToArray());
+
+    internal static void AssertSameWeights(Dictionary<string, float[]> expected, Dictionary<string, float[]> actual)
+    {
+        CollectionAssert.AreEquivalent(expected.Keys.ToList(), actual.Keys.ToList());
+        foreach (var (key, values) in expected)
+        {
+            CollectionAssert.AreEqual(values, actual[key], $"Tensor '{key}' differs.");
+        }
+    }
+
     [TestMethod]
-    public void Train_FashionMnistProbe_ReportsSpeed()
+    public void Train_SameSeedTwice_GivesIdenticalWeights()
     {
         var ml = new MLContext(seed: 1);
-        var settings = new TrainingSettings
+        var data = TrainingData.Synthetic(ml, rows: 40, classes: 4, size: 32);
+        using var first = Train(ml, data, SmallOptions());
+        using var second = Train(ml, data, SmallOptions());
+        using var otherSeed = Train(ml, data, SmallOptions(seed: 6));
+
+        AssertSameWeights(Weights(first), Weights(second));
+        Assert.AreNotEqual(Weights(first)["fc.weight"][0], Weights(otherSeed)["fc.weight"][0], "A different seed should give different weights.");
+    }
+
+    [TestMethod]
+    public void Train_CancelledMidRunThenResumed_MatchesUninterruptedRun()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TrainingData.Synthetic(ml, rows: 40, classes: 4, size: 32);
+        var uninterruptedFolder = TestPaths.NewTempFolder();
+        var resumedFolder = TestPaths.NewTempFolder();
+        try
         {
-            Architecture = ResNetArchitecture.ResNet34,
-            ImageHeight = 32,
-            ImageWidth = 32,
-            Epochs = int.Parse(Environment.GetEnvironmentVariable("PROBE_EPOCHS") ?? "6"),
-            BatchSize = int.Parse(Environment.GetEnvironmentVariable("PROBE_BATCH") ?? "64"),
-            LearningRate = double.Parse(Environment.GetEnvironmentVariable("PROBE_LR") ?? "0.1"),
-            CacheInMemory = true,
-            Seed = 1,
-        };
-        var train = TrainingData.LoadImages(ml, TestPaths.FashionMnistTrain, 32);
-        var test = TrainingData.LoadImages(ml, TestPaths.FashionMnistTest, 32);
-        manual_seed(settings.Seed);
-        using var model = new ResNetModel(new ResNetSpec(settings.Architecture, 10));
-        var loop = new ResNetTrainingLoop(settings, CPU, p => TestContext.WriteLine(p.ToString()));
-        var watch = Stopwatch.StartNew();
-        var outcome = loop.Train(model, new BatchFeeder(train, TrainingData.Features, TrainingData.Label, settings, DataSplit.All), null, CancellationToken.None);
-        var (accuracy, loss) = loop.Evaluate(model, new BatchFeeder(test, TrainingData.Features, TrainingData.Label, settings, DataSplit.All), CancellationToken.None);
-        TestContext.WriteLine($"test accuracy {accuracy:0.000} loss {loss:0.000} in {watch.Elapsed}");
-        foreach (var e in outcome.History)
-        {
-            TestContext.WriteLine(e.ToString());
+            var options = SmallOptions(epochs: 3);
+            options.CheckpointFolder = uninterruptedFolder;
+            using var uninterrupted = Train(ml, data, options);
+
+            using var cancel = new CancellationTokenSource();
+            var interrupted = SmallOptions(epochs: 3);
+            interrupted.CheckpointFolder = resumedFolder;
+            interrupted.CancellationToken = cancel.Token;
+            interrupted.ProgressInterval = 1;
+            interrupted.Progress = p =>
+            {
+                if (p.Epoch == 2 && p.Step == 2)
+                {
+                    cancel.Cancel();
+                }
+            };
+            Assert.ThrowsExactly<OperationCanceledException>(() => Train(ml, data, interrupted));
+            var statePath = Path.Combine(resumedFolder, CheckpointStore.StateFileName);
+            var state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(statePath))!;
+            Assert.AreEqual(1, state.CompletedEpochs, "The cancelled run keeps the checkpoint of its last finished epoch.");
+
+            var resume = SmallOptions(epochs: 3);
+            resume.CheckpointFolder = resumedFolder;
+            using var resumed = Train(ml, data, resume);
+
+            Assert.AreEqual(2, resumed.Outcome.History.Count, "The resumed run trains only the unfinished epochs.");
+            Assert.AreEqual(3, resumed.Outcome.CompletedEpochs);
+            AssertSameWeights(Weights(uninterrupted), Weights(resumed));
         }
+        finally
+        {
+            Directory.Delete(uninterruptedFolder, recursive: true);
+            Directory.Delete(resumedFolder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Train_Cancelled_LeavesLastCheckpointUnchanged()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TrainingData.Synthetic(ml, rows: 24, classes: 3, size: 32);
+        var folder = TestPaths.NewTempFolder();
+        try
+        {
+            var first = SmallOptions(epochs: 2);
+            first.CheckpointFolder = folder;
+            using var cancel = new CancellationTokenSource();
+            first.CancellationToken = cancel.Token;
+            first.ProgressInterval = 1;
+            first.Progress = p =>
+            {
+                if (p.Epoch == 2 && p.Step == 1)
+                {
+                    cancel.Cancel();
+                }
+            };
+            Assert.ThrowsExactly<OperationCanceledException>(() => Train(ml, data, first));
+            var before = Directory.GetFiles(folder).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
+            Assert.IsTrue(before.ContainsKey("epoch-0001.model"), $"Files: {string.Join(", ", before.Keys)}");
+
+            using var preCancelled = new CancellationTokenSource();
+            preCancelled.Cancel();
+            var second = SmallOptions(epochs: 2);
+            second.CheckpointFolder = folder;
+            second.CancellationToken = preCancelled.Token;
+            Assert.ThrowsExactly<OperationCanceledException>(() => Train(ml, data, second));
+
+            var after = Directory.GetFiles(folder).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
+            CollectionAssert.AreEquivalent(before.Keys.ToList(), after.Keys.ToList(), "No file may appear or vanish (temp files included).");
+            foreach (var (name, bytes) in before)
+            {
+                CollectionAssert.AreEqual(bytes, after[name], $"{name} changed.");
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Train_CheckpointOfOtherSettings_IsRefused()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TrainingData.Synthetic(ml, rows: 16, classes: 2, size: 32);
+        var folder = TestPaths.NewTempFolder();
+        try
+        {
+            var first = SmallOptions();
+            first.CheckpointFolder = folder;
+            using (Train(ml, data, first))
+            {
+            }
+
+            var other = SmallOptions();
+            other.CheckpointFolder = folder;
+            other.LearningRate = 0.01;
+            var error = Assert.ThrowsExactly<InvalidOperationException>(() => Train(ml, data, other));
+            StringAssert.Contains(error.Message, folder);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Train_DivergingLearningRate_StopsNamingEpochStepAndRate()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TrainingData.Synthetic(ml, rows: 40, classes: 4, size: 32);
+        var options = SmallOptions(epochs: 2);
+        options.LearningRate = 1e12;
+        options.LearningRateSchedule = ResNetLearningRateSchedule.Constant;
+
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => Train(ml, data, options));
+
+        StringAssert.Contains(error.Message, "diverged");
+        StringAssert.Matches(error.Message, new System.Text.RegularExpressions.Regex(@"epoch \d+, step \d+ \(learning rate 1E\+12\)"));
+    }
+
+    [TestMethod]
+    public void Train_EarlyStopping_RestoresBestValidationWeights()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TrainingData.Synthetic(ml, rows: 48, classes: 4, size: 32);
+        var options = SmallOptions(epochs: 4);
+        options.ValidationFraction = 0.25;
+        options.EarlyStoppingPatience = 1;
+        options.EarlyStoppingMetric = ResNetEarlyStoppingMetric.ValidationLoss;
+        options.LearningRateSchedule = ResNetLearningRateSchedule.Constant;
+        options.LearningRate = 0.2;
+        var reports = new List<ResNetTrainingProgress>();
+        options.Progress = reports.Add;
+
+        using var trained = Train(ml, data, options);
+
+        var epochs = reports.Where(r => r.IsEpochEnd).ToList();
+        Assert.IsTrue(epochs.All(r => r.ValidationLoss is not null), "Every epoch reports its validation loss.");
+        var best = epochs.MinBy(r => r.ValidationLoss!.Value)!;
+        Assert.AreEqual(best.Epoch, trained.Outcome.BestEpoch);
+        Assert.AreEqual(best.ValidationLoss!.Value, trained.Outcome.BestMetric!.Value, 1e-9);
+
+        // The restored weights give the best epoch's validation loss again.
+        var settings = trained.Settings;
+        var holdout = new BatchFeeder(data, TrainingData.Features, TrainingData.Label, settings, DataSplit.Holdout);
+        var (_, loss) = new ResNetTrainingLoop(settings, CPU, null).Evaluate(trained.Model, holdout, CancellationToken.None);
+        Assert.AreEqual(best.ValidationLoss!.Value, loss, 1e-4);
+        TestContext.WriteLine($"epochs run {epochs.Count}, best epoch {best.Epoch}, stopped early {trained.Outcome.StoppedEarly}");
+    }
+
+    [TestMethod]
+    public void Train_Progress_ReportsEveryFieldSensibly()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TrainingData.Synthetic(ml, rows: 40, classes: 4, size: 32);
+        var options = SmallOptions(epochs: 2);
+        options.ValidationFraction = 0.2;
+        options.ProgressInterval = 2;
+        var reports = new List<ResNetTrainingProgress>();
+        options.Progress = reports.Add;
+
+        using var trained = Train(ml, data, options);
+
+        var ends = reports.Where(r => r.IsEpochEnd).ToList();
+        Assert.AreEqual(2, ends.Count);
+        Assert.IsTrue(reports.Any(r => !r.IsEpochEnd), "Step reports come between epoch ends.");
+        foreach (var report in reports)
+        {
+            Assert.AreEqual(2, report.Epochs);
+            Assert.IsTrue(report.Step >= 1 && report.Step <= report.StepsPerEpoch, report.ToString());
+            Assert.IsTrue(double.IsFinite(report.Loss) && report.Loss > 0, report.ToString());
+            Assert.IsTrue(report.TrainAccuracy is >= 0 and <= 1, report.ToString());
+            Assert.IsTrue(report.LearningRate > 0, report.ToString());
+            Assert.IsTrue(report.ImagesPerSecond > 0, report.ToString());
+            Assert.IsTrue(report.DataWaitFraction is >= 0 and <= 1, report.ToString());
+        }
+
+        Assert.IsTrue(ends.All(r => r.ValidationAccuracy is >= 0 and <= 1));
+        Assert.AreEqual(TimeSpan.Zero, ends[^1].EstimatedTimeRemaining);
+    }
+
+    [TestMethod]
+    public void Train_NoProgressCallback_WritesToMLContextLog()
+    {
+        var ml = new MLContext(seed: 1);
+        var lines = new List<string>();
+        ml.Log += (_, e) =>
+        {
+            if (e.Source.Contains("ResNetTrainer", StringComparison.Ordinal))
+            {
+                lines.Add(e.Message);
+            }
+        };
+        var data = TrainingData.Synthetic(ml, rows: 24, classes: 3, size: 32);
+
+        using var trained = Train(ml, data, SmallOptions());
+
+        Assert.IsTrue(lines.Any(l => l.Contains("epoch 1/1", StringComparison.Ordinal)), string.Join(Environment.NewLine, lines));
     }
 }

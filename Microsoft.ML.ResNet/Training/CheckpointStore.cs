@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.ML.ResNet.Modeling;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -78,17 +79,21 @@ internal sealed class CheckpointStore
         Directory.CreateDirectory(_folder);
         var modelFile = $"epoch-{completedEpochs:D4}.model";
         var optimizerFile = $"epoch-{completedEpochs:D4}.optimizer";
-        WriteAtomically(modelFile, path => model.save(path));
-        WriteAtomically(optimizerFile, optimizer.save_state_dict);
+        AtomicFile.Write(PathOf(modelFile), stream => SaveModel(model, stream));
+        AtomicFile.Write(PathOf(optimizerFile), stream =>
+        {
+            using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+            optimizer.save_state_dict(writer);
+        });
         var bestFile = previous?.BestFile;
         if (bestImproved)
         {
             bestFile = $"best-{completedEpochs:D4}.model";
-            WriteAtomically(bestFile, path => File.Copy(Path.Combine(_folder, modelFile), path, overwrite: true));
+            AtomicFile.Write(PathOf(bestFile), stream => SaveModel(model, stream));
         }
 
         var state = new CheckpointState(_fingerprint, completedEpochs, modelFile, optimizerFile, bestFile, bestMetric, bestEpoch, epochsWithoutImprovement, stoppedEarly);
-        WriteAtomically(StateFileName, path => File.WriteAllText(path, JsonSerializer.Serialize(state, JsonOptions)));
+        AtomicFile.WriteAllBytes(StatePath, JsonSerializer.SerializeToUtf8Bytes(state, JsonOptions));
 
         // Only now is nothing pointing at the older files.
         foreach (var stale in new[] { previous?.ModelFile, previous?.OptimizerFile, bestImproved ? previous?.BestFile : null })
@@ -102,21 +107,10 @@ internal sealed class CheckpointStore
         return state;
     }
 
-    private void WriteAtomically(string file, Action<string> write)
+    // Module.save(Stream) closes the stream, which AtomicFile still has to flush to disk.
+    private static void SaveModel(nn.Module model, Stream stream)
     {
-        var target = Path.Combine(_folder, file);
-        var temp = Path.Combine(_folder, $"{file}.{Environment.ProcessId}.tmp");
-        try
-        {
-            write(temp);
-            File.Move(temp, target, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp))
-            {
-                File.Delete(temp);
-            }
-        }
+        using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        model.save(writer);
     }
 }
