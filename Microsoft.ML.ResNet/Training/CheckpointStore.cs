@@ -93,7 +93,7 @@ internal sealed class CheckpointStore
         }
 
         var state = new CheckpointState(_fingerprint, completedEpochs, modelFile, optimizerFile, bestFile, bestMetric, bestEpoch, epochsWithoutImprovement, stoppedEarly);
-        AtomicFile.WriteAllBytes(StatePath, JsonSerializer.SerializeToUtf8Bytes(state, JsonOptions));
+        AtomicFile.Write(StatePath, stream => JsonSerializer.Serialize(stream, state, JsonOptions));
 
         // Only now is nothing pointing at the older files.
         foreach (var stale in new[] { previous?.ModelFile, previous?.OptimizerFile, bestImproved ? previous?.BestFile : null })
