@@ -191,6 +191,22 @@ public sealed class ResNetTrainerInputTests
         Assert.AreEqual(TorchSharp.DeviceType.CPU, trained.Model.fc.weight!.device_type);
     }
 
+    [TestMethod]
+    public void ResNet_MLContextGpuWithoutFallback_Throws()
+    {
+        if (TorchSharp.torch.cuda.is_available())
+        {
+            Assert.Inconclusive("CUDA is available here; this test covers machines without it.");
+        }
+
+        var ml = new MLContext(seed: 1) { GpuDeviceId = 0, FallbackToCpu = false };
+        var data = TrainingData.Synthetic(ml, rows: 8, classes: 2, size: 32);
+
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => ResNetTrainingLoopTests.Train(ml, data, Options()));
+
+        StringAssert.Contains(error.Message, "GPU device 0");
+    }
+
     private sealed class Row
     {
         public float[] Features { get; set; } = [];

@@ -53,6 +53,23 @@ public sealed class ResNetTrainingLoopTests
     }
 
     [TestMethod]
+    public void Train_NoSeedSameMLContextSeed_GivesIdenticalWeights()
+    {
+        var options = SmallOptions();
+        options.Seed = null;
+        Dictionary<string, float[]> Run(int contextSeed)
+        {
+            var ml = new MLContext(seed: contextSeed);
+            using var trained = Train(ml, TrainingData.Synthetic(ml, rows: 24, classes: 3, size: 32), options);
+            return Weights(trained);
+        }
+
+        var first = Run(11);
+        AssertSameWeights(first, Run(11));
+        Assert.AreNotEqual(first["fc.weight"][0], Run(12)["fc.weight"][0]);
+    }
+
+    [TestMethod]
     public void Train_CancelledMidRunThenResumed_MatchesUninterruptedRun()
     {
         var ml = new MLContext(seed: 1);

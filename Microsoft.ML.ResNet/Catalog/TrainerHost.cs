@@ -24,6 +24,12 @@ internal sealed class TrainerHost
             GpuDeviceId = context.GpuDeviceId;
             FallbackToCpu = context.FallbackToCpu;
         }
+        else
+        {
+            // A catalog holds MLContext's inner environment, which carries the same two settings.
+            GpuDeviceId = ReadProperty<int?>(environment, nameof(MLContext.GpuDeviceId));
+            FallbackToCpu = ReadProperty<bool>(environment, nameof(MLContext.FallbackToCpu));
+        }
     }
 
     public int? GpuDeviceId { get; }
@@ -87,5 +93,19 @@ internal sealed class TrainerHost
         }
 
         return null;
+    }
+
+    private static T? ReadProperty<T>(object? instance, string name)
+    {
+        for (var type = instance?.GetType(); type is not null; type = type.BaseType)
+        {
+            var property = type.GetProperty(name, BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public);
+            if (property?.GetValue(instance) is T value)
+            {
+                return value;
+            }
+        }
+
+        return default;
     }
 }
