@@ -12,18 +12,28 @@ internal static class TrainingData
     /// A Fashion-MNIST folder (one sub-folder per class) as ML.NET sees user images: loaded, resized to
     /// <paramref name="size"/>, RGB planes scaled to 0..1 in <see cref="Features"/>, and a key-typed <see cref="Label"/>.
     /// </summary>
-    public static IDataView LoadImages(MLContext ml, string folder, int size)
+    public static IDataView LoadImages(MLContext ml, string folder, int size) => LoadImages(ml, folder, size, out _);
+
+    /// <summary>As <see cref="LoadImages(MLContext, string, int)"/>, also giving the fitted pipeline so test data can share its label keys.</summary>
+    public static IDataView LoadImages(MLContext ml, string folder, int size, out ITransformer pipeline)
+    {
+        var data = ImageRows(ml, folder);
+        pipeline = ml.Transforms.LoadImages("Image", imageFolder: null, inputColumnName: nameof(ImageRow.ImagePath))
+            .Append(ml.Transforms.ResizeImages("Image", size, size))
+            .Append(ml.Transforms.ExtractPixels(Features, "Image", scaleImage: 1f / 255))
+            .Append(ml.Transforms.Conversion.MapValueToKey(Label))
+            .Fit(data);
+        return pipeline.Transform(data);
+    }
+
+    /// <summary>The image paths and folder-name labels of a class-per-folder tree, in ordinal order.</summary>
+    public static IDataView ImageRows(MLContext ml, string folder)
     {
         var rows = Directory.GetDirectories(folder)
             .OrderBy(d => d, StringComparer.Ordinal)
             .SelectMany(d => Directory.GetFiles(d, "*.png").OrderBy(f => f, StringComparer.Ordinal).Select(f => new ImageRow { ImagePath = f, Label = Path.GetFileName(d) }))
             .ToList();
-        var pipeline = ml.Transforms.LoadImages("Image", imageFolder: null, inputColumnName: nameof(ImageRow.ImagePath))
-            .Append(ml.Transforms.ResizeImages("Image", size, size))
-            .Append(ml.Transforms.ExtractPixels(Features, "Image", scaleImage: 1f / 255))
-            .Append(ml.Transforms.Conversion.MapValueToKey(Label));
-        var data = ml.Data.LoadFromEnumerable(rows);
-        return pipeline.Fit(data).Transform(data);
+        return ml.Data.LoadFromEnumerable(rows);
     }
 
     /// <summary>

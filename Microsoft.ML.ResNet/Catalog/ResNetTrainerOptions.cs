@@ -35,7 +35,8 @@ public sealed class ResNetTrainerOptions
     /// <summary>The optimizer. Default SGD with Nesterov momentum.</summary>
     public ResNetOptimizer Optimizer { get; set; } = ResNetOptimizer.Sgd;
 
-    /// <summary>Peak learning rate, greater than 0; null means 0.1 for SGD and 0.001 for AdamW.</summary>
+    /// <summary>Peak learning rate, greater than 0; null means 0.1 x <see cref="BatchSize"/> / 128 for SGD (0.025 at batch 32)
+    /// and 0.001 for AdamW.</summary>
     public double? LearningRate { get; set; }
 
     /// <summary>SGD momentum, 0 to below 1. Default 0.9.</summary>

@@ -126,7 +126,8 @@ internal static class TrainerOptionsResolver
             Epochs = options.Epochs,
             BatchSize = options.BatchSize,
             Optimizer = options.Optimizer,
-            LearningRate = options.LearningRate ?? (sgd ? TrainerDefaults.SgdLearningRate : TrainerDefaults.AdamWLearningRate),
+            LearningRate = options.LearningRate
+                ?? (sgd ? TrainerDefaults.SgdLearningRate * options.BatchSize / TrainerDefaults.SgdReferenceBatchSize : TrainerDefaults.AdamWLearningRate),
             Momentum = options.Momentum,
             Nesterov = options.Nesterov,
             WeightDecay = options.WeightDecay ?? (sgd ? TrainerDefaults.SgdWeightDecay : TrainerDefaults.AdamWWeightDecay),
