@@ -34,6 +34,9 @@ internal sealed class TrainerHost
 
     public int? GpuDeviceId { get; }
 
+    /// <summary>The same environment as the scoring transformer sees it (its log and GPU defaults).</summary>
+    public HostSettings Scoring => HostSettings.From(_environment);
+
     public bool FallbackToCpu { get; }
 
     public static TrainerHost From(MLContext context) => new(context);
