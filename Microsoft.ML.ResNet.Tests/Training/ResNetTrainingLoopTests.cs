@@ -159,6 +159,47 @@ public sealed class ResNetTrainingLoopTests
     }
 
     [TestMethod]
+    public void Train_DivergingInSecondEpoch_LeavesFirstEpochCheckpointUnchanged()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = new TurnsNaNRows(rows: 16, nanFromPass: 3);
+        var schema = Microsoft.ML.Data.SchemaDefinition.Create(typeof(PixelRow));
+        schema[nameof(PixelRow.Features)].ColumnType = new Microsoft.ML.Data.VectorDataViewType(Microsoft.ML.Data.NumberDataViewType.Single, 3 * 32 * 32);
+        var raw = ml.Data.LoadFromEnumerable(rows, schema);
+        var data = ml.Transforms.Conversion.MapValueToKey(TrainingData.Label).Fit(raw).Transform(raw);
+        rows.Passes = 0;
+        var folder = TestPaths.NewTempFolder();
+        try
+        {
+            var options = SmallOptions(epochs: 2);
+            options.CheckpointFolder = folder;
+            Dictionary<string, byte[]>? afterFirstEpoch = null;
+            options.Progress = p =>
+            {
+                if (p.IsEpochEnd && p.Epoch == 1)
+                {
+                    afterFirstEpoch = Directory.GetFiles(folder).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
+                }
+            };
+
+            var error = Assert.ThrowsExactly<InvalidOperationException>(() => Train(ml, data, options));
+
+            StringAssert.Contains(error.Message, "epoch 2, step 1");
+            Assert.IsNotNull(afterFirstEpoch);
+            var now = Directory.GetFiles(folder).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
+            CollectionAssert.AreEquivalent(afterFirstEpoch.Keys.ToList(), now.Keys.ToList());
+            foreach (var (name, bytes) in afterFirstEpoch)
+            {
+                CollectionAssert.AreEqual(bytes, now[name], $"{name} changed.");
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
     public void Train_CheckpointOfOtherSettings_IsRefused()
     {
         var ml = new MLContext(seed: 1);
@@ -261,6 +302,45 @@ public sealed class ResNetTrainingLoopTests
     }
 
     [TestMethod]
+    public void Train_ValidationDataView_IsEvaluatedEveryEpoch()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TrainingData.Synthetic(ml, rows: 24, classes: 3, size: 32, seed: 1);
+        var options = SmallOptions(epochs: 2);
+        options.ValidationData = TrainingData.Synthetic(ml, rows: 9, classes: 3, size: 32, seed: 2);
+        options.EarlyStoppingPatience = 5;
+        var reports = new List<ResNetTrainingProgress>();
+        options.Progress = reports.Add;
+
+        using var trained = Train(ml, data, options);
+
+        var ends = reports.Where(r => r.IsEpochEnd).ToList();
+        Assert.AreEqual(2, ends.Count);
+        Assert.IsTrue(ends.All(r => r.ValidationAccuracy is { } accuracy && Math.Abs(accuracy * 9 - Math.Round(accuracy * 9)) < 1e-9), "Accuracy over the 9 validation rows.");
+        Assert.AreEqual(ends.Max(r => r.ValidationAccuracy!.Value), trained.Outcome.BestMetric!.Value, 1e-12);
+    }
+
+    [TestMethod]
+    public void Train_AdamWCosineRandomResizedCrop_Trains()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TrainingData.Synthetic(ml, rows: 32, classes: 2, size: 32);
+        var options = SmallOptions(epochs: 2);
+        options.Optimizer = ResNetOptimizer.AdamW;
+        options.LearningRate = null;
+        options.LearningRateSchedule = ResNetLearningRateSchedule.CosineWithWarmup;
+        options.Crop = ResNetCropAugmentation.RandomResizedCrop;
+        var reports = new List<ResNetTrainingProgress>();
+        options.Progress = reports.Add;
+        options.ProgressInterval = 1;
+
+        using var trained = Train(ml, data, options);
+
+        Assert.AreEqual(1e-3, reports.Max(r => r.LearningRate), 1e-9, "AdamW's default peak rate.");
+        Assert.IsTrue(reports.All(r => double.IsFinite(r.Loss)));
+    }
+
+    [TestMethod]
     public void Train_NoProgressCallback_WritesToMLContextLog()
     {
         var ml = new MLContext(seed: 1);
@@ -277,5 +357,30 @@ public sealed class ResNetTrainingLoopTests
         using var trained = Train(ml, data, SmallOptions());
 
         Assert.IsTrue(lines.Any(l => l.Contains("epoch 1/1", StringComparison.Ordinal)), string.Join(Environment.NewLine, lines));
+    }
+
+    public sealed class PixelRow
+    {
+        public float[] Features { get; set; } = [];
+
+        public string Label { get; set; } = string.Empty;
+    }
+
+    /// <summary>Rows that turn to NaN pixels from the given pass over them on: a run that diverges in a later epoch.</summary>
+    private sealed class TurnsNaNRows(int rows, int nanFromPass) : IEnumerable<PixelRow>
+    {
+        public int Passes { get; set; }
+
+        public IEnumerator<PixelRow> GetEnumerator()
+        {
+            var pass = ++Passes;
+            for (var i = 0; i < rows; i++)
+            {
+                var value = pass >= nanFromPass ? float.NaN : (i % 2) * 0.5f + 0.25f;
+                yield return new PixelRow { Features = Enumerable.Repeat(value, 3 * 32 * 32).ToArray(), Label = $"c{i % 2}" };
+            }
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 }
