@@ -68,10 +68,10 @@ public sealed class ResNetTrainerTests
         {
             ImageHeight = FashionSize,
             ImageWidth = FashionSize,
-            Epochs = 3,
+            Epochs = int.Parse(Environment.GetEnvironmentVariable("FT_EPOCHS") ?? "8"),
             BatchSize = 64,
             Optimizer = ResNetOptimizer.AdamW,
-            LearningRate = 3e-3,
+            LearningRate = double.Parse(Environment.GetEnvironmentVariable("FT_LR") ?? "0.01"),
             PretrainedWeightsPath = fixture.WeightsPath,
             FreezeBackbone = true,
             CacheInMemory = true,
