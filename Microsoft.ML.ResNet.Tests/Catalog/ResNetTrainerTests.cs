@@ -56,7 +56,11 @@ public sealed class ResNetTrainerTests
             "The ONNX model carries the label names in key order.");
     }
 
-    /// <summary>Fine-tuning: PyTorch weights (.pth) with a new 10-class head and a frozen backbone clearly beat chance (0.1).</summary>
+    /// <summary>
+    /// Fine-tuning: PyTorch weights (.pth) with a new 10-class head and a frozen backbone clearly beat chance (0.1).
+    /// The fixture's weights are torchvision's random initialization with calibrated BatchNorm statistics (no
+    /// ImageNet weights on this machine), so only the linear head learns: about 0.49 measured here.
+    /// </summary>
     [TestMethod]
     public void Fit_FashionMnistFrozenPthBackbone_BeatsChance()
     {
@@ -68,10 +72,10 @@ public sealed class ResNetTrainerTests
         {
             ImageHeight = FashionSize,
             ImageWidth = FashionSize,
-            Epochs = int.Parse(Environment.GetEnvironmentVariable("FT_EPOCHS") ?? "8"),
+            Epochs = 8,
             BatchSize = 64,
             Optimizer = ResNetOptimizer.AdamW,
-            LearningRate = double.Parse(Environment.GetEnvironmentVariable("FT_LR") ?? "0.01"),
+            LearningRate = 0.03,
             PretrainedWeightsPath = fixture.WeightsPath,
             FreezeBackbone = true,
             CacheInMemory = true,
