@@ -12,8 +12,9 @@ namespace ResNetBenchmarks;
 /// <summary>
 /// Images per second scoring one ResNet-34 ONNX model (our exporter, 224x224, 1000 classes) three ways:
 /// ML.NET's stock ApplyOnnxModel (one row per run), our ResNetClassify at batch 1/8/32, and a bare ONNX
-/// Runtime session at the same batch sizes. Each case runs in its own child process, so the peak working
-/// set it reports is that case's own (Process.PeakWorkingSet64 never goes down within a process).
+/// Runtime session at the same batch sizes. Throughput is measured with all cases in one child process,
+/// interleaved round by round, so that other load on the machine hits them alike; then each case runs alone
+/// in its own child process for its peak working set (Process.PeakWorkingSet64 never goes down within a process).
 /// </summary>
 internal sealed class ScoringBenchmark : IBenchmark
 {
@@ -26,7 +27,7 @@ internal sealed class ScoringBenchmark : IBenchmark
     public string Name => "scoring";
 
     public string Description =>
-        $"ResNet-34 224x224 images/s: stock ApplyOnnxModel vs ours at batch {string.Join('/', BatchSizes)} vs bare ONNX Runtime; best of [--passes {DefaultPasses}] over [--images {DefaultImages}]; peak working set per case (child process each); [--onnx FILE] scores that model (our contract, 1000 classes) instead of exporting one.";
+        $"ResNet-34 224x224 images/s: stock ApplyOnnxModel vs ours at batch {string.Join('/', BatchSizes)} vs bare ONNX Runtime; median and best of [--passes {DefaultPasses}] interleaved rounds over [--images {DefaultImages}]; then each case alone in a child process for its peak working set; [--onnx FILE] scores that model (our contract, 1000 classes) instead of exporting one.";
 
     public void Run(string[] arguments)
     {
@@ -52,15 +53,20 @@ internal sealed class ScoringBenchmark : IBenchmark
                 ResNetOnnxExporter.Export(network, path, new OnnxExportOptions());
             }
 
-            Console.WriteLine($"model: {path} ({new FileInfo(path).Length:N0} bytes), {images} images of {Size}x{Size}, best of {passes} passes, {Environment.ProcessorCount} cores");
-            Console.WriteLine($"{"case",-26} {"images/s",10} {"peak working set",18}");
+            Console.WriteLine($"model: {path} ({new FileInfo(path).Length:N0} bytes), {images} images of {Size}x{Size}, {passes} rounds, {Environment.ProcessorCount} cores");
             var cases = new List<string> { "stock" };
             cases.AddRange(BatchSizes.Select(b => $"ours-{b}"));
             cases.AddRange(BatchSizes.Select(b => $"ort-{b}"));
+
+            // Throughput: all cases in one process, interleaved round by round, so that load from other
+            // processes on the machine hits every case alike. Peak memory: each case alone in its own process.
+            var interleaved = RunChild("all", path, images, passes);
+            Console.WriteLine($"{"case",-28} {"median images/s",16} {"best images/s",14} {"alone: images/s",16} {"alone: peak working set",24}");
             foreach (var name in cases)
             {
-                var (rate, peak) = RunChild(name, path, images, passes);
-                Console.WriteLine($"{Label(name),-26} {rate,10:F1} {peak / (1024.0 * 1024.0),15:F0} MB");
+                var alone = RunChild(name, path, images, passes)[name];
+                var (median, best, _) = interleaved[name];
+                Console.WriteLine($"{Label(name),-28} {median,16:F1} {best,14:F1} {alone.Best,16:F1} {alone.Peak / (1024.0 * 1024.0),21:F0} MB");
             }
         }
         finally
@@ -76,7 +82,7 @@ internal sealed class ScoringBenchmark : IBenchmark
         _ => $"bare ONNX Runtime batch {phase[4..]}",
     };
 
-    private static (double Rate, long Peak) RunChild(string phase, string model, int images, int passes)
+    private static Dictionary<string, (double Median, double Best, long Peak)> RunChild(string phase, string model, int images, int passes)
     {
         var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var argument in new[] { "scoring", "--phase", phase, "--model", model, "--images", $"{images}", "--passes", $"{passes}" })
@@ -88,14 +94,15 @@ internal sealed class ScoringBenchmark : IBenchmark
         var stderr = process.StandardError.ReadToEndAsync();
         var stdout = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
-        var result = stdout.Split('\n').FirstOrDefault(l => l.StartsWith("RESULT ", StringComparison.Ordinal));
-        if (process.ExitCode != 0 || result is null)
+        var results = stdout.Split('\n').Where(l => l.StartsWith("RESULT ", StringComparison.Ordinal)).ToArray();
+        if (process.ExitCode != 0 || results.Length == 0)
         {
             throw new InvalidOperationException($"Phase {phase} failed ({process.ExitCode}):\n{stdout}\n{stderr.Result}");
         }
 
-        var parts = result.Split(' ');
-        return (double.Parse(parts[2], CultureInfo.InvariantCulture), long.Parse(parts[3], CultureInfo.InvariantCulture));
+        return results.Select(r => r.Trim().Split(' ')).ToDictionary(
+            parts => parts[1],
+            parts => (double.Parse(parts[2], CultureInfo.InvariantCulture), double.Parse(parts[3], CultureInfo.InvariantCulture), long.Parse(parts[4], CultureInfo.InvariantCulture)));
     }
 
     private static void RunPhase(string phase, string model, int images, int passes)
@@ -103,26 +110,42 @@ internal sealed class ScoringBenchmark : IBenchmark
         var ml = new MLContext(1);
         var pixels = LoadPixels(ml, images);
         var data = ml.Data.Cache(ml.Data.LoadFromEnumerable(pixels.Select(p => new PixelRow { Pixels = p }), PixelDefinition()));
-        Func<int> pass = phase switch
+        var names = phase == "all"
+            ? new[] { "stock" }.Concat(BatchSizes.Select(b => $"ours-{b}")).Concat(BatchSizes.Select(b => $"ort-{b}")).ToArray()
+            : [phase];
+        var cases = names.Select(name => (Name: name, Pass: Setup(name, ml, data, pixels, model))).ToArray();
+        foreach (var (_, pass) in cases)
         {
-            "stock" => StockPass(ml, data, model),
-            _ when phase.StartsWith("ours-", StringComparison.Ordinal) => OursPass(ml, data, model, int.Parse(phase[5..], CultureInfo.InvariantCulture)),
-            _ => OrtPass(pixels, model, int.Parse(phase[4..], CultureInfo.InvariantCulture)),
-        };
+            pass(); // warm-up: session creation, JIT, ORT's first-run allocations
+        }
 
-        pass(); // warm-up: session creation, JIT, ORT's first-run allocations
-        var best = 0.0;
-        for (var i = 0; i < passes; i++)
+        var rates = cases.ToDictionary(c => c.Name, _ => new List<double>());
+        for (var round = 0; round < passes; round++)
         {
-            var stopwatch = Stopwatch.StartNew();
-            var scored = pass();
-            best = Math.Max(best, scored / stopwatch.Elapsed.TotalSeconds);
+            foreach (var (name, pass) in cases)
+            {
+                var stopwatch = Stopwatch.StartNew();
+                var scored = pass();
+                rates[name].Add(scored / stopwatch.Elapsed.TotalSeconds);
+            }
         }
 
         using var self = Process.GetCurrentProcess();
         self.Refresh();
-        Console.WriteLine(FormattableString.Invariant($"RESULT {phase} {best:F3} {self.PeakWorkingSet64}"));
+        foreach (var (name, list) in rates)
+        {
+            var sorted = list.Order().ToArray();
+            var median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+            Console.WriteLine(FormattableString.Invariant($"RESULT {name} {median:F3} {sorted[^1]:F3} {self.PeakWorkingSet64}"));
+        }
     }
+
+    private static Func<int> Setup(string name, MLContext ml, IDataView data, float[][] pixels, string model) => name switch
+    {
+        "stock" => StockPass(ml, data, model),
+        _ when name.StartsWith("ours-", StringComparison.Ordinal) => OursPass(ml, data, model, int.Parse(name[5..], CultureInfo.InvariantCulture)),
+        _ => OrtPass(pixels, model, int.Parse(name[4..], CultureInfo.InvariantCulture)),
+    };
 
     private static Func<int> StockPass(MLContext ml, IDataView data, string model)
     {
