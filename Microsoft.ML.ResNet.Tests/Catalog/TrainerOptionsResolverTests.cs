@@ -20,7 +20,7 @@ public sealed class TrainerOptionsResolverTests
         Assert.AreEqual(1e-3, adamW.LearningRate);
         Assert.AreEqual(0.05, adamW.WeightDecay);
         Assert.AreEqual(0.05, adamW.WarmupFraction);
-        Assert.AreEqual(417, adamW.ShufflePoolRows, "256 MB of 224x224 rows.");
+        Assert.AreEqual(445, adamW.ShufflePoolRows, "256 MiB of 224x224 rows (602,112 bytes each).");
     }
 
     [TestMethod]
