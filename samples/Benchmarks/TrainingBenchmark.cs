@@ -22,6 +22,8 @@ internal sealed class TrainingBenchmark : IBenchmark
     private const int Classes = 10;
     private const int Warmup = 3;
 
+    private static string OpenMpPolicy => Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "PASSIVE";
+
     public string Name => "training";
 
     public string Description => "ResNet-34 training images/s (64x64, batch 32, SGD) vs PyTorch; data-feeding share of step time. Options: --steps N --threads N --size N";
@@ -32,7 +34,7 @@ internal sealed class TrainingBenchmark : IBenchmark
         var threads = Option(arguments, "--threads", 2);
         var size = Option(arguments, "--size", Size);
         torch.set_num_threads(threads);
-        Console.WriteLine($"libtorch threads: {torch.get_num_threads()}, steps: {steps}, warm-up: {Warmup}, size: {size}");
+        Console.WriteLine($"libtorch threads: {torch.get_num_threads()}, OMP_WAIT_POLICY: {OpenMpPolicy} (both), steps: {steps}, warm-up: {Warmup}, size: {size}");
 
         if (arguments.Contains("--probe"))
         {
@@ -162,6 +164,10 @@ internal sealed class TrainingBenchmark : IBenchmark
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+
+        // Same OpenMP wait policy as ours (TorchNativeLoader makes it PASSIVE unless the user set it), so the
+        // comparison is between frameworks, not between thread-waiting settings.
+        start.Environment["OMP_WAIT_POLICY"] = OpenMpPolicy;
         if (size != Size)
         {
             Console.WriteLine($"PyTorch script measures {Size}x{Size} only; skipped for size {size}.");
