@@ -31,9 +31,11 @@ internal sealed class HostSettings
     public static HostSettings From(MLContext mlContext) =>
         new(mlContext, mlContext.GpuDeviceId, mlContext.FallbackToCpu);
 
-    public static HostSettings From(TransformsCatalog catalog)
+    public static HostSettings From(TransformsCatalog catalog) => From(FindField<IHostEnvironment>(catalog));
+
+    /// <summary>The settings of an environment found elsewhere (the trainer finds its catalog's).</summary>
+    public static HostSettings From(IHostEnvironment? environment)
     {
-        var environment = FindField<IHostEnvironment>(catalog);
         if (environment is MLContext context)
         {
             return From(context);

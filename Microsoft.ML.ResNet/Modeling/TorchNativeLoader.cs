@@ -38,6 +38,8 @@ internal static partial class TorchNativeLoader
                 return;
             }
 
+            // Before libtorch (and its libgomp) loads: libgomp reads its settings once.
+            OpenMpWaitPolicy.PreferPassive();
             var stockError = TryStockLoad();
             if (stockError is null)
             {

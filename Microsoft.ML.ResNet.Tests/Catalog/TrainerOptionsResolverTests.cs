@@ -1,0 +1,38 @@
+using Microsoft.ML.ResNet.Catalog;
+
+namespace Microsoft.ML.ResNet.Tests.Catalog;
+
+[TestClass]
+public sealed class TrainerOptionsResolverTests
+{
+    [TestMethod]
+    public void Resolve_Defaults_FollowOptimizerImageAndBatch()
+    {
+        var sgd = TrainerOptionsResolver.Resolve(new ResNetTrainerOptions { BatchSize = 64, ImageHeight = 32, ImageWidth = 48 }, seed: 3);
+        var adamW = TrainerOptionsResolver.Resolve(new ResNetTrainerOptions { Optimizer = ResNetOptimizer.AdamW, LearningRateSchedule = ResNetLearningRateSchedule.CosineWithWarmup }, seed: 3);
+
+        Assert.AreEqual(0.05, sgd.LearningRate, 1e-12, "0.1 per 128 images, scaled to batch 64.");
+        Assert.AreEqual(5e-4, sgd.WeightDecay);
+        Assert.AreEqual(0.3, sgd.WarmupFraction);
+        Assert.AreEqual(4, sgd.CropPadding, "An eighth of the smaller side.");
+        Assert.AreEqual(256L * 1024 * 1024 / (3 * 32 * 48 * 4), sgd.ShufflePoolRows);
+        Assert.AreEqual(3, sgd.Seed);
+        Assert.AreEqual(1e-3, adamW.LearningRate);
+        Assert.AreEqual(0.05, adamW.WeightDecay);
+        Assert.AreEqual(0.05, adamW.WarmupFraction);
+        Assert.AreEqual(445, adamW.ShufflePoolRows, "256 MiB of 224x224 rows (602,112 bytes each).");
+    }
+
+    [TestMethod]
+    public void Resolve_SameOptions_SameFingerprint_OtherwiseDifferent()
+    {
+        var options = new ResNetTrainerOptions();
+        var first = TrainerOptionsResolver.Resolve(options, seed: 1).Fingerprint();
+
+        Assert.AreEqual(first, TrainerOptionsResolver.Resolve(options, seed: 1).Fingerprint());
+        Assert.AreNotEqual(first, TrainerOptionsResolver.Resolve(options, seed: 2).Fingerprint());
+        options.Progress = _ => { };
+        options.NumberOfThreads = 1;
+        Assert.AreEqual(first, TrainerOptionsResolver.Resolve(options, seed: 1).Fingerprint(), "Reporting and threads do not change the weights.");
+    }
+}

@@ -1,0 +1,43 @@
+using Microsoft.ML.ResNet.Training;
+
+namespace Microsoft.ML.ResNet.Tests.Training;
+
+[TestClass]
+public sealed class LearningRateScheduleTests
+{
+    [TestMethod]
+    public void At_OneCycle_RisesFromPeakOver25ToPeakThenFallsNearZero()
+    {
+        var schedule = new LearningRateSchedule(new TrainingSettings { LearningRate = 0.1, Epochs = 10, Schedule = ResNetLearningRateSchedule.OneCycle, WarmupFraction = 0.3 }, stepsPerEpoch: 10);
+
+        Assert.AreEqual(0.1 / 25, schedule.At(0), 1e-9);
+        Assert.AreEqual(0.1, Enumerable.Range(0, 100).Max(s => schedule.At(s)), 1e-9);
+        Assert.AreEqual(0.1, schedule.At(29), 1e-9, "Peak at the end of the warm-up (30 % of 100 steps).");
+        Assert.AreEqual(0.1 / 25 / 1e4, schedule.At(99), 1e-12);
+        for (var s = 30; s < 100; s++)
+        {
+            Assert.IsTrue(schedule.At(s) <= schedule.At(s - 1), $"Step {s} rises.");
+        }
+    }
+
+    [TestMethod]
+    public void At_CosineWithWarmup_RisesLinearlyThenDecaysToZero()
+    {
+        var schedule = new LearningRateSchedule(new TrainingSettings { LearningRate = 0.2, Epochs = 5, Schedule = ResNetLearningRateSchedule.CosineWithWarmup, WarmupFraction = 0.1 }, stepsPerEpoch: 20);
+
+        Assert.AreEqual(0.02, schedule.At(0), 1e-9);
+        Assert.AreEqual(0.2, schedule.At(9), 1e-9);
+        Assert.AreEqual(0.2, schedule.At(10), 1e-9);
+        Assert.IsTrue(schedule.At(99) < 1e-3);
+    }
+
+    [TestMethod]
+    public void At_Step_DropsByFactorEveryStepSize()
+    {
+        var schedule = new LearningRateSchedule(new TrainingSettings { LearningRate = 1, Epochs = 9, Schedule = ResNetLearningRateSchedule.Step, StepSizeEpochs = 3, StepFactor = 0.1 }, stepsPerEpoch: 4);
+
+        Assert.AreEqual(1, schedule.At(11), 1e-12);
+        Assert.AreEqual(0.1, schedule.At(12), 1e-12);
+        Assert.AreEqual(0.01, schedule.At(35), 1e-12);
+    }
+}

@@ -1,0 +1,155 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.ResNet.Catalog;
+using Microsoft.ML.ResNet.Export;
+using Microsoft.ML.ResNet.Modeling;
+using Microsoft.ML.ResNet.Scoring;
+using Microsoft.ML.ResNet.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.ResNet;
+
+/// <summary>
+/// Trains a ResNet image classifier in TorchSharp (from scratch or from imported weights), exports it to
+/// ONNX with the label names, and returns the same scoring transformer as <c>ResNet34Classify</c>.
+/// Create it with <see cref="ResNetTrainerCatalog"/>'s <c>ResNet34</c> or <c>ResNet</c> verbs.
+/// </summary>
+/// <example>See Microsoft.ML.ResNet.Tests/Catalog/ResNetTrainerTests.cs.</example>
+public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
+{
+    private readonly TrainerHost _host;
+    private readonly ResNetTrainerOptions _options;
+
+    internal ResNetTrainer(TrainerHost host, ResNetTrainerOptions options)
+    {
+        _host = host;
+        _options = options.Clone();
+        TrainerOptionsResolver.Validate(_options);
+    }
+
+    /// <summary>A copy of the options this trainer uses.</summary>
+    public ResNetTrainerOptions Options => _options.Clone();
+
+    /// <summary>
+    /// Trains on <paramref name="input"/>, exports the network to ONNX (normalization, labels and input size in
+    /// its metadata) and opens it as the scoring transformer: the same type, outputs (Score, PredictedLabel)
+    /// and save/load as <c>ResNet34Classify</c>. Streams the data once per epoch (or caches it when asked).
+    /// </summary>
+    /// <param name="input">Training data with the pixel and key-typed label columns.</param>
+    /// <returns>The trained classifier; dispose it.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="input"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A column is missing, the label is not a key type with at least 2 classes,
+    /// or the pixel column is not Vector&lt;Single, 3*H*W&gt; of the configured image size (ParamName "input").</exception>
+    /// <exception cref="ArgumentException">Validation data whose label keys differ from the training data's.</exception>
+    /// <exception cref="InvalidOperationException">Fewer than 2 labelled rows; the loss became NaN or infinite (the message names
+    /// epoch, step and learning rate); a GPU was asked for without CUDA and without fallback; the checkpoint folder holds another run.</exception>
+    /// <exception cref="OperationCanceledException">The options' cancellation token fired; the last checkpoint is intact.</exception>
+    public ResNetClassifierTransformer Fit(IDataView input)
+    {
+        using var trained = Train(input);
+        return ToTransformer(trained);
+    }
+
+    /// <summary>The input schema plus Score (Vector&lt;Single&gt;) and PredictedLabel (a key).</summary>
+    /// <param name="inputSchema">The training data's schema shape.</param>
+    /// <returns>The output schema shape.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">The pixel column is missing or not a vector of Single, or the label column
+    /// is missing or not a key type (ParamName "inputSchema").</exception>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        var features = Find(inputSchema, _options.FeatureColumnName, "pixel");
+        if (features.Kind == SchemaShape.Column.VectorKind.Scalar || features.ItemType != NumberDataViewType.Single)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(inputSchema),
+                $"Schema mismatch for input column '{features.Name}': expected Vector<Single, {3 * _options.ImageHeight * _options.ImageWidth}>, got {features.ItemType}{(features.Kind == SchemaShape.Column.VectorKind.Scalar ? string.Empty : " vector")}.");
+        }
+
+        var label = Find(inputSchema, _options.LabelColumnName, "label");
+        if (!label.IsKey)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(inputSchema),
+                $"Schema mismatch for label column '{label.Name}': expected a key type, got {label.ItemType}. Map the labels to keys first: mlContext.Transforms.Conversion.MapValueToKey(\"{label.Name}\").");
+        }
+
+        // The class count is only known from the data; the shape does not carry vector sizes anyway.
+        return OutputShape.Build(new MLContext(), inputSchema, ["0", "1"], 0, Columns);
+    }
+
+    private ScoringColumns Columns => new(_options.FeatureColumnName, Defaults.ScoreColumnName, Defaults.PredictedLabelColumnName, null);
+
+    private static SchemaShape.Column Find(SchemaShape schema, string name, string role) =>
+        schema.FirstOrDefault(c => c.Name == name) is { Name: not null } column
+            ? column
+            : throw new ArgumentOutOfRangeException(
+                "inputSchema",
+                $"Could not find the {role} column '{name}'. The input has: {string.Join(", ", schema.Select(c => c.Name))}.");
+
+    /// <summary>Exports the trained network and opens the scoring session on the device the trainer was told to use.</summary>
+    internal ResNetClassifierTransformer ToTransformer(TrainedClassifier trained)
+    {
+        var settings = trained.Settings;
+        var onnx = ResNetOnnxExporter.ToBytes(trained.Model, new OnnxExportOptions
+        {
+            Labels = trained.Labels,
+            Mean = settings.Mean,
+            Std = settings.Std,
+            InputHeight = settings.ImageHeight,
+            InputWidth = settings.ImageWidth,
+        });
+        var prepared = new PreparedModel(onnx, trained.Labels, ModelPreparer.ReadInfo(onnx));
+        var scoring = new ResNetClassifierOptions
+        {
+            ModelPath = "(trained in memory)",
+            Architecture = settings.Architecture,
+            InputColumnName = _options.FeatureColumnName,
+            GpuDeviceId = _options.GpuDeviceId,
+            FallbackToCpu = _options.GpuDeviceId is null ? null : _options.FallbackToCpu,
+        };
+        return ResNetClassifierTransformer.Create(_host.Scoring, prepared, Columns, scoring);
+    }
+
+    /// <summary>Checks the data, trains and returns the network (not yet exported).</summary>
+    internal TrainedClassifier Train(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var labels = TrainingSchema.Check(input.Schema, _options, nameof(input));
+        if (_options.ValidationData is { } validationData)
+        {
+            TrainingSchema.CheckValidation(validationData.Schema, _options, labels);
+        }
+
+        var seed = _options.Seed ?? _host.NextSeed();
+        var settings = TrainerOptionsResolver.Resolve(_options, seed);
+        var device = _options.GpuDeviceId is { } gpu
+            ? TrainingDevice.Resolve(gpu, _options.FallbackToCpu)
+            : TrainingDevice.Resolve(_host.GpuDeviceId, _host.FallbackToCpu);
+
+        manual_seed(seed);
+        var model = new ResNetModel(new ResNetSpec(settings.Architecture, labels.Count));
+        try
+        {
+            if (_options.PretrainedWeightsPath is { } weights)
+            {
+                ResNetWeights.Load(model, weights, freshHead: true);
+            }
+
+            var split = settings.ValidationFraction > 0;
+            var training = new BatchFeeder(input, _options.FeatureColumnName, _options.LabelColumnName, settings, split ? DataSplit.Training : DataSplit.All);
+            var validation = _options.ValidationData is { } data
+                ? new BatchFeeder(data, _options.FeatureColumnName, _options.LabelColumnName, settings, DataSplit.All)
+                : split ? new BatchFeeder(input, _options.FeatureColumnName, _options.LabelColumnName, settings, DataSplit.Holdout) : null;
+            var progress = _options.Progress ?? (p => _host.Info(p.ToString()));
+            var outcome = new ResNetTrainingLoop(settings, device, progress).Train(model, training, validation, _options.CancellationToken);
+            model.to(CPU);
+            return new TrainedClassifier(model, labels, settings, outcome);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+}

@@ -1,0 +1,88 @@
+using Microsoft.ML.ResNet;
+using Microsoft.ML.ResNet.Catalog;
+
+namespace Microsoft.ML;
+
+/// <summary>ResNet training verbs on <see cref="MulticlassClassificationCatalog.MulticlassClassificationTrainers"/>.</summary>
+public static class ResNetTrainerCatalog
+{
+    /// <summary>
+    /// Trains a ResNet-34 classifier on a pixel column (ExtractPixels with scaleImage: 1f / 255, resized to
+    /// <paramref name="imageHeight"/> x <paramref name="imageWidth"/>) and a key-typed label. <c>Fit</c> trains
+    /// with the defaults of <see cref="ResNetTrainerOptions"/>, exports to ONNX with the label names and returns
+    /// the scoring transformer (columns Score and PredictedLabel).
+    /// </summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="labelColumnName">The key-typed label column.</param>
+    /// <param name="featureColumnName">The pixel column.</param>
+    /// <param name="imageHeight">Image height of the pixel column.</param>
+    /// <param name="imageWidth">Image width of the pixel column.</param>
+    /// <param name="epochs">Passes over the training data.</param>
+    /// <param name="batchSize">Images per step.</param>
+    /// <param name="learningRate">Peak learning rate; null uses SGD's default, 0.1 x batchSize / 128.</param>
+    /// <param name="pretrainedWeightsPath">Weights to start from (ours, <c>.pth</c>, <c>.safetensors</c>); the head is always fresh.</param>
+    /// <param name="gpuDeviceId">CUDA device; null uses <c>MLContext.GpuDeviceId</c> and <c>MLContext.FallbackToCpu</c>.</param>
+    /// <param name="fallbackToCpu">With a <paramref name="gpuDeviceId"/>: train on the CPU when CUDA cannot be used, instead of throwing.</param>
+    /// <returns>The trainer (an estimator).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="catalog"/> is null.</exception>
+    /// <exception cref="ArgumentException">An argument is invalid; ParamName names it.</exception>
+    /// <example>See Microsoft.ML.ResNet.Tests/Catalog/ResNetTrainerTests.cs.</example>
+    public static ResNetTrainer ResNet34(
+        this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        string labelColumnName = TrainerDefaults.LabelColumnName,
+        string featureColumnName = TrainerDefaults.FeatureColumnName,
+        int imageHeight = TrainerDefaults.ImageSize,
+        int imageWidth = TrainerDefaults.ImageSize,
+        int epochs = TrainerDefaults.Epochs,
+        int batchSize = TrainerDefaults.BatchSize,
+        double? learningRate = null,
+        string? pretrainedWeightsPath = null,
+        int? gpuDeviceId = null,
+        bool fallbackToCpu = false)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return ResNet(catalog, new ResNetTrainerOptions
+        {
+            Architecture = ResNetArchitecture.ResNet34,
+            LabelColumnName = labelColumnName,
+            FeatureColumnName = featureColumnName,
+            ImageHeight = imageHeight,
+            ImageWidth = imageWidth,
+            Epochs = epochs,
+            BatchSize = batchSize,
+            LearningRate = learningRate,
+            PretrainedWeightsPath = pretrainedWeightsPath,
+            GpuDeviceId = gpuDeviceId,
+            FallbackToCpu = fallbackToCpu,
+        });
+    }
+
+    /// <summary>Trains a ResNet-34 classifier with every setting in <paramref name="options"/> (its Architecture is set to ResNet-34).</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="options">Columns, image size, optimization, augmentation, validation, checkpoints, device, progress.</param>
+    /// <returns>The trainer (an estimator).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="catalog"/> or <paramref name="options"/> is null.</exception>
+    /// <exception cref="ArgumentException">An option is invalid; ParamName names it.</exception>
+    /// <example>See Microsoft.ML.ResNet.Tests/Catalog/ResNetTrainerTests.cs.</example>
+    public static ResNetTrainer ResNet34(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, ResNetTrainerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var copy = options.Clone();
+        copy.Architecture = ResNetArchitecture.ResNet34;
+        return ResNet(catalog, copy);
+    }
+
+    /// <summary>Trains any ResNet (18/34/50/101/152, <see cref="ResNetTrainerOptions.Architecture"/>) with every setting in <paramref name="options"/>.</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="options">Architecture, columns, image size, optimization, augmentation, validation, checkpoints, device, progress.</param>
+    /// <returns>The trainer (an estimator).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="catalog"/> or <paramref name="options"/> is null.</exception>
+    /// <exception cref="ArgumentException">An option is invalid; ParamName names it.</exception>
+    /// <example>See Microsoft.ML.ResNet.Tests/Catalog/ResNetTrainerTests.cs.</example>
+    public static ResNetTrainer ResNet(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, ResNetTrainerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(options);
+        return new ResNetTrainer(TrainerHost.From(catalog), options);
+    }
+}

@@ -1,0 +1,139 @@
+using Microsoft.ML.ResNet.Catalog;
+
+namespace Microsoft.ML.ResNet;
+
+/// <summary>
+/// Everything about training a ResNet classifier with
+/// <see cref="ResNetTrainerCatalog.ResNet(MulticlassClassificationCatalog.MulticlassClassificationTrainers, ResNetTrainerOptions)"/>.
+/// Every property has a working default; <c>Fit</c> checks them all before reading any data.
+/// </summary>
+/// <example>See samples/Benchmarks/TrainingBenchmark.cs and Microsoft.ML.ResNet.Tests/Catalog/ResNetTrainerTests.cs.</example>
+public sealed class ResNetTrainerOptions
+{
+    /// <summary>The key-typed label column (e.g. from MapValueToKey); its key values become the class labels. Default "Label".</summary>
+    public string LabelColumnName { get; set; } = TrainerDefaults.LabelColumnName;
+
+    /// <summary>The pixel column: Vector&lt;Single, 3 x <see cref="ImageHeight"/> x <see cref="ImageWidth"/>&gt; of RGB planes in 0..1,
+    /// as ExtractPixels(scaleImage: 1f / 255) makes it. Default "Features".</summary>
+    public string FeatureColumnName { get; set; } = TrainerDefaults.FeatureColumnName;
+
+    /// <summary>The network. Default ResNet-34.</summary>
+    public ResNetArchitecture Architecture { get; set; } = ResNetArchitecture.ResNet34;
+
+    /// <summary>Image height the pixel column was resized to, at least 32. Default 224.</summary>
+    public int ImageHeight { get; set; } = TrainerDefaults.ImageSize;
+
+    /// <summary>Image width the pixel column was resized to, at least 32. Default 224.</summary>
+    public int ImageWidth { get; set; } = TrainerDefaults.ImageSize;
+
+    /// <summary>Passes over the training data, 1 or more. Default 10.</summary>
+    public int Epochs { get; set; } = TrainerDefaults.Epochs;
+
+    /// <summary>Images per step, 2 to 1024. Default 32.</summary>
+    public int BatchSize { get; set; } = TrainerDefaults.BatchSize;
+
+    /// <summary>The optimizer. Default SGD with Nesterov momentum.</summary>
+    public ResNetOptimizer Optimizer { get; set; } = ResNetOptimizer.Sgd;
+
+    /// <summary>Peak learning rate, greater than 0; null means 0.1 x <see cref="BatchSize"/> / 128 for SGD (0.025 at batch 32)
+    /// and 0.001 for AdamW.</summary>
+    public double? LearningRate { get; set; }
+
+    /// <summary>SGD momentum, 0 to below 1. Default 0.9.</summary>
+    public double Momentum { get; set; } = TrainerDefaults.Momentum;
+
+    /// <summary>Use Nesterov momentum with SGD (ignored when <see cref="Momentum"/> is 0). Default true.</summary>
+    public bool Nesterov { get; set; } = true;
+
+    /// <summary>Weight decay, 0 or more; null means 5e-4 for SGD (L2) and 0.05 for AdamW (decoupled).</summary>
+    public double? WeightDecay { get; set; }
+
+    /// <summary>The learning-rate schedule. Default one-cycle.</summary>
+    public ResNetLearningRateSchedule LearningRateSchedule { get; set; } = ResNetLearningRateSchedule.OneCycle;
+
+    /// <summary>Share of all steps spent warming up, 0 to below 1 (one-cycle and cosine); null means 0.3 for one-cycle, 0.05 for cosine.</summary>
+    public double? WarmupFraction { get; set; }
+
+    /// <summary>Epochs between learning-rate drops of the step schedule, 1 or more; null means a third of <see cref="Epochs"/>.</summary>
+    public int? StepSizeEpochs { get; set; }
+
+    /// <summary>Factor of each drop of the step schedule, greater than 0 and at most 1. Default 0.1.</summary>
+    public double StepFactor { get; set; } = TrainerDefaults.StepFactor;
+
+    /// <summary>Label smoothing of the cross-entropy loss, 0 to below 1. Default 0.1.</summary>
+    public double LabelSmoothing { get; set; } = TrainerDefaults.LabelSmoothing;
+
+    /// <summary>Random crop of training images (never of validation data). Default a random crop with padding.</summary>
+    public ResNetCropAugmentation Crop { get; set; } = ResNetCropAugmentation.RandomCropWithPadding;
+
+    /// <summary>Zero padding of each side for <see cref="ResNetCropAugmentation.RandomCropWithPadding"/>, 0 or more and below half the
+    /// smaller side; null means an eighth of the smaller side (4 pixels at 32x32).</summary>
+    public int? CropPadding { get; set; }
+
+    /// <summary>Smallest area fraction of <see cref="ResNetCropAugmentation.RandomResizedCrop"/>, greater than 0 and at most 1. Default 0.25.</summary>
+    public double RandomResizedCropMinScale { get; set; } = TrainerDefaults.RandomResizedCropMinScale;
+
+    /// <summary>Mirror half of the training images at random. Default true.</summary>
+    public bool HorizontalFlip { get; set; } = true;
+
+    /// <summary>Per-channel RGB mean subtracted from the 0..1 pixels (in training and, baked into the ONNX, in scoring). Default ImageNet's.</summary>
+    public IReadOnlyList<float> Mean { get; set; } = TrainerDefaults.Mean;
+
+    /// <summary>Per-channel RGB standard deviation the pixels are divided by; each greater than 0. Default ImageNet's.</summary>
+    public IReadOnlyList<float> Std { get; set; } = TrainerDefaults.Std;
+
+    /// <summary>Validation data with the same columns (and label keys) as the training data; evaluated after every epoch.</summary>
+    public IDataView? ValidationData { get; set; }
+
+    /// <summary>Share of the training rows held out for validation instead of <see cref="ValidationData"/>, 0 (none) to below 1. Default 0.</summary>
+    public double ValidationFraction { get; set; }
+
+    /// <summary>Stop after this many epochs without improvement of <see cref="EarlyStoppingMetric"/> and restore the best weights;
+    /// 1 or more, needs validation data. Null (default) trains every epoch.</summary>
+    public int? EarlyStoppingPatience { get; set; }
+
+    /// <summary>What early stopping watches. Default validation accuracy.</summary>
+    public ResNetEarlyStoppingMetric EarlyStoppingMetric { get; set; } = ResNetEarlyStoppingMetric.ValidationAccuracy;
+
+    /// <summary>Seed of weight initialization, shuffling, augmentation and the validation split; null draws one from the MLContext
+    /// (so <c>new MLContext(seed)</c> makes runs repeatable). The same seed and data give the same weights on the CPU.</summary>
+    public int? Seed { get; set; }
+
+    /// <summary>Weights to start from: ours, PyTorch <c>.pth</c> or <c>.safetensors</c> of the same architecture. The classifier head
+    /// (<c>fc</c>) is always fresh, sized to the label's classes.</summary>
+    public string? PretrainedWeightsPath { get; set; }
+
+    /// <summary>Train only the head: the backbone's weights and BatchNorm statistics stay as loaded. Needs <see cref="PretrainedWeightsPath"/>.</summary>
+    public bool FreezeBackbone { get; set; }
+
+    /// <summary>CUDA device to train on; null uses <c>MLContext.GpuDeviceId</c> (and then <c>MLContext.FallbackToCpu</c>).</summary>
+    public int? GpuDeviceId { get; set; }
+
+    /// <summary>With <see cref="GpuDeviceId"/>: train on the CPU when CUDA cannot be used, instead of throwing.</summary>
+    public bool FallbackToCpu { get; set; }
+
+    /// <summary>Folder for epoch checkpoints. A run finding a checkpoint of the same settings there resumes after its last
+    /// finished epoch; a failed or cancelled run leaves the last checkpoint intact.</summary>
+    public string? CheckpointFolder { get; set; }
+
+    /// <summary>Keep all training (and validation) pixels in memory after the first epoch and shuffle them fully; otherwise rows
+    /// stream from the IDataView every epoch through a bounded shuffle pool. Default false.</summary>
+    public bool CacheInMemory { get; set; }
+
+    /// <summary>Rows in the streaming shuffle pool, 1 or more; null sizes it to 256 MB. Ignored with <see cref="CacheInMemory"/>.</summary>
+    public int? ShufflePoolRows { get; set; }
+
+    /// <summary>libtorch threads, 1 or more; null lets libtorch use one per core.</summary>
+    public int? NumberOfThreads { get; set; }
+
+    /// <summary>Called every <see cref="ProgressInterval"/> steps and at the end of every epoch; null writes the same lines to <c>MLContext.Log</c>.</summary>
+    public Action<ResNetTrainingProgress>? Progress { get; set; }
+
+    /// <summary>Steps between progress reports, 1 or more. Default 10.</summary>
+    public int ProgressInterval { get; set; } = TrainerDefaults.ProgressInterval;
+
+    /// <summary>Stops training between steps; <c>Fit</c> then throws <see cref="OperationCanceledException"/>.</summary>
+    public CancellationToken CancellationToken { get; set; }
+
+    internal ResNetTrainerOptions Clone() => (ResNetTrainerOptions)MemberwiseClone();
+}

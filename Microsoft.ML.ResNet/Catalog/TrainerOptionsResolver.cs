@@ -1,0 +1,193 @@
+using Microsoft.ML.ResNet.Modeling;
+using Microsoft.ML.ResNet.Training;
+
+namespace Microsoft.ML.ResNet.Catalog;
+
+/// <summary>Checks <see cref="ResNetTrainerOptions"/> and turns them into the training core's <see cref="TrainingSettings"/>.</summary>
+internal static class TrainerOptionsResolver
+{
+    /// <summary>Throws for the first invalid option; the exception's ParamName is the option's name.</summary>
+    public static void Validate(ResNetTrainerOptions options)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(options.LabelColumnName, nameof(options.LabelColumnName));
+        ArgumentException.ThrowIfNullOrWhiteSpace(options.FeatureColumnName, nameof(options.FeatureColumnName));
+        Defined(options.Architecture, nameof(options.Architecture));
+        Defined(options.Optimizer, nameof(options.Optimizer));
+        Defined(options.LearningRateSchedule, nameof(options.LearningRateSchedule));
+        Defined(options.Crop, nameof(options.Crop));
+        Defined(options.EarlyStoppingMetric, nameof(options.EarlyStoppingMetric));
+        AtLeast(options.ImageHeight, ResNetModel.MinimumInputSize, nameof(options.ImageHeight));
+        AtLeast(options.ImageWidth, ResNetModel.MinimumInputSize, nameof(options.ImageWidth));
+        AtLeast(options.Epochs, 1, nameof(options.Epochs));
+        if (options.BatchSize is < 2 or > TrainerDefaults.MaxBatchSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.BatchSize), options.BatchSize, $"Expected 2 to {TrainerDefaults.MaxBatchSize} images per step (BatchNorm needs at least 2).");
+        }
+
+        if (options.LearningRate is { } rate && !(rate > 0 && double.IsFinite(rate)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.LearningRate), rate, "Expected a learning rate greater than 0, or null for the optimizer's default.");
+        }
+
+        Fraction(options.Momentum, nameof(options.Momentum));
+        if (options.WeightDecay is { } decay && !(decay >= 0 && double.IsFinite(decay)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.WeightDecay), decay, "Expected a weight decay of 0 or more, or null for the optimizer's default.");
+        }
+
+        if (options.WarmupFraction is { } warmup)
+        {
+            Fraction(warmup, nameof(options.WarmupFraction));
+        }
+
+        if (options.StepSizeEpochs is { } stepSize)
+        {
+            AtLeast(stepSize, 1, nameof(options.StepSizeEpochs));
+        }
+
+        if (!(options.StepFactor > 0 && options.StepFactor <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.StepFactor), options.StepFactor, "Expected a factor greater than 0 and at most 1.");
+        }
+
+        Fraction(options.LabelSmoothing, nameof(options.LabelSmoothing));
+        if (options.CropPadding is { } padding && (padding < 0 || padding * 2 >= Math.Min(options.ImageHeight, options.ImageWidth)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.CropPadding), padding, $"Expected 0 to below half the smaller image side ({Math.Min(options.ImageHeight, options.ImageWidth) / 2}).");
+        }
+
+        if (!(options.RandomResizedCropMinScale > 0 && options.RandomResizedCropMinScale <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.RandomResizedCropMinScale), options.RandomResizedCropMinScale, "Expected an area fraction greater than 0 and at most 1.");
+        }
+
+        Channels(options.Mean, nameof(options.Mean), positive: false);
+        Channels(options.Std, nameof(options.Std), positive: true);
+        Fraction(options.ValidationFraction, nameof(options.ValidationFraction));
+        if (options.ValidationFraction > 0 && options.ValidationData is not null)
+        {
+            throw new ArgumentException("Give either ValidationData or ValidationFraction, not both.", nameof(options.ValidationFraction));
+        }
+
+        if (options.EarlyStoppingPatience is { } patience)
+        {
+            AtLeast(patience, 1, nameof(options.EarlyStoppingPatience));
+            if (options.ValidationData is null && options.ValidationFraction == 0)
+            {
+                throw new ArgumentException("Early stopping watches a validation metric: set ValidationData or ValidationFraction.", nameof(options.EarlyStoppingPatience));
+            }
+        }
+
+        if (options.PretrainedWeightsPath is { } weights)
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(weights, nameof(options.PretrainedWeightsPath));
+            if (!File.Exists(weights))
+            {
+                throw new FileNotFoundException($"No weights file at '{weights}' (ResNetTrainerOptions.PretrainedWeightsPath).", weights);
+            }
+        }
+        else if (options.FreezeBackbone)
+        {
+            throw new ArgumentException("Freezing the backbone needs pretrained weights: set PretrainedWeightsPath.", nameof(options.FreezeBackbone));
+        }
+
+        if (options.GpuDeviceId is < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.GpuDeviceId), options.GpuDeviceId, "A GPU device id is 0 or more.");
+        }
+
+        if (options.CheckpointFolder is { } folder)
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(folder, nameof(options.CheckpointFolder));
+        }
+
+        if (options.ShufflePoolRows is { } pool)
+        {
+            AtLeast(pool, 1, nameof(options.ShufflePoolRows));
+        }
+
+        if (options.NumberOfThreads is { } threads)
+        {
+            AtLeast(threads, 1, nameof(options.NumberOfThreads));
+        }
+
+        AtLeast(options.ProgressInterval, 1, nameof(options.ProgressInterval));
+    }
+
+    public static TrainingSettings Resolve(ResNetTrainerOptions options, int seed)
+    {
+        var sgd = options.Optimizer == ResNetOptimizer.Sgd;
+        var rowBytes = 3L * options.ImageHeight * options.ImageWidth * sizeof(float);
+        return new TrainingSettings
+        {
+            Architecture = options.Architecture,
+            ImageHeight = options.ImageHeight,
+            ImageWidth = options.ImageWidth,
+            Epochs = options.Epochs,
+            BatchSize = options.BatchSize,
+            Optimizer = options.Optimizer,
+            LearningRate = options.LearningRate
+                ?? (sgd ? TrainerDefaults.SgdLearningRate * options.BatchSize / TrainerDefaults.SgdReferenceBatchSize : TrainerDefaults.AdamWLearningRate),
+            Momentum = options.Momentum,
+            Nesterov = options.Nesterov,
+            WeightDecay = options.WeightDecay ?? (sgd ? TrainerDefaults.SgdWeightDecay : TrainerDefaults.AdamWWeightDecay),
+            Schedule = options.LearningRateSchedule,
+            WarmupFraction = options.WarmupFraction
+                ?? (options.LearningRateSchedule == ResNetLearningRateSchedule.OneCycle ? TrainerDefaults.OneCycleWarmupFraction : TrainerDefaults.CosineWarmupFraction),
+            StepSizeEpochs = options.StepSizeEpochs ?? Math.Max(1, options.Epochs / 3),
+            StepFactor = options.StepFactor,
+            LabelSmoothing = options.LabelSmoothing,
+            Crop = options.Crop,
+            CropPadding = options.CropPadding ?? Math.Max(1, Math.Min(options.ImageHeight, options.ImageWidth) / 8),
+            RandomResizedCropMinScale = options.RandomResizedCropMinScale,
+            HorizontalFlip = options.HorizontalFlip,
+            Mean = [.. options.Mean],
+            Std = [.. options.Std],
+            ValidationFraction = options.ValidationFraction,
+            EarlyStoppingPatience = options.EarlyStoppingPatience,
+            EarlyStoppingMetric = options.EarlyStoppingMetric,
+            Seed = seed,
+            FreezeBackbone = options.FreezeBackbone,
+            CheckpointFolder = options.CheckpointFolder,
+            CacheInMemory = options.CacheInMemory,
+            ShufflePoolRows = options.ShufflePoolRows ?? (int)Math.Clamp(TrainerDefaults.ShufflePoolBytes / rowBytes, 2L * options.BatchSize, int.MaxValue),
+            PrefetchBatches = TrainerDefaults.PrefetchBatches,
+            ProgressInterval = options.ProgressInterval,
+            Threads = options.NumberOfThreads,
+        };
+    }
+
+    private static void Defined<T>(T value, string name)
+        where T : struct, Enum
+    {
+        if (!Enum.IsDefined(value))
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"Expected one of {string.Join(", ", Enum.GetNames<T>())}.");
+        }
+    }
+
+    private static void AtLeast(int value, int minimum, string name)
+    {
+        if (value < minimum)
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"Expected {minimum} or more.");
+        }
+    }
+
+    private static void Fraction(double value, string name)
+    {
+        if (!(value >= 0 && value < 1))
+        {
+            throw new ArgumentOutOfRangeException(name, value, "Expected a value from 0 to below 1.");
+        }
+    }
+
+    private static void Channels(IReadOnlyList<float>? values, string name, bool positive)
+    {
+        if (values is null || values.Count != 3 || values.Any(v => !float.IsFinite(v) || (positive && v <= 0)))
+        {
+            throw new ArgumentException(
+                $"Expected 3 finite values (R, G, B){(positive ? " greater than 0" : string.Empty)}; got [{(values is null ? "null" : string.Join(", ", values))}].", name);
+        }
+    }
+}

@@ -1,0 +1,60 @@
+namespace Microsoft.ML.ResNet.Training;
+
+/// <summary>The learning rate at every step of a run, from the schedule in <see cref="TrainingSettings"/>.</summary>
+internal sealed class LearningRateSchedule
+{
+    // PyTorch OneCycleLR's defaults, so runs compare with the Python reference.
+    private const double OneCycleDivFactor = 25;
+    private const double OneCycleFinalDivFactor = 1e4;
+
+    private readonly TrainingSettings _settings;
+    private readonly int _stepsPerEpoch;
+    private readonly long _totalSteps;
+
+    public LearningRateSchedule(TrainingSettings settings, int stepsPerEpoch)
+    {
+        _settings = settings;
+        _stepsPerEpoch = Math.Max(1, stepsPerEpoch);
+        _totalSteps = (long)_stepsPerEpoch * settings.Epochs;
+    }
+
+    /// <summary>The rate for the 0-based global step (epoch * stepsPerEpoch + step).</summary>
+    public double At(long step)
+    {
+        var peak = _settings.LearningRate;
+        var last = Math.Max(1, _totalSteps - 1);
+        switch (_settings.Schedule)
+        {
+            case ResNetLearningRateSchedule.OneCycle:
+            {
+                var initial = peak / OneCycleDivFactor;
+                var final = initial / OneCycleFinalDivFactor;
+                var warmupEnd = Math.Max(1, _settings.WarmupFraction * _totalSteps - 1);
+                return step <= warmupEnd
+                    ? Cosine(initial, peak, step / warmupEnd)
+                    : Cosine(peak, final, Math.Min(1, (step - warmupEnd) / Math.Max(1, last - warmupEnd)));
+            }
+
+            case ResNetLearningRateSchedule.CosineWithWarmup:
+            {
+                var warmupSteps = (long)Math.Round(_settings.WarmupFraction * _totalSteps);
+                if (step < warmupSteps)
+                {
+                    return peak * (step + 1) / warmupSteps;
+                }
+
+                return Cosine(peak, 0, Math.Min(1, (double)(step - warmupSteps) / Math.Max(1, _totalSteps - warmupSteps)));
+            }
+
+            case ResNetLearningRateSchedule.Step:
+                return peak * Math.Pow(_settings.StepFactor, step / _stepsPerEpoch / _settings.StepSizeEpochs);
+
+            default:
+                return peak;
+        }
+    }
+
+    /// <summary>Cosine interpolation from <paramref name="start"/> (progress 0) to <paramref name="end"/> (progress 1).</summary>
+    private static double Cosine(double start, double end, double progress) =>
+        end + (start - end) / 2 * (1 + Math.Cos(Math.PI * progress));
+}

@@ -1,0 +1,321 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.ML.ResNet.Modeling;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.ResNet.Training;
+
+/// <summary>
+/// Trains a <see cref="ResNetModel"/> in place: epochs of shuffled, augmented batches, the optimizer and
+/// schedule of <see cref="TrainingSettings"/>, label-smoothed cross-entropy, a divergence check every
+/// step, validation and early stopping (best weights restored), epoch checkpoints, cancellation and
+/// progress reports.
+/// </summary>
+internal sealed class ResNetTrainingLoop
+{
+    private readonly TrainingSettings _settings;
+    private readonly Device _device;
+    private readonly Action<ResNetTrainingProgress>? _progress;
+
+    public ResNetTrainingLoop(TrainingSettings settings, Device device, Action<ResNetTrainingProgress>? progress)
+    {
+        _settings = settings;
+        _device = device;
+        _progress = progress;
+    }
+
+    /// <summary>Trains; the model ends with the final weights, or the best ones when early stopping is on.</summary>
+    /// <exception cref="OperationCanceledException">Cancelled; the last checkpoint stays as it was.</exception>
+    /// <exception cref="InvalidOperationException">The loss became NaN or infinite, the data is empty, or a checkpoint does not match.</exception>
+    public TrainingOutcome Train(ResNetModel model, BatchFeeder training, BatchFeeder? validation, CancellationToken cancellation)
+    {
+        TorchNativeLoader.EnsureLoaded();
+        if (_settings.Threads is { } threads)
+        {
+            torch.set_num_threads(threads);
+        }
+
+        var trainingRows = training.CountRows(cancellation);
+        if (trainingRows < 2)
+        {
+            throw new InvalidOperationException(
+                $"Training needs at least 2 labelled rows; the training data has {trainingRows} (rows with a missing label are skipped{(_settings.ValidationFraction > 0 ? ", and a validation fraction is held out" : string.Empty)}).");
+        }
+
+        var stepsPerEpoch = (int)(trainingRows / _settings.BatchSize) + (trainingRows % _settings.BatchSize > 1 ? 1 : 0);
+        var schedule = new LearningRateSchedule(_settings, stepsPerEpoch);
+
+        model.to(_device);
+        using var optimizer = CreateOptimizer(model);
+        var store = _settings.CheckpointFolder is { } folder ? new CheckpointStore(folder, _settings.Fingerprint()) : null;
+        var checkpoint = store?.TryRead();
+        Dictionary<string, Tensor>? best = null;
+        double? bestMetric = null;
+        var bestEpoch = 0;
+        var withoutImprovement = 0;
+        var stoppedEarly = false;
+        var startEpoch = 0;
+        if (checkpoint is not null)
+        {
+            if (checkpoint.BestFile is not null)
+            {
+                model.load(store!.PathOf(checkpoint.BestFile));
+                best = Snapshot(model);
+            }
+
+            store!.Restore(checkpoint, model, optimizer);
+            (startEpoch, bestMetric, bestEpoch, withoutImprovement, stoppedEarly) =
+                (checkpoint.CompletedEpochs, checkpoint.BestMetric, checkpoint.BestEpoch, checkpoint.EpochsWithoutImprovement, checkpoint.StoppedEarly);
+        }
+
+        var history = new List<EpochSummary>();
+        try
+        {
+            for (var epoch = startEpoch; epoch < _settings.Epochs && !stoppedEarly; epoch++)
+            {
+                var summary = TrainEpoch(model, optimizer, training, schedule, epoch, stepsPerEpoch, cancellation);
+                double? validationAccuracy = null;
+                double? validationLoss = null;
+                if (validation is not null)
+                {
+                    (validationAccuracy, validationLoss) = Evaluate(model, validation, cancellation);
+                    summary = summary with { ValidationAccuracy = validationAccuracy, ValidationLoss = validationLoss };
+                }
+
+                var improved = false;
+                if (validation is not null && _settings.EarlyStoppingPatience is { } patience)
+                {
+                    var metric = _settings.EarlyStoppingMetric == ResNetEarlyStoppingMetric.ValidationAccuracy ? validationAccuracy!.Value : validationLoss!.Value;
+                    improved = bestMetric is null || (_settings.EarlyStoppingMetric == ResNetEarlyStoppingMetric.ValidationAccuracy ? metric > bestMetric : metric < bestMetric);
+                    if (improved)
+                    {
+                        (bestMetric, bestEpoch, withoutImprovement) = (metric, epoch + 1, 0);
+                        Dispose(best);
+                        best = Snapshot(model);
+                    }
+                    else if (++withoutImprovement >= patience && epoch + 1 < _settings.Epochs)
+                    {
+                        stoppedEarly = true;
+                    }
+                }
+
+                cancellation.ThrowIfCancellationRequested();
+                checkpoint = store?.Write(model, optimizer, checkpoint, epoch + 1, improved, bestMetric, bestEpoch, withoutImprovement, stoppedEarly);
+                history.Add(summary);
+                Report(summary, epoch, stepsPerEpoch, stepsPerEpoch, schedule.At(((long)epoch + 1) * stepsPerEpoch - 1), isEpochEnd: true, remainingSteps: (long)(_settings.Epochs - epoch - 1) * stepsPerEpoch);
+            }
+
+            if (best is not null)
+            {
+                Restore(model, best);
+            }
+
+            return new TrainingOutcome(Math.Min(_settings.Epochs, checkpoint?.CompletedEpochs ?? startEpoch + history.Count), bestEpoch, bestMetric, stoppedEarly, history);
+        }
+        finally
+        {
+            Dispose(best);
+        }
+    }
+
+    private OptimizerHelper CreateOptimizer(ResNetModel model)
+    {
+        IEnumerable<Parameter> parameters = model.parameters();
+        if (_settings.FreezeBackbone)
+        {
+            foreach (var (name, parameter) in model.named_parameters())
+            {
+                parameter.requires_grad = name.StartsWith("fc.", StringComparison.Ordinal);
+            }
+
+            parameters = model.fc.parameters();
+        }
+
+        return _settings.Optimizer switch
+        {
+            ResNetOptimizer.AdamW => optim.AdamW(parameters, _settings.LearningRate, weight_decay: _settings.WeightDecay),
+            _ => optim.SGD(parameters, _settings.LearningRate, _settings.Momentum, weight_decay: _settings.WeightDecay, nesterov: _settings.Nesterov && _settings.Momentum > 0),
+        };
+    }
+
+    private EpochSummary TrainEpoch(ResNetModel model, OptimizerHelper optimizer, BatchFeeder training, LearningRateSchedule schedule, int epoch, int stepsPerEpoch, CancellationToken cancellation)
+    {
+        SetTrainingMode(model);
+        var shape = new long[] { _settings.BatchSize, 3, _settings.ImageHeight, _settings.ImageWidth };
+        var total = Stopwatch.StartNew();
+        var waiting = new Stopwatch();
+        double lossSum = 0;
+        long correct = 0;
+        long seen = 0;
+        var step = 0;
+        var learningRate = 0.0;
+        waiting.Start();
+        foreach (var batch in training.ReadEpoch(epoch, train: true, cancellation))
+        {
+            cancellation.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            var (input, target) = ToTensors(batch, shape);
+            waiting.Stop();
+
+            learningRate = schedule.At((long)epoch * stepsPerEpoch + step);
+            foreach (var group in optimizer.ParamGroups)
+            {
+                group.LearningRate = learningRate;
+            }
+
+            var logits = Forward(model, input);
+            var loss = nn.functional.cross_entropy(logits, target, label_smoothing: _settings.LabelSmoothing);
+            var lossValue = loss.item<float>();
+            if (!float.IsFinite(lossValue))
+            {
+                throw new InvalidOperationException(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"Training diverged: the loss is {lossValue} at epoch {epoch + 1}, step {step + 1} (learning rate {learningRate:G6}). Lower the learning rate, add warm-up, or check the input for NaN pixels. The last checkpoint (if any) is unchanged."));
+            }
+
+            optimizer.zero_grad();
+            loss.backward();
+            optimizer.step();
+
+            lossSum += lossValue * batch.Count;
+            correct += logits.argmax(1).eq(target).sum().item<long>();
+            seen += batch.Count;
+            step++;
+            var partial = new EpochSummary(epoch + 1, lossSum / seen, (double)correct / seen, null, null, seen / total.Elapsed.TotalSeconds, waiting.Elapsed / total.Elapsed);
+            if (_progress is not null && step % _settings.ProgressInterval == 0 && step < stepsPerEpoch)
+            {
+                Report(partial, epoch, step, stepsPerEpoch, learningRate, isEpochEnd: false, remainingSteps: (long)(_settings.Epochs - epoch) * stepsPerEpoch - step);
+            }
+
+            waiting.Start();
+        }
+
+        waiting.Stop();
+        return new EpochSummary(epoch + 1, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), null, null, seen / total.Elapsed.TotalSeconds, waiting.Elapsed / total.Elapsed);
+    }
+
+    private Tensor Forward(ResNetModel model, Tensor input)
+    {
+        if (!_settings.FreezeBackbone)
+        {
+            return model.call(input);
+        }
+
+        // A frozen backbone needs no graph: only fc learns, which also makes the step much cheaper.
+        Tensor features;
+        using (no_grad())
+        {
+            features = model.Features(input);
+        }
+
+        return model.fc.call(features);
+    }
+
+    /// <summary>Train mode, except that a frozen backbone keeps its BatchNorm statistics (eval mode) so only fc changes.</summary>
+    private void SetTrainingMode(ResNetModel model)
+    {
+        model.train();
+        if (_settings.FreezeBackbone)
+        {
+            foreach (var (name, child) in model.named_children())
+            {
+                if (name != "fc")
+                {
+                    child.eval();
+                }
+            }
+        }
+    }
+
+    /// <summary>Top-1 accuracy and mean cross-entropy (no smoothing) in eval mode.</summary>
+    internal (double Accuracy, double Loss) Evaluate(ResNetModel model, BatchFeeder data, CancellationToken cancellation)
+    {
+        model.eval();
+        var shape = new long[] { _settings.BatchSize, 3, _settings.ImageHeight, _settings.ImageWidth };
+        double lossSum = 0;
+        long correct = 0;
+        long seen = 0;
+        using (no_grad())
+        {
+            foreach (var batch in data.ReadEpoch(0, train: false, cancellation))
+            {
+                using var scope = NewDisposeScope();
+                var (input, target) = ToTensors(batch, shape);
+                var logits = model.call(input);
+                lossSum += nn.functional.cross_entropy(logits, target, reduction: nn.Reduction.Sum).item<float>();
+                correct += logits.argmax(1).eq(target).sum().item<long>();
+                seen += batch.Count;
+            }
+        }
+
+        if (seen == 0)
+        {
+            throw new InvalidOperationException("The validation data has no labelled rows.");
+        }
+
+        return ((double)correct / seen, lossSum / seen);
+    }
+
+    private (Tensor Input, Tensor Target) ToTensors(TrainingBatch batch, long[] fullShape)
+    {
+        var shape = batch.Count == fullShape[0] ? fullShape : [batch.Count, fullShape[1], fullShape[2], fullShape[3]];
+        var input = empty(shape, ScalarType.Float32);
+        input.data<float>().CopyFrom(new ReadOnlySpan<float>(batch.Pixels, 0, (int)(batch.Count * fullShape[1] * fullShape[2] * fullShape[3])));
+        var target = tensor(batch.Labels.AsSpan(0, batch.Count).ToArray(), ScalarType.Int64);
+        return _device.type == DeviceType.CPU ? (input, target) : (input.to(_device), target.to(_device));
+    }
+
+    private void Report(EpochSummary summary, int epoch, int step, int stepsPerEpoch, double learningRate, bool isEpochEnd, long remainingSteps)
+    {
+        if (_progress is null)
+        {
+            return;
+        }
+
+        var secondsPerStep = summary.ImagesPerSecond > 0 ? _settings.BatchSize / summary.ImagesPerSecond : 0;
+        _progress(new ResNetTrainingProgress(
+            epoch + 1,
+            _settings.Epochs,
+            step,
+            stepsPerEpoch,
+            summary.Loss,
+            summary.TrainAccuracy,
+            summary.ValidationAccuracy,
+            summary.ValidationLoss,
+            learningRate,
+            summary.ImagesPerSecond,
+            TimeSpan.FromSeconds(Math.Max(0, remainingSteps) * secondsPerStep),
+            summary.DataWaitFraction,
+            isEpochEnd));
+    }
+
+    private static Dictionary<string, Tensor> Snapshot(nn.Module model)
+    {
+        using var noGrad = no_grad();
+        return model.state_dict().ToDictionary(entry => entry.Key, entry => entry.Value.detach().clone().DetachFromDisposeScope());
+    }
+
+    private static void Restore(nn.Module model, Dictionary<string, Tensor> weights)
+    {
+        using var noGrad = no_grad();
+        foreach (var (name, value) in model.state_dict())
+        {
+            value.copy_(weights[name]);
+        }
+    }
+
+    private static void Dispose(Dictionary<string, Tensor>? weights)
+    {
+        if (weights is null)
+        {
+            return;
+        }
+
+        foreach (var value in weights.Values)
+        {
+            value.Dispose();
+        }
+    }
+}

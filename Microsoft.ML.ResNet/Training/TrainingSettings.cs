@@ -1,0 +1,90 @@
+namespace Microsoft.ML.ResNet.Training;
+
+/// <summary>
+/// Every resolved, validated knob of one training run: what the catalog's options become once
+/// defaults and the MLContext are applied. The training core sees only this, never ML.NET options.
+/// </summary>
+internal sealed record TrainingSettings
+{
+    public ResNetArchitecture Architecture { get; init; } = ResNetArchitecture.ResNet34;
+
+    public ResNetVariant Variant { get; init; } = ResNetVariant.TorchVision;
+
+    public int ImageHeight { get; init; } = 224;
+
+    public int ImageWidth { get; init; } = 224;
+
+    public int Epochs { get; init; } = 10;
+
+    public int BatchSize { get; init; } = 32;
+
+    public ResNetOptimizer Optimizer { get; init; } = ResNetOptimizer.Sgd;
+
+    public double LearningRate { get; init; } = 0.1;
+
+    public double Momentum { get; init; } = 0.9;
+
+    public bool Nesterov { get; init; } = true;
+
+    public double WeightDecay { get; init; } = 5e-4;
+
+    public ResNetLearningRateSchedule Schedule { get; init; } = ResNetLearningRateSchedule.OneCycle;
+
+    /// <summary>Fraction of all steps spent warming up (one-cycle and cosine schedules).</summary>
+    public double WarmupFraction { get; init; } = 0.3;
+
+    public int StepSizeEpochs { get; init; } = 3;
+
+    public double StepFactor { get; init; } = 0.1;
+
+    public double LabelSmoothing { get; init; } = 0.1;
+
+    public ResNetCropAugmentation Crop { get; init; } = ResNetCropAugmentation.RandomCropWithPadding;
+
+    public int CropPadding { get; init; } = 4;
+
+    public double RandomResizedCropMinScale { get; init; } = 0.25;
+
+    public bool HorizontalFlip { get; init; } = true;
+
+    /// <summary>Per-channel RGB normalization applied to the 0..1 pixels; the ONNX export bakes in the same.</summary>
+    public float[] Mean { get; init; } = [0.485f, 0.456f, 0.406f];
+
+    public float[] Std { get; init; } = [0.229f, 0.224f, 0.225f];
+
+    /// <summary>Share of the training rows held out for validation when no validation set is given; 0 = none.</summary>
+    public double ValidationFraction { get; init; }
+
+    /// <summary>Epochs without improvement before stopping; null = never stop early.</summary>
+    public int? EarlyStoppingPatience { get; init; }
+
+    public ResNetEarlyStoppingMetric EarlyStoppingMetric { get; init; } = ResNetEarlyStoppingMetric.ValidationAccuracy;
+
+    public int Seed { get; init; }
+
+    public bool FreezeBackbone { get; init; }
+
+    public string? CheckpointFolder { get; init; }
+
+    public bool CacheInMemory { get; init; }
+
+    /// <summary>Rows held in the streaming shuffle pool; ignored with <see cref="CacheInMemory"/> (full shuffle).</summary>
+    public int ShufflePoolRows { get; init; } = 1024;
+
+    /// <summary>Batches prepared ahead by the background producer.</summary>
+    public int PrefetchBatches { get; init; } = 2;
+
+    /// <summary>Steps between progress reports (every epoch end is reported too).</summary>
+    public int ProgressInterval { get; init; } = 10;
+
+    /// <summary>libtorch intra-op threads; null = libtorch's default (one per core).</summary>
+    public int? Threads { get; init; }
+
+    public int RowSize => 3 * ImageHeight * ImageWidth;
+
+    /// <summary>
+    /// What a checkpoint must agree with to be resumed: everything that changes the weights a run
+    /// produces. Progress reporting, threads and the folder itself do not.
+    /// </summary>
+    public string Fingerprint() => string.Join('|', FormattableString.Invariant($"{Architecture}|{Variant}|{ImageHeight}x{ImageWidth}|{Epochs}|{BatchSize}|{Optimizer}|{LearningRate}|{Momentum}|{Nesterov}|{WeightDecay}|{Schedule}|{WarmupFraction}|{StepSizeEpochs}|{StepFactor}|{LabelSmoothing}|{Crop}|{CropPadding}|{RandomResizedCropMinScale}|{HorizontalFlip}|{ValidationFraction}|{EarlyStoppingPatience}|{EarlyStoppingMetric}|{Seed}|{FreezeBackbone}|{CacheInMemory}|{ShufflePoolRows}"), string.Join(',', Mean), string.Join(',', Std));
+}

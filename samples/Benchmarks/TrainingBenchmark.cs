@@ -1,0 +1,211 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.ResNet;
+using Microsoft.ML.ResNet.Modeling;
+using Microsoft.ML.ResNet.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ResNetBenchmarks;
+
+/// <summary>
+/// ResNet-34 training throughput at 64x64, batch 32, SGD (Nesterov 0.9, wd 5e-4), 10 classes: our
+/// TorchSharp step on a fixed batch and through the real IDataView feeder, against PyTorch's
+/// tools/pytorch_train_benchmark.py (same model, batch, optimizer, 2 threads) in the same run.
+/// </summary>
+internal sealed class TrainingBenchmark : IBenchmark
+{
+    private const int Batch = 32;
+    private const int Size = 64;
+    private const int Classes = 10;
+    private const int Warmup = 3;
+
+    private static string OpenMpPolicy => Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "PASSIVE";
+
+    public string Name => "training";
+
+    public string Description => "ResNet-34 training images/s (64x64, batch 32, SGD) vs PyTorch; data-feeding share of step time. Options: --steps N --threads N --size N";
+
+    public void Run(string[] arguments)
+    {
+        var steps = Option(arguments, "--steps", 20);
+        var threads = Option(arguments, "--threads", 2);
+        var size = Option(arguments, "--size", Size);
+        torch.set_num_threads(threads);
+        Console.WriteLine($"libtorch threads: {torch.get_num_threads()}, OMP_WAIT_POLICY: {OpenMpPolicy} (both), steps: {steps}, warm-up: {Warmup}, size: {size}");
+
+        if (arguments.Contains("--probe"))
+        {
+            Probe(size);
+            return;
+        }
+
+        var fixedBatch = MeasureFixedBatch(steps, size);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"TorchSharp (fixed batch)        {fixedBatch,8:0.0} images/s"));
+
+        var (fed, dataShare) = MeasureThroughFeeder(steps, size);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"TorchSharp (PNG IDataView feed) {fed,8:0.0} images/s, data wait {dataShare:P1} of step time"));
+
+        var pytorch = MeasurePyTorch(steps, size);
+        Console.WriteLine(pytorch is { } p
+            ? string.Create(CultureInfo.InvariantCulture, $"PyTorch (python3-torch)         {p,8:0.0} images/s\nratio TorchSharp/PyTorch: fixed {fixedBatch / p:0.00}x, feeder {fed / p:0.00}x")
+            : "PyTorch: not measured (see above)");
+    }
+
+    private static void Probe(int size)
+    {
+        manual_seed(1234);
+        using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet34, Classes));
+        using var input = randn(Batch, 3, size, size);
+        using var target = randint(0, Classes, [Batch], dtype: ScalarType.Int64);
+        using var conv = nn.Conv2d(64, 64, 3, padding: 1, bias: false);
+        using var x64 = randn(Batch, 64, size / 4, size / 4);
+        void Time(string name, Action action)
+        {
+            action();
+            var w = Stopwatch.StartNew();
+            for (var i = 0; i < 5; i++)
+            {
+                using var scope = NewDisposeScope();
+                action();
+            }
+
+            Console.WriteLine($"{name,-30} {w.Elapsed.TotalMilliseconds / 5,8:0.0} ms");
+        }
+
+        Time("conv3x3 64 fwd no_grad", () => { using var g = no_grad(); conv.call(x64); });
+        Time("conv3x3 64 fwd+bwd", () => { var y = conv.call(x64.requires_grad_(false)); y.sum().backward(); });
+        model.eval();
+        Time("model fwd eval no_grad", () => { using var g = no_grad(); model.call(input); });
+        model.train();
+        Time("model fwd train", () => model.call(input));
+        Time("model fwd+bwd train", () => nn.functional.cross_entropy(model.call(input), target).backward());
+    }
+
+    private static double MeasureFixedBatch(int steps, int size)
+    {
+        manual_seed(1234);
+        using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet34, Classes));
+        model.train();
+        using var optimizer = optim.SGD(model.parameters(), 0.01, momentum: 0.9, weight_decay: 5e-4, nesterov: true);
+        using var input = randn(Batch, 3, size, size);
+        using var target = randint(0, Classes, [Batch], dtype: ScalarType.Int64);
+
+        void Step()
+        {
+            using var scope = NewDisposeScope();
+            optimizer.zero_grad();
+            var loss = nn.functional.cross_entropy(model.call(input), target);
+            loss.backward();
+            optimizer.step();
+        }
+
+        for (var i = 0; i < Warmup; i++)
+        {
+            Step();
+        }
+
+        var watch = Stopwatch.StartNew();
+        for (var i = 0; i < steps; i++)
+        {
+            Step();
+        }
+
+        return steps * Batch / watch.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>
+    /// The real loop for one epoch of <paramref name="steps"/> batches streamed (no cache) from an IDataView
+    /// that decodes real PNG photos, resizes them and extracts pixels on the feeder's producer thread.
+    /// </summary>
+    private static (double ImagesPerSecond, double DataWaitFraction) MeasureThroughFeeder(int steps, int size)
+    {
+        var ml = new MLContext(seed: 1);
+        var photos = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "photos"), "*.png").Order().ToArray();
+        var rows = Enumerable.Range(0, (steps + Warmup) * Batch)
+            .Select(i => new Row { ImagePath = photos[i % photos.Length], Label = (i % Classes).ToString(CultureInfo.InvariantCulture) })
+            .ToList();
+        var raw = ml.Data.LoadFromEnumerable(rows);
+        var data = ml.Transforms.LoadImages("Image", imageFolder: null, inputColumnName: nameof(Row.ImagePath))
+            .Append(ml.Transforms.ResizeImages("Image", size, size))
+            .Append(ml.Transforms.ExtractPixels("Features", "Image", scaleImage: 1f / 255))
+            .Append(ml.Transforms.Conversion.MapValueToKey(nameof(Row.Label)))
+            .Fit(raw)
+            .Transform(raw);
+
+        var settings = new TrainingSettings
+        {
+            Architecture = ResNetArchitecture.ResNet34,
+            ImageHeight = size,
+            ImageWidth = size,
+            Epochs = 1,
+            BatchSize = Batch,
+            LearningRate = 0.01,
+            Schedule = ResNetLearningRateSchedule.Constant,
+            LabelSmoothing = 0,
+            ShufflePoolRows = 256,
+            Seed = 1,
+        };
+        manual_seed(1234);
+        using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet34, Classes));
+        var loop = new ResNetTrainingLoop(settings, CPU, progress: null);
+        var outcome = loop.Train(model, new BatchFeeder(data, "Features", nameof(Row.Label), settings, DataSplit.All), null, CancellationToken.None);
+        var epoch = outcome.History[^1];
+        return (epoch.ImagesPerSecond, epoch.DataWaitFraction);
+    }
+
+    private static double? MeasurePyTorch(int steps, int size)
+    {
+        var script = Path.Combine(AppContext.BaseDirectory, "tools", "pytorch_train_benchmark.py");
+        var start = new ProcessStartInfo("/usr/bin/python3", $"\"{script}\" --steps {steps}")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+
+        // Same OpenMP wait policy as ours (TorchNativeLoader makes it PASSIVE unless the user set it), so the
+        // comparison is between frameworks, not between thread-waiting settings.
+        start.Environment["OMP_WAIT_POLICY"] = OpenMpPolicy;
+        if (size != Size)
+        {
+            Console.WriteLine($"PyTorch script measures {Size}x{Size} only; skipped for size {size}.");
+            return null;
+        }
+
+        try
+        {
+            using var process = Process.Start(start)!;
+            var output = process.StandardOutput.ReadToEnd();
+            var error = process.StandardError.ReadToEnd();
+            process.WaitForExit();
+            if (process.ExitCode != 0)
+            {
+                Console.WriteLine($"PyTorch benchmark failed ({process.ExitCode}): {error}");
+                return null;
+            }
+
+            using var json = JsonDocument.Parse(output.Trim().Split('\n')[^1]);
+            return json.RootElement.GetProperty("images_per_second").GetDouble();
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            Console.WriteLine($"PyTorch benchmark not run: {e.Message}");
+            return null;
+        }
+    }
+
+    private static int Option(string[] arguments, string name, int fallback)
+    {
+        var index = Array.IndexOf(arguments, name);
+        return index >= 0 && index + 1 < arguments.Length ? int.Parse(arguments[index + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+
+    private sealed class Row
+    {
+        public string ImagePath { get; set; } = string.Empty;
+
+        public string Label { get; set; } = string.Empty;
+    }
+}
