@@ -99,6 +99,43 @@ public sealed class ResNetModelTests
     }
 
     [TestMethod]
+    public void Forward_ProjectionShortcutsAt160_ThrowsNaming224()
+    {
+        using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 2, ResNetVariant.ProjectionShortcuts));
+        using var input = rand(1, 3, 160, 160);
+
+        var error = Assert.ThrowsExactly<ArgumentException>(() => model.call(input));
+
+        StringAssert.Contains(error.Message, "224x224");
+        StringAssert.Contains(error.Message, "160x160");
+    }
+
+    [TestMethod]
+    public void Forward_ProjectionShortcutsAt224_GivesLogits()
+    {
+        using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 2, ResNetVariant.ProjectionShortcuts));
+        model.eval();
+        using var input = rand(1, 3, 224, 224);
+
+        using var logits = model.call(input);
+
+        CollectionAssert.AreEqual(new long[] { 1, 2 }, logits.shape);
+    }
+
+    [TestMethod]
+    [DataRow(1, 3, 16, 64)]
+    [DataRow(1, 1, 64, 64)]
+    public void Forward_BadInputShape_ThrowsNamingTheShape(int batch, int channels, int height, int width)
+    {
+        using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 2));
+        using var input = rand(batch, channels, height, width);
+
+        var error = Assert.ThrowsExactly<ArgumentException>(() => model.call(input));
+
+        Assert.AreEqual("input", error.ParamName);
+    }
+
+    [TestMethod]
     public void Constructor_ZeroClasses_ThrowsNamingNumClasses()
     {
         var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 0)));

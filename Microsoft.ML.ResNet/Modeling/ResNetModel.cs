@@ -70,12 +70,38 @@ internal sealed class ResNetModel : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>The pooled embedding [N, <see cref="ResNetSpec.FeatureSize"/>] that feeds <c>fc</c>.</summary>
+    /// <exception cref="ArgumentException">The input is not [N, 3, H, W] with H and W of at least
+    /// <see cref="MinimumInputSize"/> (exactly 224 for the projection-shortcut variant).</exception>
     public Tensor Features(Tensor input)
     {
+        CheckInputShape(input);
         using var scope = NewDisposeScope();
         var x = maxpool.call(relu.call(bn1.call(conv1.call(input))));
         x = layer4.call(layer3.call(layer2.call(layer1.call(x))));
         return avgpool.call(x).flatten(1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Smallest height and width that survive the five stride-2 reductions.</summary>
+    public const int MinimumInputSize = 32;
+
+    private void CheckInputShape(Tensor input)
+    {
+        if (input.dim() != 4 || input.shape[1] != 3)
+        {
+            throw new ArgumentException($"Expected pixels shaped [N, 3, H, W], got [{string.Join(", ", input.shape)}].", nameof(input));
+        }
+
+        var (height, width) = (input.shape[2], input.shape[3]);
+        if (Spec.Variant == ResNetVariant.ProjectionShortcuts && (height != ResNetSpec.FixedPoolInputSize || width != ResNetSpec.FixedPoolInputSize))
+        {
+            throw new ArgumentException(
+                $"The {ResNetVariant.ProjectionShortcuts} variant pools with a fixed 7x7 window and takes only {ResNetSpec.FixedPoolInputSize}x{ResNetSpec.FixedPoolInputSize} inputs, got {height}x{width}.", nameof(input));
+        }
+
+        if (height < MinimumInputSize || width < MinimumInputSize)
+        {
+            throw new ArgumentException($"Inputs must be at least {MinimumInputSize}x{MinimumInputSize}, got {height}x{width}.", nameof(input));
+        }
     }
 
     private static Sequential MakeStage(ResNetSpec spec, ref int inChannels, int width, int blocks, int stride)

@@ -1,0 +1,117 @@
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.ResNet.Modeling;
+
+/// <summary>
+/// Loads weights into a <see cref="ResNetModel"/> from our format, PyTorch <c>.pth</c> or safetensors,
+/// checking every key and every shape, and saves them in our format.
+/// </summary>
+/// <remarks>
+/// TorchSharp.PyBridge's strict mode checks key names only: a 10-class file would silently overwrite
+/// part of a 1000-class head. Here nothing is copied until the whole file has been checked.
+/// </remarks>
+internal static class ResNetWeights
+{
+    private const string HeadPrefix = "fc.";
+    private const string DataParallelPrefix = "module.";
+    private const int MaxListedProblems = 12;
+
+    /// <summary>Reads <paramref name="path"/> and copies its tensors into <paramref name="model"/>.</summary>
+    /// <param name="model">The network to fill; left unchanged when the file does not fit.</param>
+    /// <param name="path">A ResNetMl, PyTorch or safetensors weight file.</param>
+    /// <param name="freshHead">Keep the model's own (freshly initialized) <c>fc</c> and ignore the file's:
+    /// for fine-tuning to a different set of classes.</param>
+    /// <returns>What the file says about its network (labels), or null for PyTorch/safetensors files.</returns>
+    /// <exception cref="InvalidDataException">A key is missing or unexpected, or a shape differs; the message
+    /// lists each key with the file's and the model's shape.</exception>
+    public static WeightsHeader? Load(ResNetModel model, string path, bool freshHead = false)
+    {
+        using var file = WeightsFile.Read(path);
+        Apply(model, file, freshHead);
+        return file.Header;
+    }
+
+    /// <summary>Copies a read file's tensors into <paramref name="model"/> after checking them all.</summary>
+    public static void Apply(ResNetModel model, WeightsFile file, bool freshHead)
+    {
+        var source = StripDataParallelPrefix(file.Tensors);
+        var target = model.state_dict();
+        var problems = FindProblems(model.Spec, source, target, freshHead);
+        if (problems.Count > 0)
+        {
+            var listed = string.Join(Environment.NewLine, problems.Take(MaxListedProblems).Select(p => "  " + p));
+            var more = problems.Count > MaxListedProblems ? $"{Environment.NewLine}  ... and {problems.Count - MaxListedProblems} more" : "";
+            throw new InvalidDataException(
+                $"Weights file '{file.Path}' ({file.Format}) does not fit {Describe(model.Spec)}:{Environment.NewLine}{listed}{more}");
+        }
+
+        using var noGrad = no_grad();
+        foreach (var (key, destination) in target)
+        {
+            if (!(freshHead && key.StartsWith(HeadPrefix, StringComparison.Ordinal)))
+            {
+                destination.copy_(source[key]);
+            }
+        }
+    }
+
+    /// <summary>Writes the model's weights and labels in our format, atomically.</summary>
+    /// <exception cref="ArgumentException">The label count differs from the model's class count.</exception>
+    public static void Save(ResNetModel model, string path, IReadOnlyList<string>? labels = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        labels ??= Enumerable.Range(0, model.Spec.NumClasses).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        if (labels.Count != model.Spec.NumClasses)
+        {
+            throw new ArgumentException($"Got {labels.Count} labels for a network with {model.Spec.NumClasses} classes.", nameof(labels));
+        }
+
+        var header = new WeightsHeader(model.Spec.Architecture, model.Spec.Variant, model.Spec.NumClasses, labels);
+        AtomicFile.Write(path, stream => NativeWeightsFormat.Write(stream, header, model.state_dict()));
+    }
+
+    private static List<string> FindProblems(
+        ResNetSpec spec, IReadOnlyDictionary<string, Tensor> source, IReadOnlyDictionary<string, Tensor> target, bool freshHead)
+    {
+        var problems = new List<string>();
+        foreach (var (key, expected) in target)
+        {
+            var isHead = key.StartsWith(HeadPrefix, StringComparison.Ordinal);
+            if (freshHead && isHead)
+            {
+                continue;
+            }
+
+            if (!source.TryGetValue(key, out var actual))
+            {
+                problems.Add($"missing key '{key}' (the model expects shape {Shape(expected)})");
+            }
+            else if (!actual.shape.SequenceEqual(expected.shape))
+            {
+                var hint = isHead ? $"; the file's head has {actual.shape[0]} classes, the model {spec.NumClasses}: ask for a fresh head to replace it" : "";
+                problems.Add($"shape of '{key}' is {Shape(actual)} in the file but {Shape(expected)} in the model{hint}");
+            }
+        }
+
+        foreach (var (key, actual) in source.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            if (!target.ContainsKey(key) && !(freshHead && key.StartsWith(HeadPrefix, StringComparison.Ordinal)))
+            {
+                problems.Add($"unexpected key '{key}' (shape {Shape(actual)}), which {Describe(spec)} does not have");
+            }
+        }
+
+        return problems;
+    }
+
+    /// <summary>Checkpoints of <c>nn.DataParallel</c> models prefix every key with "module.".</summary>
+    private static IReadOnlyDictionary<string, Tensor> StripDataParallelPrefix(IReadOnlyDictionary<string, Tensor> tensors) =>
+        tensors.Count > 0 && tensors.Keys.All(k => k.StartsWith(DataParallelPrefix, StringComparison.Ordinal))
+            ? tensors.ToDictionary(kv => kv.Key[DataParallelPrefix.Length..], kv => kv.Value)
+            : tensors;
+
+    private static string Shape(Tensor tensor) => $"[{string.Join(", ", tensor.shape)}]";
+
+    private static string Describe(ResNetSpec spec) =>
+        $"{spec.Architecture} ({spec.Variant}) with {spec.NumClasses} classes";
+}

@@ -1,0 +1,121 @@
+using System.Collections;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.ResNet.Modeling;
+
+/// <summary>
+/// The tensors of a weight file in any format we read, with what the file says about its network
+/// (only our own format says anything). Owns the tensors: dispose it.
+/// </summary>
+internal sealed class WeightsFile : IDisposable
+{
+    private WeightsFile(string path, WeightsFormat format, Dictionary<string, Tensor> tensors, WeightsHeader? header)
+    {
+        Path = path;
+        Format = format;
+        Tensors = tensors;
+        Header = header;
+    }
+
+    public string Path { get; }
+
+    public WeightsFormat Format { get; }
+
+    public IReadOnlyDictionary<string, Tensor> Tensors { get; }
+
+    /// <summary>Architecture and labels; null for PyTorch and safetensors files.</summary>
+    public WeightsHeader? Header { get; }
+
+    /// <summary>Class count read off <c>fc.weight</c>, or null when the file has no head.</summary>
+    public int? HeadClassCount => Tensors.TryGetValue("fc.weight", out var fc) && fc.dim() == 2 ? (int)fc.shape[0] : null;
+
+    /// <summary>Reads <paramref name="path"/>, telling its format by content.</summary>
+    /// <exception cref="ArgumentException">The path is empty.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is of no format we know, or is truncated or damaged;
+    /// the message names the file and the format it looked like.</exception>
+    public static WeightsFile Read(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"Weights file '{path}' does not exist.", path);
+        }
+
+        TorchNativeLoader.EnsureLoaded();
+        var format = Detect(path);
+        if (format == WeightsFormat.ResNetMl)
+        {
+            var (header, tensors) = NativeWeightsFormat.Read(path);
+            return new WeightsFile(path, format, tensors, header);
+        }
+
+        try
+        {
+            var tensors = format == WeightsFormat.PyTorch
+                ? ToTensorDictionary(PyTorchUnpickler.UnpickleStateDict(path), path)
+                : Safetensors.LoadStateDict(path);
+            return new WeightsFile(path, format, tensors, null);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new InvalidDataException($"Weights file '{path}' looks like a {format} file but could not be read (truncated or damaged?): {e.Message}", e);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var tensor in Tensors.Values)
+        {
+            tensor.Dispose();
+        }
+    }
+
+    private static WeightsFormat Detect(string path)
+    {
+        Span<byte> start = stackalloc byte[16];
+        int read;
+        using (var stream = File.OpenRead(path))
+        {
+            read = stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false);
+        }
+
+        start = start[..read];
+        if (NativeWeightsFormat.Recognizes(start))
+        {
+            return WeightsFormat.ResNetMl;
+        }
+
+        // torch.save writes a zip since PyTorch 1.6 and a protocol-2 pickle before that.
+        if (start.StartsWith("PK\x03\x04"u8) || start is [0x80, 0x02, ..])
+        {
+            return WeightsFormat.PyTorch;
+        }
+
+        // safetensors: an 8-byte little-endian header length, then a JSON object.
+        if (read >= 9 && start[8] == (byte)'{')
+        {
+            return WeightsFormat.SafeTensors;
+        }
+
+        throw new InvalidDataException(
+            $"'{path}' is not a weights file we can read ({read} bytes at its start match none of: ResNetMl '{NativeWeightsFormat.Extension}', PyTorch .pth (zip or pickle), .safetensors).");
+    }
+
+    private static Dictionary<string, Tensor> ToTensorDictionary(Hashtable table, string path)
+    {
+        var tensors = new Dictionary<string, Tensor>(table.Count);
+        foreach (DictionaryEntry entry in table)
+        {
+            if (entry.Value is not Tensor tensor)
+            {
+                throw new InvalidDataException($"'{path}' is not a state dict: entry '{entry.Key}' is {entry.Value?.GetType().Name ?? "null"}, not a tensor.");
+            }
+
+            tensors.Add((string)entry.Key, tensor);
+        }
+
+        return tensors;
+    }
+}

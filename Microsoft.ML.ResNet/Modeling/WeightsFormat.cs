@@ -1,0 +1,14 @@
+namespace Microsoft.ML.ResNet.Modeling;
+
+/// <summary>The weight-file formats we read; told apart by content, not by file extension.</summary>
+internal enum WeightsFormat
+{
+    /// <summary>Ours (see <see cref="NativeWeightsFormat"/>): tensors plus architecture and labels.</summary>
+    ResNetMl,
+
+    /// <summary>A PyTorch <c>torch.save(state_dict)</c> file, zip (1.6+) or legacy pickle.</summary>
+    PyTorch,
+
+    /// <summary>Hugging Face safetensors.</summary>
+    SafeTensors,
+}
