@@ -14,13 +14,13 @@ if (Console.IsOutputRedirected)
 
 try
 {
-    var commandLine = CommandLine.Parse(args);
+    var commandLine = CommandLineArgs.Parse(args);
     return commandLine.Command switch
     {
-        CommandLine.Help => PrintHelp(),
-        CommandLine.Evaluate => EvaluateCommand.Run(commandLine, console),
-        CommandLine.Predict => PredictCommand.Run(commandLine, console, Console.Out),
-        CommandLine.Export => ExportCommand.Run(commandLine, console),
+        CommandLineArgs.Help => PrintHelp(),
+        CommandLineArgs.Evaluate => EvaluateCommand.Run(commandLine, console),
+        CommandLineArgs.Predict => PredictCommand.Run(commandLine, console, Console.Out),
+        CommandLineArgs.Export => ExportCommand.Run(commandLine, console),
         _ => TrainCommand.Run(commandLine, console),
     };
 }

@@ -12,7 +12,7 @@ internal static class CommandDefaults
     public const int TopK = 3;
 
     /// <summary><c>--model</c>, or <c>out/model.zip</c> (what <c>train</c> writes by default).</summary>
-    public static string ModelPath(CommandLine args)
+    public static string ModelPath(CommandLineArgs args)
     {
         var path = Path.GetFullPath(args.GetString("model") ?? Path.Combine(OutputFolder, ModelFileName));
         if (!File.Exists(path))
@@ -26,9 +26,9 @@ internal static class CommandDefaults
     }
 
     /// <summary><c>--bad-images skip|fail</c>, default skip.</summary>
-    public static BadImagePolicy BadImages(CommandLine args) =>
+    public static BadImagePolicy BadImages(CommandLineArgs args) =>
         args.GetChoice("bad-images", "skip", "skip", "fail") == "fail" ? BadImagePolicy.Fail : BadImagePolicy.Skip;
 
     /// <summary><c>--top-k</c>, 1..20.</summary>
-    public static int TopKOption(CommandLine args) => args.GetInt("top-k", TopK, min: 1, max: 20);
+    public static int TopKOption(CommandLineArgs args) => args.GetInt("top-k", TopK, min: 1, max: 20);
 }

@@ -10,7 +10,7 @@ namespace ImageClassification.Commands;
 /// <summary><c>evaluate</c>: metrics of a saved model on a labelled folder (default: the embedded test set).</summary>
 internal static class EvaluateCommand
 {
-    public static int Run(CommandLine args, IAnsiConsole console)
+    public static int Run(CommandLineArgs args, IAnsiConsole console)
     {
         var modelPath = CommandDefaults.ModelPath(args);
         var topK = CommandDefaults.TopKOption(args);

@@ -8,7 +8,7 @@ namespace ImageClassification.Commands;
 /// <summary><c>export</c>: writes the ONNX file of a saved model, for ONNX Runtime in any language.</summary>
 internal static class ExportCommand
 {
-    public static int Run(CommandLine args, IAnsiConsole console)
+    public static int Run(CommandLineArgs args, IAnsiConsole console)
     {
         var modelPath = CommandDefaults.ModelPath(args);
         var onnxPath = Path.GetFullPath(args.GetString("output") ?? Path.ChangeExtension(modelPath, ".onnx"));

@@ -10,7 +10,7 @@ namespace ImageClassification.Commands;
 /// <summary><c>predict &lt;image|folder&gt;</c>: classifies one image or every image under a folder.</summary>
 internal static class PredictCommand
 {
-    public static int Run(CommandLine args, IAnsiConsole console, TextWriter output)
+    public static int Run(CommandLineArgs args, IAnsiConsole console, TextWriter output)
     {
         if (args.Positionals.Count != 1)
         {

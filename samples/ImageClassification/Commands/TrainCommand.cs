@@ -15,7 +15,7 @@ internal static class TrainCommand
 {
     private const int SamplePredictions = 8;
 
-    public static int Run(CommandLine args, IAnsiConsole console)
+    public static int Run(CommandLineArgs args, IAnsiConsole console)
     {
         var clock = Stopwatch.StartNew();
         var settings = ReadSettings(args);
@@ -67,7 +67,7 @@ internal static class TrainCommand
         return 0;
     }
 
-    private static TrainSettings ReadSettings(CommandLine args)
+    private static TrainSettings ReadSettings(CommandLineArgs args)
     {
         var defaults = new TrainSettings();
         var weights = args.GetString("weights");

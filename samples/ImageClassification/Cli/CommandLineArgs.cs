@@ -9,7 +9,7 @@ namespace ImageClassification.Cli;
 /// Hand-written on purpose: four commands with a handful of options each read more clearly as a table
 /// (<see cref="Commands"/>) than as a parser framework's object graph.
 /// </remarks>
-internal sealed class CommandLine
+internal sealed class CommandLineArgs
 {
     public const string Train = "train";
     public const string Evaluate = "evaluate";
@@ -44,7 +44,7 @@ internal sealed class CommandLine
 
     private readonly Dictionary<string, string?> _options;
 
-    private CommandLine(string command, IReadOnlyList<string> positionals, Dictionary<string, string?> options)
+    private CommandLineArgs(string command, IReadOnlyList<string> positionals, Dictionary<string, string?> options)
     {
         Command = command;
         Positionals = positionals;
@@ -59,17 +59,17 @@ internal sealed class CommandLine
 
     /// <summary>Parses the arguments. No arguments at all means <c>train</c> with every default.</summary>
     /// <exception cref="UsageException">An unknown command or option, or an option without its value.</exception>
-    public static CommandLine Parse(IReadOnlyList<string> args)
+    public static CommandLineArgs Parse(IReadOnlyList<string> args)
     {
         if (args.Count == 0)
         {
-            return new CommandLine(Train, [], []);
+            return new CommandLineArgs(Train, [], []);
         }
 
         var first = args[0];
         if (first is "-h" or "--help" or "-?")
         {
-            return new CommandLine(Help, [], []);
+            return new CommandLineArgs(Help, [], []);
         }
 
         if (!Commands.TryGetValue(first, out var known))
@@ -84,7 +84,7 @@ internal sealed class CommandLine
             var arg = args[i];
             if (arg is "-h" or "--help")
             {
-                return new CommandLine(Help, [first], []);
+                return new CommandLineArgs(Help, [first], []);
             }
 
             if (!arg.StartsWith("--", StringComparison.Ordinal))
@@ -122,7 +122,7 @@ internal sealed class CommandLine
             options[name] = value;
         }
 
-        return new CommandLine(first, positionals, options);
+        return new CommandLineArgs(first, positionals, options);
     }
 
     /// <summary>True when the option was given (with or without a value).</summary>
