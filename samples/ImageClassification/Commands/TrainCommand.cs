@@ -36,7 +36,8 @@ internal static class TrainCommand
         {
             var pipeline = ImagePipeline.LoadPixels(ml, settings.ImageSize)
                 .Append(ImagePipeline.MapLabelToKey(ml))
-                .Append(ResNetTraining.Trainer(ml, settings, data.Train.Count, progress));
+                .Append(ResNetTraining.Trainer(ml, settings, data.Train.Count, progress))
+                .Append(ml.Transforms.Conversion.MapKeyToValue(ImagePipeline.PredictedLabelColumn));
             return pipeline.Fit(trainView);
         });
         console.MarkupLine($"Trained in {clock.Elapsed:mm\\:ss}.");
