@@ -140,3 +140,21 @@ static Microsoft.DotNet.Interactive.Formatting.PocketView Table<T>(IEnumerable<T
     html.Append("</tbody></table>");
     return Microsoft.DotNet.Interactive.Formatting.PocketViewTags.div(new Microsoft.AspNetCore.Html.HtmlString(html.ToString()));
 }
+
+/// <summary>Points (x, y) against the line y = x: how closely two sets of numbers agree.</summary>
+static PngImage AgreementChart(string title, string xTitle, string yTitle, IReadOnlyList<double> xs, IReadOnlyList<double> ys)
+{
+    var model = new PlotModel { Title = title };
+    model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = xTitle });
+    model.Axes.Add(new LinearAxis { Position = AxisPosition.Left, Title = yTitle });
+    var points = new ScatterSeries { MarkerType = MarkerType.Circle, MarkerSize = 3 };
+    points.Points.AddRange(xs.Zip(ys, (x, y) => new ScatterPoint(x, y)));
+    var low = Math.Min(xs.Min(), ys.Min());
+    var high = Math.Max(xs.Max(), ys.Max());
+    var diagonal = new LineSeries { Color = OxyColors.Gray, LineStyle = LineStyle.Dash };
+    diagonal.Points.Add(new DataPoint(low, low));
+    diagonal.Points.Add(new DataPoint(high, high));
+    model.Series.Add(diagonal);
+    model.Series.Add(points);
+    return Render(model, 480, 420);
+}

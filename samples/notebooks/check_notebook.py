@@ -8,7 +8,7 @@ import json
 import re
 import sys
 
-CHART_CALL = re.compile(r"^\s*(?:display\()?\s*(LineChart|ConfusionHeatmap|ImageGrid)\(", re.MULTILINE)
+CHART_CALL = re.compile(r"^\s*(?:display\()?\s*(LineChart|ConfusionHeatmap|ImageGrid|AgreementChart)\(", re.MULTILINE)
 
 
 def main(path):
@@ -29,6 +29,8 @@ def main(path):
         chart = CHART_CALL.search(source)
         if chart and cell_images == 0:
             problems.append(f"cell {index}: calls {chart.group(1)} but has no image/png output")
+    if images == 0:
+        problems.append("no image output at all (every notebook here draws charts)")
     for problem in problems:
         print(f"{path}: {problem}")
     print(f"{path}: {images} image(s), {len(problems)} problem(s)")
