@@ -27,6 +27,15 @@ public sealed class CommandLineArgsTests
     }
 
     [TestMethod]
+    public void Parse_OptionsWithoutCommand_AreTrainOptions()
+    {
+        var commandLine = CommandLineArgs.Parse(["--epochs", "2"]);
+
+        Assert.AreEqual(CommandLineArgs.Train, commandLine.Command);
+        Assert.AreEqual(2, commandLine.GetInt("epochs", 4));
+    }
+
+    [TestMethod]
     public void Parse_HelpAnywhere_IsHelp()
     {
         Assert.AreEqual(CommandLineArgs.Help, CommandLineArgs.Parse(["--help"]).Command);

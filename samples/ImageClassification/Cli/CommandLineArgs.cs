@@ -72,6 +72,14 @@ internal sealed class CommandLineArgs
             return new CommandLineArgs(Help, [], []);
         }
 
+        // Options without a command belong to the default command: `-- --epochs 2` trains.
+        var start = 1;
+        if (first.StartsWith("--", StringComparison.Ordinal))
+        {
+            first = Train;
+            start = 0;
+        }
+
         if (!Commands.TryGetValue(first, out var known))
         {
             throw new UsageException($"Unknown command '{first}'. Expected one of: {string.Join(", ", Commands.Keys)}.");
@@ -79,7 +87,7 @@ internal sealed class CommandLineArgs
 
         var positionals = new List<string>();
         var options = new Dictionary<string, string?>(StringComparer.Ordinal);
-        for (var i = 1; i < args.Count; i++)
+        for (var i = start; i < args.Count; i++)
         {
             var arg = args[i];
             if (arg is "-h" or "--help")
