@@ -1,37 +1,51 @@
 namespace Microsoft.ML.ResNet.Modeling;
 
-/// <summary>Writes a file so that readers see the old content or the new, never half of the new.</summary>
+/// <summary>Writes a file so that readers see either the old content or the complete new content.</summary>
 internal static class AtomicFile
 {
-    /// <summary>Writes through <paramref name="write"/> to a temp file beside <paramref name="path"/>, then
-    /// renames it over <paramref name="path"/>. On failure the temp file is deleted and the old file is intact.</summary>
+    /// <summary>
+    /// Runs <paramref name="write"/> into a temp file beside <paramref name="path"/>, then renames it over
+    /// the target. On any failure the temp file is deleted and an existing target is left untouched.
+    /// </summary>
     public static void Write(string path, Action<Stream> write)
     {
-        var fullPath = Path.GetFullPath(path);
-        var folder = Path.GetDirectoryName(fullPath)!;
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        ArgumentNullException.ThrowIfNull(write);
+        var target = Path.GetFullPath(path);
+        var folder = Path.GetDirectoryName(target)!;
         Directory.CreateDirectory(folder);
-        var temp = Path.Combine(folder, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
+
+        // Same folder, so the final rename never crosses a file system and stays atomic.
+        var temp = Path.Combine(folder, $".{Path.GetFileName(target)}.{Guid.NewGuid():N}.tmp");
         try
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 20))
             {
                 write(stream);
                 stream.Flush(flushToDisk: true);
             }
 
-            File.Move(temp, fullPath, overwrite: true);
+            File.Move(temp, target, overwrite: true);
         }
         catch
         {
-            File.Delete(temp);
+            TryDelete(temp);
             throw;
         }
     }
 
-    /// <summary>Writes <paramref name="bytes"/> atomically.</summary>
-    public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
+    private static void TryDelete(string path)
     {
-        var copy = bytes.ToArray();
-        Write(path, stream => stream.Write(copy));
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+            // The original failure is the one worth reporting.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
     }
 }

@@ -1,0 +1,113 @@
+using Google.Protobuf;
+using Microsoft.ML.ResNet.Export;
+using Microsoft.ML.ResNet.Modeling;
+
+namespace Microsoft.ML.ResNet.Tests.Export;
+
+[TestClass]
+public sealed class OnnxModelInfoTests
+{
+    [TestMethod]
+    public void Read_ExportedFile_RoundTripsMetadata()
+    {
+        var folder = TestPaths.NewTempFolder();
+        try
+        {
+            using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 3));
+            var path = Path.Combine(folder, "model.onnx");
+            var options = new OnnxExportOptions
+            {
+                Labels = ["tabby cat", "dog \"rex\"", "日本"],
+                Mean = [0.5f, 0.25f, 0.125f],
+                Std = [0.1f, 0.2f, 0.3f],
+                InputHeight = 96,
+                InputWidth = 160,
+                IncludeFeatures = true,
+            };
+            ResNetOnnxExporter.Export(model, path, options);
+
+            var info = OnnxModelInfo.Read(path);
+
+            Assert.AreEqual(ResNetArchitecture.ResNet18, info.Architecture);
+            Assert.AreEqual(ResNetVariant.TorchVision, info.Variant);
+            CollectionAssert.AreEqual(options.Labels.ToList(), info.Labels.ToList());
+            CollectionAssert.AreEqual(options.Mean, info.Mean);
+            CollectionAssert.AreEqual(options.Std, info.Std);
+            Assert.AreEqual(96, info.InputHeight);
+            Assert.AreEqual(160, info.InputWidth);
+            Assert.AreEqual(512, info.FeatureSize);
+            Assert.IsTrue(info.HasFeaturesOutput);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Read_DefaultOptions_IndexLabelsImageNetStatisticsNoFeatures()
+    {
+        using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet50, 4));
+
+        var info = OnnxModelInfo.Read(ResNetOnnxExporter.ToBytes(model, new OnnxExportOptions()));
+
+        Assert.AreEqual(ResNetArchitecture.ResNet50, info.Architecture);
+        CollectionAssert.AreEqual(new[] { "0", "1", "2", "3" }, info.Labels.ToList());
+        CollectionAssert.AreEqual(new[] { 0.485f, 0.456f, 0.406f }, info.Mean);
+        CollectionAssert.AreEqual(new[] { 0.229f, 0.224f, 0.225f }, info.Std);
+        Assert.AreEqual(224, info.InputHeight);
+        Assert.AreEqual(224, info.InputWidth);
+        Assert.IsNull(info.FeatureSize);
+        Assert.IsFalse(info.HasFeaturesOutput);
+    }
+
+    [TestMethod]
+    public void Read_ModelWithoutLabelsKey_ThrowsNamingKeyAndFile()
+    {
+        var folder = TestPaths.NewTempFolder();
+        try
+        {
+            using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 2));
+            var proto = ResNetOnnxExporter.ToModelProto(model, new OnnxExportOptions());
+            proto.MetadataProps.Remove(proto.MetadataProps.Single(p => p.Key == OnnxContract.Metadata.Labels));
+            var path = Path.Combine(folder, "foreign.onnx");
+            File.WriteAllBytes(path, proto.ToByteArray());
+
+            var error = Assert.ThrowsExactly<InvalidDataException>(() => OnnxModelInfo.Read(path));
+
+            Assert.Contains(OnnxContract.Metadata.Labels, error.Message);
+            Assert.Contains(path, error.Message);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Read_NotOnnx_ThrowsNamingFile()
+    {
+        var folder = TestPaths.NewTempFolder();
+        try
+        {
+            var path = Path.Combine(folder, "photo.onnx");
+            File.Copy(Directory.GetFiles(TestPaths.Photos, "*.png")[0], path);
+
+            var error = Assert.ThrowsExactly<InvalidDataException>(() => OnnxModelInfo.Read(path));
+
+            Assert.Contains(path, error.Message);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Read_MissingFile_ThrowsFileNotFound()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"missing-{Guid.NewGuid():N}.onnx");
+
+        Assert.ThrowsExactly<FileNotFoundException>(() => OnnxModelInfo.Read(path));
+    }
+}

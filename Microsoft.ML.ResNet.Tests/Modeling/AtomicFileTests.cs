@@ -1,0 +1,78 @@
+using Microsoft.ML.ResNet.Modeling;
+
+namespace Microsoft.ML.ResNet.Tests.Modeling;
+
+[TestClass]
+public sealed class AtomicFileTests
+{
+    [TestMethod]
+    public void Write_WriterFailsMidway_OriginalIntactAndNoTempLeft()
+    {
+        var folder = TestPaths.NewTempFolder();
+        try
+        {
+            var path = Path.Combine(folder, "model.onnx");
+            File.WriteAllText(path, "original");
+
+            var error = Assert.ThrowsExactly<IOException>(() => AtomicFile.Write(path, stream =>
+            {
+                stream.Write(new byte[4096]);
+                throw new IOException("disk full (simulated by the writer)");
+            }));
+
+            Assert.AreEqual("disk full (simulated by the writer)", error.Message);
+            Assert.AreEqual("original", File.ReadAllText(path));
+            CollectionAssert.AreEqual(new[] { path }, Directory.GetFiles(folder));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Write_TargetIsFolder_ThrowsAndNoTempLeft()
+    {
+        var folder = TestPaths.NewTempFolder();
+        try
+        {
+            var target = Path.Combine(folder, "model.onnx");
+            Directory.CreateDirectory(target);
+
+            Assert.Throws<IOException>(() => AtomicFile.Write(target, stream => stream.Write(new byte[16])));
+
+            Assert.IsTrue(Directory.Exists(target));
+            Assert.IsEmpty(Directory.GetFiles(folder));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Write_NewFolder_CreatesFolderAndFile()
+    {
+        var folder = TestPaths.NewTempFolder();
+        try
+        {
+            var path = Path.Combine(folder, "sub", "model.onnx");
+
+            AtomicFile.Write(path, stream => stream.Write([1, 2, 3]));
+
+            CollectionAssert.AreEqual(new byte[] { 1, 2, 3 }, File.ReadAllBytes(path));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Write_EmptyPath_ThrowsNamingPath()
+    {
+        var error = Assert.ThrowsExactly<ArgumentException>(() => AtomicFile.Write(" ", _ => { }));
+
+        Assert.AreEqual("path", error.ParamName);
+    }
+}
