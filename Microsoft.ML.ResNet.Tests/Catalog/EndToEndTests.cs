@@ -1,0 +1,113 @@
+using Microsoft.ML.ResNet.Tests.Scoring;
+using static Microsoft.ML.ResNet.Tests.Scoring.ScoringFixtures;
+
+namespace Microsoft.ML.ResNet.Tests.Catalog;
+
+/// <summary>Real photographs through ML.NET's image transforms and our classifier, judged by PyTorch.</summary>
+[TestClass]
+public sealed class EndToEndTests
+{
+    [TestMethod]
+    public void ResNet34Classify_PyTorchWeights_GivesPyTorchSoftmaxOnRealPhotos()
+    {
+        var fixture = PythonReference.Get("resnet34");
+        var labels = Enumerable.Range(0, fixture.Outputs.Num_classes).Select(i => $"class{i}").ToArray();
+        var ml = new MLContext(1);
+        var photos = Photos(ml);
+        var pipeline = PixelPipeline(ml, 224)
+            .Append(ml.Transforms.ResNet34Classify("PredictedLabel", fixture.WeightsPath, "Pixels", labels));
+
+        var model = pipeline.Fit(photos);
+        var scores = Scores(model.Transform(photos));
+        var keys = Keys(model.Transform(photos));
+
+        CollectionAssert.AreEqual(fixture.Outputs.Images, PhotoPaths().Select(Path.GetFileName).ToArray(), "same photos, same order");
+        var difference = MaxDifference(fixture.Outputs.Probabilities, scores);
+        Assert.IsTrue(difference <= 1e-4f, $"max |ours - PyTorch softmax| = {difference}");
+        for (var i = 0; i < keys.Length; i++)
+        {
+            var expected = Array.IndexOf(fixture.Outputs.Probabilities[i], fixture.Outputs.Probabilities[i].Max());
+            Assert.AreEqual((uint)expected + 1, keys[i], $"photo {fixture.Outputs.Images[i]}");
+        }
+
+        (model.LastTransformer as IDisposable)?.Dispose();
+    }
+
+    [TestMethod]
+    public void Save_ThousandClassPipeline_StockLoadAgreesOnRealPhotos()
+    {
+        var fixture = PythonReference.Get("resnet34");
+        var ml = new MLContext(1);
+        var photos = Photos(ml);
+        var pipeline = PixelPipeline(ml, 224).Append(ml.Transforms.ResNet34Classify("PredictedLabel", ReferenceResNet34(fixture)));
+        var model = pipeline.Fit(photos);
+        var folder = TestPaths.NewTempFolder();
+        try
+        {
+            var path = Path.Combine(folder, "resnet34.zip");
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            ml.Model.Save(model, photos.Schema, path);
+            Console.WriteLine($"saved a 1000-class classifier in {watch.Elapsed.TotalSeconds:F1} s");
+
+            var stock = ml.Model.Load(path, out _);
+            var ours = model.Transform(photos);
+            var theirs = stock.Transform(photos);
+
+            Assert.IsTrue(MaxDifference(Scores(ours), Scores(theirs)) <= 1e-5f, "Score");
+            CollectionAssert.AreEqual(Keys(ours), Keys(theirs), "PredictedLabel: the k-means argmax over 1000 one-hot centroids");
+            (stock as IDisposable)?.Dispose();
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+            (model.LastTransformer as IDisposable)?.Dispose();
+        }
+    }
+
+    [TestMethod]
+    public void ResNet34Classify_TorchExportedOnnx_GivesPyTorchSoftmaxOnRealPhotos()
+    {
+        var fixture = PythonReference.Get("resnet34");
+        var onnx = ReferenceResNet34(fixture);
+        var ml = new MLContext(1);
+        var photos = Photos(ml);
+        var pipeline = PixelPipeline(ml, 224).Append(ml.Transforms.ResNet34Classify("PredictedLabel", onnx));
+
+        var model = pipeline.Fit(photos);
+        var difference = MaxDifference(fixture.Outputs.Probabilities, Scores(model.Transform(photos)));
+
+        Assert.IsTrue(difference <= 1e-4f, $"max |ours - PyTorch softmax| = {difference}");
+        (model.LastTransformer as IDisposable)?.Dispose();
+    }
+
+    [TestMethod]
+    public void ResNet34ClassifyImages_ImageColumn_MatchesThePixelPipeline()
+    {
+        var fixture = PythonReference.Get("resnet34");
+        var onnx = ReferenceResNet34(fixture);
+        var ml = new MLContext(1);
+        var photos = Photos(ml);
+        var pipeline = ml.Transforms.LoadImages("Image", imageFolder: "", inputColumnName: "ImagePath")
+            .Append(ml.Transforms.ResNet34ClassifyImages("PredictedLabel", onnx, "Image"));
+
+        var model = pipeline.Fit(photos);
+        var difference = MaxDifference(fixture.Outputs.Probabilities, Scores(model.Transform(photos)));
+
+        Assert.IsTrue(difference <= 1e-4f, $"max |ours - PyTorch softmax| = {difference}");
+        (model.LastTransformer as IDisposable)?.Dispose();
+    }
+
+    [TestMethod]
+    public void ResNet34Classify_PyTorchWeightsWithoutLabels_ThrowsNamingLabels()
+    {
+        var fixture = PythonReference.Get("resnet34");
+        var ml = new MLContext(1);
+        var photos = Photos(ml);
+        var estimator = ml.Transforms.ResNet34Classify("PredictedLabel", fixture.WeightsPath);
+
+        var error = Assert.ThrowsExactly<ArgumentException>(() => estimator.Fit(PixelPipeline(ml, 224).Fit(photos).Transform(photos)));
+
+        Assert.AreEqual("Labels", error.ParamName);
+        StringAssert.Contains(error.Message, "1000");
+    }
+}

@@ -1,0 +1,263 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using Microsoft.ML.ResNet.Tests.Scoring;
+using static Microsoft.ML.ResNet.Tests.Scoring.ScoringFixtures;
+
+namespace Microsoft.ML.ResNet.Tests.Catalog;
+
+[TestClass]
+public sealed class ResNetClassifierEstimatorTests
+{
+    [TestMethod]
+    public void GetOutputSchema_PixelColumn_AddsScoreKeyAndFeatures()
+    {
+        var ml = new MLContext(1);
+        var photos = Photos(ml);
+        var pipeline = PixelPipeline(ml, SmallSize)
+            .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), FeaturesColumnName = "Features" }));
+
+        var shape = pipeline.GetOutputSchema(PhotoShape(ml));
+
+        var score = shape.Single(c => c.Name == "Score");
+        Assert.AreEqual(SchemaShape.Column.VectorKind.Vector, score.Kind);
+        Assert.AreEqual(NumberDataViewType.Single, score.ItemType);
+        Assert.IsTrue(score.Annotations.Any(a => a.Name == "SlotNames"), "Score has slot names");
+        var label = shape.Single(c => c.Name == "PredictedLabel");
+        Assert.IsTrue(label.IsKey);
+        Assert.AreEqual(SchemaShape.Column.VectorKind.Scalar, label.Kind);
+        Assert.IsTrue(label.Annotations.Any(a => a.Name == "KeyValues"), "PredictedLabel has key values");
+        Assert.AreEqual(SchemaShape.Column.VectorKind.Vector, shape.Single(c => c.Name == "Features").Kind);
+        Assert.IsTrue(shape.Any(c => c.Name == "ImagePath"), "input columns pass through");
+    }
+
+    [TestMethod]
+    public void GetOutputSchema_MissingColumn_ListsTheColumnsThatExist()
+    {
+        var ml = new MLContext(1);
+        var photos = Photos(ml);
+        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), InputColumnName = "Pixelz" });
+
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => estimator.GetOutputSchema(PhotoShape(ml)));
+
+        Assert.AreEqual("inputSchema", error.ParamName);
+        StringAssert.Contains(error.Message, "'Pixelz'");
+        StringAssert.Contains(error.Message, "ImagePath");
+    }
+
+    [TestMethod]
+    public void Fit_WrongPixelCount_NamesTheExpectedHeightAndWidth()
+    {
+        var ml = new MLContext(1);
+        var photos = Photos(ml);
+        var pixels = PixelPipeline(ml, 32).Fit(photos).Transform(photos);
+        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() });
+
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => estimator.Fit(pixels));
+
+        Assert.AreEqual("inputSchema", error.ParamName);
+        StringAssert.Contains(error.Message, "Schema mismatch for input column 'Pixels': expected Vector<Single, 3, 64, 64>, got Vector<Single, 3, 32, 32>");
+        StringAssert.Contains(error.Message, "height 64, width 64");
+    }
+
+    [TestMethod]
+    public void GetOutputSchema_TextColumnAsPixels_IsASchemaMismatch()
+    {
+        var ml = new MLContext(1);
+        var photos = Photos(ml);
+        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), InputColumnName = "ImagePath" });
+
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => estimator.GetOutputSchema(PhotoShape(ml)));
+
+        StringAssert.Contains(error.Message, "Schema mismatch for input column 'ImagePath': expected Vector<Single, 3, 64, 64>, got String");
+    }
+
+    [TestMethod]
+    public void ResNet34Classify_ResNet18Onnx_ThrowsNamingTheArchitecture()
+    {
+        var ml = new MLContext(1);
+        var photos = Photos(ml);
+        var estimator = ml.Transforms.ResNet34Classify("PredictedLabel", SmallModel());
+
+        var error = Assert.ThrowsExactly<ArgumentException>(() => estimator.GetOutputSchema(PhotoShape(ml)));
+
+        Assert.AreEqual("Architecture", error.ParamName);
+        StringAssert.Contains(error.Message, "ResNet18");
+    }
+
+    [TestMethod]
+    public void ResNetClassify_ImageSizeDifferentFromTheOnnxModel_ThrowsNamingBoth()
+    {
+        var ml = new MLContext(1);
+        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), ImageHeight = 224 });
+
+        var error = Assert.ThrowsExactly<ArgumentException>(() => estimator.GetOutputSchema(PhotoShape(ml)));
+
+        Assert.AreEqual("ImageHeight", error.ParamName);
+        StringAssert.Contains(error.Message, "64x64");
+    }
+
+    [TestMethod]
+    public void ResNetClassify_WrongLabelCount_ThrowsNamingLabels()
+    {
+        var ml = new MLContext(1);
+        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), Labels = ["a", "b", "c"] });
+
+        var error = Assert.ThrowsExactly<ArgumentException>(() => estimator.GetOutputSchema(PhotoShape(ml)));
+
+        Assert.AreEqual("Labels", error.ParamName);
+        StringAssert.Contains(error.Message, "5 classes but 3 labels");
+    }
+
+    [TestMethod]
+    public void Fit_FeaturesColumn_FeedsAnotherMLNetTrainer()
+    {
+        var ml = new MLContext(1);
+        var photos = Photos(ml, times: 2);
+        var labelled = ml.Transforms.CustomMapping<ScoringFixtures.ImageRow, TruthRow>((i, o) => o.Truth = i.ImagePath.Contains("cat") ? "cat" : "other", contractName: null)
+            .Append(ml.Transforms.Conversion.MapValueToKey("Label", "Truth"));
+        var pipeline = labelled
+            .Append(PixelPipeline(ml, SmallSize))
+            .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions
+            {
+                ModelPath = SmallModel(),
+                FeaturesColumnName = "Embedding",
+                ScoreColumnName = "ResNetScore",
+                PredictedLabelColumnName = "ResNetLabel",
+            }))
+            .Append(ml.MulticlassClassification.Trainers.SdcaMaximumEntropy(featureColumnName: "Embedding", maximumNumberOfIterations: 5));
+
+        var model = pipeline.Fit(photos);
+        var metrics = ml.MulticlassClassification.Evaluate(model.Transform(photos));
+
+        Assert.IsGreaterThanOrEqualTo(0.0, metrics.MicroAccuracy);
+        Assert.AreEqual(2, metrics.ConfusionMatrix.NumberOfClasses);
+    }
+
+    [TestMethod]
+    public void ResNetClassify_MissingModelFile_ThrowsFileNotFound()
+    {
+        var ml = new MLContext(1);
+        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = "/nonexistent/model.onnx" });
+
+        var error = Assert.ThrowsExactly<FileNotFoundException>(() => estimator.GetOutputSchema(PhotoShape(ml)));
+
+        StringAssert.Contains(error.Message, "/nonexistent/model.onnx");
+    }
+
+    [TestMethod]
+    [DataRow(nameof(ResNetClassifierOptions.BatchSize), 0)]
+    [DataRow(nameof(ResNetClassifierOptions.BatchSize), 1025)]
+    [DataRow(nameof(ResNetClassifierOptions.ImageHeight), 31)]
+    [DataRow(nameof(ResNetClassifierOptions.ImageWidth), 16)]
+    [DataRow(nameof(ResNetClassifierOptions.GpuDeviceId), -1)]
+    [DataRow(nameof(ResNetClassifierOptions.IntraOpNumThreads), 0)]
+    public void ResNetClassify_OutOfRangeOption_ThrowsNamingIt(string property, int value)
+    {
+        var options = new ResNetClassifierOptions { ModelPath = "model.onnx" };
+        typeof(ResNetClassifierOptions).GetProperty(property)!.SetValue(options, value);
+
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new MLContext().Transforms.ResNetClassify(options));
+
+        Assert.AreEqual(property, error.ParamName);
+    }
+
+    [TestMethod]
+    public void ResNetClassify_EmptyModelPath_ThrowsNamingIt()
+    {
+        var error = Assert.ThrowsExactly<ArgumentException>(() => new MLContext().Transforms.ResNetClassify(new ResNetClassifierOptions()));
+
+        Assert.AreEqual("ModelPath", error.ParamName);
+    }
+
+    [TestMethod]
+    public void ResNetClassify_NullOptions_ThrowsNamingThem()
+    {
+        var error = Assert.ThrowsExactly<ArgumentNullException>(() => new MLContext().Transforms.ResNetClassify(null!));
+
+        Assert.AreEqual("options", error.ParamName);
+    }
+
+    [TestMethod]
+    public void ResNetClassify_SameNameForTwoOutputs_Throws()
+    {
+        var options = new ResNetClassifierOptions { ModelPath = "model.onnx", ScoreColumnName = "Out", PredictedLabelColumnName = "Out" };
+
+        var error = Assert.ThrowsExactly<ArgumentException>(() => new MLContext().Transforms.ResNetClassify(options));
+
+        StringAssert.Contains(error.Message, "must differ");
+    }
+
+    [TestMethod]
+    public void Fit_GpuWithFallback_ScoresOnCpuAndLogsOneWarning()
+    {
+        var ml = new MLContext(1);
+        var warnings = new List<string>();
+        ml.Log += (_, e) =>
+        {
+            if (e.Kind == ChannelMessageKind.Warning)
+            {
+                lock (warnings)
+                {
+                    warnings.Add(e.Message);
+                }
+            }
+        };
+        var pixels = PhotoPixels(ml, SmallSize);
+
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), GpuDeviceId = 0, FallbackToCpu = true }).Fit(pixels);
+        var scores = Scores(transformer.Transform(pixels));
+
+        if (transformer.Device != "CPU")
+        {
+            Assert.Inconclusive($"This machine has a usable GPU ({transformer.Device}); the fallback cannot be observed.");
+        }
+
+        Assert.HasCount(5, scores);
+        Assert.HasCount(1, warnings, string.Join("\n", warnings));
+        StringAssert.Contains(warnings[0], "GPU device 0");
+        StringAssert.Contains(warnings[0], "CPU");
+    }
+
+    [TestMethod]
+    public void Fit_GpuWithoutFallback_ThrowsNamingTheDeviceAndTheCause()
+    {
+        var ml = new MLContext(1);
+        var pixels = PhotoPixels(ml, SmallSize);
+        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), GpuDeviceId = 0 });
+
+        ResNetClassifierTransformer? transformer = null;
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => transformer = estimator.Fit(pixels), "on a machine with a GPU this test is meaningless");
+        transformer?.Dispose();
+
+        StringAssert.Contains(error.Message, "GPU device 0");
+        StringAssert.Contains(error.Message, "CUDA");
+        StringAssert.Contains(error.Message, "fallbackToCpu");
+        Assert.IsNotNull(error.InnerException, "the ONNX Runtime error is kept as the cause");
+    }
+
+    /// <summary>The ImagePath schema as a SchemaShape (ML.NET's SchemaShape.Create is internal; a CustomMapping's
+    /// GetOutputSchema describes a row type publicly).</summary>
+    private static SchemaShape PhotoShape(MLContext ml) =>
+        ml.Transforms.CustomMapping<NoInput, ScoringFixtures.ImageRow>((_, _) => { }, contractName: null).GetOutputSchema(new SchemaShape([]));
+
+    private sealed class NoInput
+    {
+    }
+
+    private sealed class TruthRow
+    {
+        public string Truth { get; set; } = "";
+    }
+
+    [TestMethod]
+    public void Fit_ContextGpuSettings_AreUsedWhenTheOptionsLeaveThemNull()
+    {
+        var ml = new MLContext(1) { GpuDeviceId = 0, FallbackToCpu = false };
+        var pixels = PhotoPixels(ml, SmallSize);
+        var estimator = ml.Transforms.ResNet34Classify(new ResNetClassifierOptions { ModelPath = SmallModel(), Architecture = ResNetArchitecture.ResNet18 });
+
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => estimator.Fit(pixels).Dispose());
+
+        StringAssert.Contains(error.Message, "GPU device 0");
+    }
+}

@@ -1,0 +1,409 @@
+using System.IO.Compression;
+using System.Text;
+using Microsoft.ML.Data;
+using Microsoft.ML.ResNet.Tests.Scoring;
+using static Microsoft.ML.ResNet.Tests.Scoring.ScoringFixtures;
+
+namespace Microsoft.ML.ResNet.Tests.Catalog;
+
+[TestClass]
+public sealed class ResNetClassifierTransformerTests
+{
+    // PredictionEngine disposes the transformer it was made from unless told otherwise (ML.NET's default);
+    // engines that share one transformer, as a pool's do, must not own it.
+    private static readonly PredictionEngineOptions Shared = new() { OwnsTransformer = false };
+
+    private string _folder = "";
+
+    [TestInitialize]
+    public void CreateFolder() => _folder = TestPaths.NewTempFolder();
+
+    [TestCleanup]
+    public void DeleteFolder() => Directory.Delete(_folder, recursive: true);
+
+    [TestMethod]
+    public void Transform_BatchSizes_AgreeWithEachOtherOnRowsNotAMultipleOfTheBatch()
+    {
+        var ml = new MLContext(1);
+        var pixels = PhotoPixels(ml, SmallSize, times: 2); // 10 rows
+        var model = SmallModel();
+
+        float[][] ScoresAt(int batch)
+        {
+            using var t = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = model, BatchSize = batch }).Fit(pixels);
+            return Scores(t.Transform(pixels));
+        }
+
+        var one = ScoresAt(1);
+        Assert.AreEqual(10, one.Length);
+        Assert.IsTrue(MaxDifference(one, ScoresAt(3)) <= 1e-5f, "batch 3 vs batch 1");
+        Assert.IsTrue(MaxDifference(one, ScoresAt(32)) <= 1e-5f, "batch 32 vs batch 1");
+        foreach (var row in one)
+        {
+            Assert.AreEqual(1.0, row.Sum(), 1e-4, "probabilities sum to 1");
+        }
+    }
+
+    [TestMethod]
+    public void Transform_PassThroughColumns_StayAlignedWithTheirRows()
+    {
+        var ml = new MLContext(1);
+        var photos = Photos(ml, times: 2);
+        var pipeline = PixelPipeline(ml, SmallSize)
+            .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), BatchSize = 4 }));
+        using var model = (IDisposable)pipeline.Fit(photos);
+
+        var scored = ((ITransformer)model).Transform(photos);
+        var paths = scored.GetColumn<string>("ImagePath").ToArray();
+        var pixels = scored.GetColumn<float[]>("Pixels").ToArray();
+
+        CollectionAssert.AreEqual(PhotoPaths().Concat(PhotoPaths()).ToArray(), paths);
+        for (var i = 0; i < 5; i++)
+        {
+            CollectionAssert.AreEqual(pixels[i], pixels[i + 5], $"row {i} and {i + 5} are the same photo");
+        }
+    }
+
+    [TestMethod]
+    public void Transform_OutputSchema_HasLabelSlotNamesAndKeyValues()
+    {
+        var ml = new MLContext(1);
+        var pixels = PhotoPixels(ml, SmallSize);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), FeaturesColumnName = "Embedding" }).Fit(pixels);
+
+        var schema = transformer.Transform(pixels).Schema;
+
+        Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, 5), schema["Score"].Type);
+        VBuffer<ReadOnlyMemory<char>> names = default;
+        schema["Score"].GetSlotNames(ref names);
+        CollectionAssert.AreEqual(SmallLabels, names.DenseValues().Select(n => n.ToString()).ToArray());
+        Assert.AreEqual(new KeyDataViewType(typeof(uint), 5), schema["PredictedLabel"].Type);
+        VBuffer<ReadOnlyMemory<char>> keys = default;
+        schema["PredictedLabel"].GetKeyValues(ref keys);
+        CollectionAssert.AreEqual(SmallLabels, keys.DenseValues().Select(n => n.ToString()).ToArray());
+        Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, 512), schema["Embedding"].Type);
+    }
+
+    [TestMethod]
+    public void Transform_PredictedLabel_IsTheArgMaxAndMapsBackToLabels()
+    {
+        var ml = new MLContext(1);
+        var pixels = PhotoPixels(ml, SmallSize);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }).Fit(pixels);
+        var scored = transformer.Transform(pixels);
+        var named = ml.Transforms.Conversion.MapKeyToValue("LabelName", "PredictedLabel").Fit(scored).Transform(scored);
+
+        var scores = Scores(named);
+        var names = named.GetColumn<string>("LabelName").ToArray();
+        for (var i = 0; i < scores.Length; i++)
+        {
+            var argmax = Array.IndexOf(scores[i], scores[i].Max());
+            Assert.AreEqual(SmallLabels[argmax], names[i], $"row {i}");
+        }
+    }
+
+    [TestMethod]
+    public void Evaluate_DirectlyOnTransformOutput_Works()
+    {
+        var ml = new MLContext(1);
+        var photos = Photos(ml);
+        var labelKeys = ml.Data.LoadFromEnumerable(SmallLabels.Select(l => new LabelRow { Value = l }));
+        var withTruth = ml.Transforms.CustomMapping<ScoringFixtures.ImageRow, TruthRow>((_, o) => o.Truth = "dog", contractName: null)
+            .Append(ml.Transforms.Conversion.MapValueToKey("Label", "Truth", keyData: labelKeys))
+            .Append(PixelPipeline(ml, SmallSize))
+            .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }));
+        var model = withTruth.Fit(photos);
+        var scored = model.Transform(photos);
+
+        var metrics = ml.MulticlassClassification.Evaluate(scored);
+
+        var predicted = Keys(scored);
+        Assert.AreEqual(predicted.Count(p => p == 2) / 5.0, metrics.MicroAccuracy, 1e-9);
+        (model.LastTransformer as IDisposable)?.Dispose();
+    }
+
+    [TestMethod]
+    public void PredictionEngine_SingleRows_MatchesTheBatchedTransform()
+    {
+        var ml = new MLContext(1);
+        var pixels = PhotoPixels(ml, SmallSize);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), BatchSize = 4 }).Fit(pixels);
+        var batched = Scores(transformer.Transform(pixels));
+        var rows = ml.Data.CreateEnumerable<ScoringFixtures.PixelRow>(pixels, reuseRowObject: false).ToArray();
+
+        using var engine = ml.Model.CreatePredictionEngine<ScoringFixtures.PixelRow, ScoringFixtures.Prediction>(transformer, Shared);
+        var single = rows.Select(r => engine.Predict(r)).ToArray();
+
+        Assert.IsTrue(MaxDifference(batched, single.Select(p => p.Score).ToArray()) <= 1e-5f);
+        CollectionAssert.AreEqual(Keys(transformer.Transform(pixels)), single.Select(p => p.PredictedLabel).ToArray());
+    }
+
+    [TestMethod]
+    public void PredictionEngine_ManyThreads_GiveTheSequentialAnswers()
+    {
+        var ml = new MLContext(1);
+        var pixels = PhotoPixels(ml, SmallSize);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), IntraOpNumThreads = 1 }).Fit(pixels);
+        var rows = ml.Data.CreateEnumerable<ScoringFixtures.PixelRow>(pixels, reuseRowObject: false).ToArray();
+        float[][] sequential;
+        using (var engine = ml.Model.CreatePredictionEngine<ScoringFixtures.PixelRow, ScoringFixtures.Prediction>(transformer, Shared))
+        {
+            sequential = rows.Select(r => engine.Predict(r).Score).ToArray();
+        }
+
+        const int Threads = 8;
+        const int Rounds = 6;
+        var results = new float[Threads][][];
+        var start = new Barrier(Threads);
+        var workers = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+        {
+            using var engine = ml.Model.CreatePredictionEngine<ScoringFixtures.PixelRow, ScoringFixtures.Prediction>(transformer, Shared);
+            start.SignalAndWait();
+            var mine = new List<float[]>();
+            for (var round = 0; round < Rounds; round++)
+            {
+                // Each thread walks the rows in its own order so that runs interleave differently.
+                for (var i = 0; i < rows.Length; i++)
+                {
+                    var row = (i + t + round) % rows.Length;
+                    mine.Add([row, .. engine.Predict(rows[row]).Score]);
+                }
+            }
+
+            results[t] = mine.ToArray();
+        })).ToArray();
+        foreach (var worker in workers)
+        {
+            worker.Start();
+        }
+
+        foreach (var worker in workers)
+        {
+            worker.Join();
+        }
+
+        for (var t = 0; t < Threads; t++)
+        {
+            Assert.AreEqual(Rounds * rows.Length, results[t].Length, $"thread {t} finished");
+            foreach (var result in results[t])
+            {
+                var row = (int)result[0];
+                CollectionAssert.AreEqual(sequential[row], result[1..], $"thread {t}, row {row}");
+            }
+        }
+    }
+
+    [TestMethod]
+    public void Transform_ConcurrentCursors_GiveTheSequentialAnswers()
+    {
+        var ml = new MLContext(1);
+        var pixels = PhotoPixels(ml, SmallSize, times: 2);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), BatchSize = 3, IntraOpNumThreads = 1 }).Fit(pixels);
+        var sequential = Scores(transformer.Transform(pixels));
+
+        var parallel = Enumerable.Range(0, 6).AsParallel().WithDegreeOfParallelism(6)
+            .Select(_ => Scores(transformer.Transform(pixels)))
+            .ToArray();
+
+        foreach (var run in parallel)
+        {
+            Assert.AreEqual(0f, MaxDifference(sequential, run));
+        }
+    }
+
+    [TestMethod]
+    public void Save_ThenStockLoad_GivesTheSameScoresAndLabelsWithOnlyMLNetTransformers()
+    {
+        var ml = new MLContext(1);
+        var pixels = PhotoPixels(ml, SmallSize);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), FeaturesColumnName = "Features" }).Fit(pixels);
+        var path = Path.Combine(_folder, "model.zip");
+
+        ml.Model.Save(transformer, pixels.Schema, path);
+        var stock = ml.Model.Load(path, out var savedSchema);
+        var ours = transformer.Transform(pixels);
+        var theirs = stock.Transform(pixels);
+
+        Assert.IsTrue(MaxDifference(Scores(ours), Scores(theirs)) <= 1e-5f, "Score");
+        CollectionAssert.AreEqual(Keys(ours), Keys(theirs), "PredictedLabel");
+        Assert.IsTrue(MaxDifference(Scores(ours, "Features"), Scores(theirs, "Features")) <= 1e-4f, "Features");
+        Assert.AreEqual(new KeyDataViewType(typeof(uint), 5), theirs.Schema["PredictedLabel"].Type);
+        VBuffer<ReadOnlyMemory<char>> keys = default;
+        theirs.Schema["PredictedLabel"].GetKeyValues(ref keys);
+        CollectionAssert.AreEqual(SmallLabels, keys.DenseValues().Select(k => k.ToString()).ToArray());
+        Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, 5), theirs.Schema["Score"].Type);
+        Assert.IsNotNull(savedSchema.GetColumnOrNull("Pixels"));
+
+        var ourAssembly = typeof(ResNetClassifierTransformer).Assembly;
+        foreach (var type in Flatten(stock).Select(t => t.GetType()))
+        {
+            Assert.AreNotEqual(ourAssembly, type.Assembly, $"{type} comes from our assembly");
+            StringAssert.StartsWith(type.Assembly.GetName().Name, "Microsoft.ML", $"{type} is an ML.NET built-in");
+        }
+
+        using var zip = ZipFile.OpenRead(path);
+        foreach (var entry in zip.Entries.Where(e => e.Name == "Model.key"))
+        {
+            using var reader = new StreamReader(entry.Open(), Encoding.Latin1);
+            var text = reader.ReadToEnd();
+            Assert.IsFalse(text.Contains("Microsoft.ML.ResNet", StringComparison.Ordinal), $"{entry.FullName} names our assembly");
+        }
+
+        (stock as IDisposable)?.Dispose();
+    }
+
+    [TestMethod]
+    public void Save_ThenLoadInAProcessWithoutOurAssembly_GivesTheSameScoresAndLabels()
+    {
+        var root = RepositoryRoot();
+        var project = Path.Combine(root, "samples", "StockModelLoader", "StockModelLoader.csproj");
+        var ml = new MLContext(1);
+        var pixels = PhotoPixels(ml, SmallSize);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }).Fit(pixels);
+        var zip = Path.Combine(_folder, "model.zip");
+        transformer.Save(zip, pixels.Schema);
+        var input = Path.Combine(_folder, "pixels.bin");
+        File.WriteAllBytes(input, Scores(pixels, "Pixels").SelectMany(r => r).SelectMany(BitConverter.GetBytes).ToArray());
+        var output = Path.Combine(_folder, "scores.json");
+
+        RunDotnet("run", "-c", "Release", "--project", project, "--", zip, input, "5", output);
+
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(output));
+        var result = json.RootElement;
+        var theirScores = result.GetProperty("Score").EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetSingle()).ToArray()).ToArray();
+        var theirKeys = result.GetProperty("PredictedLabel").EnumerateArray().Select(v => v.GetUInt32()).ToArray();
+        var ours = transformer.Transform(pixels);
+        Assert.IsTrue(MaxDifference(Scores(ours), theirScores) <= 1e-5f, "Score");
+        CollectionAssert.AreEqual(Keys(ours), theirKeys, "PredictedLabel");
+        Assert.AreEqual("Key<UInt32, 0-4>", result.GetProperty("PredictedLabelType").GetString());
+        CollectionAssert.AreEqual(SmallLabels, result.GetProperty("KeyValues").EnumerateArray().Select(v => v.GetString()).ToArray());
+        var assemblies = result.GetProperty("Assemblies").EnumerateArray().Select(v => v.GetString()!).ToArray();
+        Assert.IsFalse(assemblies.Any(a => a.StartsWith("Microsoft.ML.ResNet", StringComparison.Ordinal)), string.Join(", ", assemblies));
+        CollectionAssert.Contains(assemblies, "Microsoft.ML.OnnxTransformer");
+    }
+
+    [TestMethod]
+    public void Load_SavedClassifier_ReopensTheBatchedTransformerWithTheSameAnswers()
+    {
+        var ml = new MLContext(1);
+        var pixels = PhotoPixels(ml, SmallSize);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), BatchSize = 2, ScoreColumnName = "Probabilities" }).Fit(pixels);
+        var path = Path.Combine(_folder, "model.zip");
+        transformer.Save(path, pixels.Schema);
+
+        using var reloaded = (ResNetClassifierTransformer)ResNetClassifierTransformer.Load(ml, path);
+
+        Assert.AreEqual(2, reloaded.BatchSize);
+        Assert.AreEqual("Probabilities", reloaded.ScoreColumnName);
+        CollectionAssert.AreEqual(SmallLabels, reloaded.Labels.ToArray());
+        Assert.AreEqual(0f, MaxDifference(Scores(transformer.Transform(pixels), "Probabilities"), Scores(reloaded.Transform(pixels), "Probabilities")));
+        Assert.AreEqual(1, Directory.GetFiles(_folder).Length, "the atomic save leaves no temp file");
+
+        // Saved again from the reloaded transformer: the graph rewrite is idempotent.
+        var again = Path.Combine(_folder, "again.zip");
+        reloaded.Save(again, pixels.Schema);
+        var stock = ml.Model.Load(again, out _);
+        Assert.IsTrue(MaxDifference(Scores(transformer.Transform(pixels), "Probabilities"), Scores(stock.Transform(pixels), "Probabilities")) <= 1e-5f);
+        (stock as IDisposable)?.Dispose();
+    }
+
+    [TestMethod]
+    public void Load_WholePipelineZip_ReplacesOnlyTheClassifierStep()
+    {
+        var ml = new MLContext(1);
+        var photos = Photos(ml);
+        var pipeline = PixelPipeline(ml, SmallSize)
+            .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }));
+        var model = pipeline.Fit(photos);
+        var path = Path.Combine(_folder, "pipeline.zip");
+        ml.Model.Save(model, photos.Schema, path);
+
+        var stock = ml.Model.Load(path, out _);
+        var ours = ResNetClassifierTransformer.Load(ml, path);
+
+        var chain = (TransformerChain<ITransformer>)ours;
+        Assert.IsInstanceOfType<ResNetClassifierTransformer>(chain.LastTransformer);
+        var expected = Scores(model.Transform(photos));
+        Assert.IsTrue(MaxDifference(expected, Scores(stock.Transform(photos))) <= 1e-5f, "stock chain");
+        Assert.AreEqual(0f, MaxDifference(expected, Scores(ours.Transform(photos))), "our reloaded chain");
+        CollectionAssert.AreEqual(Keys(model.Transform(photos)), Keys(stock.Transform(photos)));
+        (chain.LastTransformer as IDisposable)?.Dispose();
+        (stock as IDisposable)?.Dispose();
+        (model.LastTransformer as IDisposable)?.Dispose();
+    }
+
+    [TestMethod]
+    public void SaveAtomically_FailingSave_LeavesTheOldFileAndNoTempFile()
+    {
+        var ml = new MLContext(1);
+        var pixels = PhotoPixels(ml, SmallSize);
+        var path = Path.Combine(_folder, "model.zip");
+        File.WriteAllText(path, "previous model");
+        var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }).Fit(pixels);
+        transformer.Dispose();
+
+        Assert.ThrowsExactly<ObjectDisposedException>(() => ml.Model.SaveAtomically(transformer, pixels.Schema, path));
+
+        Assert.AreEqual("previous model", File.ReadAllText(path));
+        Assert.HasCount(1, Directory.GetFiles(_folder), "no temp file is left behind");
+    }
+
+    [TestMethod]
+    public void Load_ZipWithoutAClassifier_ThrowsInvalidData()
+    {
+        var ml = new MLContext(1);
+        var photos = Photos(ml);
+        var path = Path.Combine(_folder, "plain.zip");
+        ml.Model.Save(ml.Transforms.CopyColumns("Copy", "ImagePath").Fit(photos), photos.Schema, path);
+
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => ResNetClassifierTransformer.Load(ml, path));
+        StringAssert.Contains(error.Message, "no ResNet classifier");
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
+        {
+            if (File.Exists(Path.Combine(folder.FullName, "ResNetMl.sln")))
+            {
+                return folder.FullName;
+            }
+        }
+
+        Assert.Inconclusive($"The repository (ResNetMl.sln) is not above {AppContext.BaseDirectory}; samples/StockModelLoader cannot be built.");
+        return "";
+    }
+
+    private static void RunDotnet(params string[] arguments)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEnd();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(10)))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail("dotnet " + string.Join(' ', arguments) + " did not finish in 10 minutes");
+        }
+
+        Assert.AreEqual(0, process.ExitCode, $"dotnet {string.Join(' ', arguments)}:\n{stdout.Result}\n{stderr}");
+    }
+
+    private static IEnumerable<ITransformer> Flatten(ITransformer transformer) =>
+        transformer is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [transformer];
+
+    private sealed class LabelRow
+    {
+        public string Value { get; set; } = "";
+    }
+
+    private sealed class TruthRow
+    {
+        public string Truth { get; set; } = "";
+    }
+}

@@ -1,0 +1,20 @@
+namespace Microsoft.ML.ResNet.Catalog;
+
+/// <summary>Every default of the classifier API, in one place.</summary>
+internal static class Defaults
+{
+    public const string InputColumnName = "Pixels";
+    public const string ImageColumnName = "Image";
+    public const string ScoreColumnName = "Score";
+    public const string PredictedLabelColumnName = "PredictedLabel";
+    public const int BatchSize = 32;
+    public const int ImageHeight = 224;
+    public const int ImageWidth = 224;
+    public const bool RejectAllZeroPixels = true;
+
+    /// <summary>ExtractPixels' scale that gives the 0..1 pixels our ONNX graphs expect.</summary>
+    public const float PixelScale = 1f / 255;
+
+    /// <summary>The largest batch we accept; beyond it the buffers (3 x 224 x 224 floats a row) outgrow any benefit.</summary>
+    public const int MaxBatchSize = 1024;
+}

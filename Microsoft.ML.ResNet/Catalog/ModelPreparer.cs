@@ -1,0 +1,97 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.ResNet.Export;
+using Microsoft.ML.ResNet.Modeling;
+using Microsoft.ML.ResNet.Scoring;
+
+namespace Microsoft.ML.ResNet.Catalog;
+
+/// <summary>Turns <see cref="ResNetClassifierOptions.ModelPath"/> (ONNX or weights) into a <see cref="PreparedModel"/>.</summary>
+internal static class ModelPreparer
+{
+    /// <exception cref="FileNotFoundException">No file at the model path.</exception>
+    /// <exception cref="ArgumentException">The model disagrees with the options (architecture, size, labels).</exception>
+    public static PreparedModel Prepare(ResNetClassifierOptions options)
+    {
+        var path = options.ModelPath;
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"No model file at '{path}' (ResNetClassifierOptions.ModelPath).", path);
+        }
+
+        return IsOnnx(path) ? FromOnnx(File.ReadAllBytes(path), options) : FromWeights(options);
+    }
+
+    /// <summary>Reads the model's contract with a throwaway, unoptimized session (fast to create).</summary>
+    public static ScoringModelInfo ReadInfo(byte[] onnx)
+    {
+        using var sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
+        using var session = new InferenceSession(onnx, sessionOptions);
+        return ScoringModelInfo.Read(session);
+    }
+
+    private static bool IsOnnx(string path) => Path.GetExtension(path).Equals(".onnx", StringComparison.OrdinalIgnoreCase);
+
+    private static PreparedModel FromOnnx(byte[] onnx, ResNetClassifierOptions options)
+    {
+        var info = ReadInfo(onnx);
+        if (options.Architecture is { } wanted && info.Architecture is { } actual && actual != wanted.ToString())
+        {
+            throw new ArgumentException(
+                $"'{options.ModelPath}' holds a {actual}, not a {wanted}. Use ResNetClassify with Architecture = {actual} (or null to accept any).",
+                nameof(options.Architecture));
+        }
+
+        if ((options.ImageHeight ?? info.Height) != info.Height || (options.ImageWidth ?? info.Width) != info.Width)
+        {
+            throw new ArgumentException(
+                $"'{options.ModelPath}' takes {info.Height}x{info.Width} images (height x width), not {options.ImageHeight ?? info.Height}x{options.ImageWidth ?? info.Width}. Leave ImageHeight/ImageWidth null to use the model's size.",
+                options.ImageHeight != info.Height ? nameof(options.ImageHeight) : nameof(options.ImageWidth));
+        }
+
+        var labels = options.Labels ?? info.Labels
+            ?? throw new ArgumentException($"'{options.ModelPath}' has no labels in its metadata; pass Labels ({info.NumClasses} of them).", nameof(options.Labels));
+        if (labels.Count != info.NumClasses)
+        {
+            throw new ArgumentException($"'{options.ModelPath}' has {info.NumClasses} classes but {labels.Count} labels were given.", nameof(options.Labels));
+        }
+
+        return new PreparedModel(onnx, labels.ToArray(), info);
+    }
+
+    private static PreparedModel FromWeights(ResNetClassifierOptions options)
+    {
+        // Weights are turned into ONNX by our exporter, so both paths score through one graph contract.
+        TorchNativeLoader.EnsureLoaded();
+        using var file = WeightsFile.Read(options.ModelPath);
+        var header = file.Header;
+        if (header is not null && options.Architecture is { } wanted && wanted != header.Architecture)
+        {
+            throw new ArgumentException(
+                $"'{options.ModelPath}' holds {header.Architecture} weights, not {wanted}. Use ResNetClassify with Architecture = {header.Architecture}.",
+                nameof(options.Architecture));
+        }
+
+        var architecture = options.Architecture ?? header?.Architecture
+            ?? throw new ArgumentException($"'{options.ModelPath}' ({file.Format}) does not say which ResNet it holds; set Architecture.", nameof(options.Architecture));
+        var classes = header?.NumClasses ?? file.HeadClassCount
+            ?? throw new InvalidDataException($"'{options.ModelPath}' has no 'fc.weight' [K, F] tensor, so its class count is unknown.");
+        var labels = options.Labels ?? header?.Labels
+            ?? throw new ArgumentException(
+                $"'{options.ModelPath}' ({file.Format}) carries no class labels; pass Labels ({classes} of them, in output order).", nameof(options.Labels));
+        if (labels.Count != classes)
+        {
+            throw new ArgumentException($"'{options.ModelPath}' has {classes} classes but {labels.Count} labels were given.", nameof(options.Labels));
+        }
+
+        using var model = new ResNetModel(new ResNetSpec(architecture, classes, header?.Variant ?? ResNetVariant.TorchVision));
+        ResNetWeights.Apply(model, file, freshHead: false);
+        var onnx = ResNetOnnxExporter.ToBytes(model, new OnnxExportOptions
+        {
+            Labels = labels,
+            InputHeight = options.ImageHeight ?? Defaults.ImageHeight,
+            InputWidth = options.ImageWidth ?? Defaults.ImageWidth,
+            IncludeFeatures = true,
+        });
+        return FromOnnx(onnx, options);
+    }
+}

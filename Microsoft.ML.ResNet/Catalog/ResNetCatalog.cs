@@ -1,0 +1,150 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.ResNet;
+using Microsoft.ML.ResNet.Catalog;
+using Microsoft.ML.ResNet.Modeling;
+
+namespace Microsoft.ML;
+
+/// <summary>ResNet classification verbs on <see cref="TransformsCatalog"/>.</summary>
+public static class ResNetCatalog
+{
+    /// <summary>
+    /// Classifies images with a ResNet-34 read from <paramref name="modelPath"/> (an ONNX file exported by this
+    /// library, or weights: ours, PyTorch <c>.pth</c>, <c>.safetensors</c>). Reads the pixel vector of
+    /// ExtractPixels(scaleImage: 1f / 255) and writes <c>Score</c> (probabilities, labels as slot names) and
+    /// <paramref name="outputColumnName"/> (the predicted label: a key whose key values are the labels).
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="outputColumnName">The predicted label column.</param>
+    /// <param name="modelPath">ONNX or weights file.</param>
+    /// <param name="inputColumnName">The pixel column; null means "Pixels".</param>
+    /// <param name="labels">Class labels in output order; needed for PyTorch and safetensors weights.</param>
+    /// <param name="gpuDeviceId">CUDA device; null uses <c>MLContext.GpuDeviceId</c> and <c>MLContext.FallbackToCpu</c>.</param>
+    /// <param name="fallbackToCpu">With a <paramref name="gpuDeviceId"/>: score on the CPU (one warning) when the GPU cannot be used, instead of throwing.</param>
+    /// <param name="batchSize">Rows per ONNX Runtime run.</param>
+    /// <param name="imageHeight">Input height; null takes the ONNX model's (224 for weights).</param>
+    /// <param name="imageWidth">Input width; null takes the ONNX model's (224 for weights).</param>
+    /// <exception cref="ArgumentNullException"><paramref name="catalog"/> is null.</exception>
+    /// <exception cref="ArgumentException">A column name or the model path is empty, or labels are empty strings.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">Batch size outside 1..1024, image size below 32, negative device id.</exception>
+    /// <example>See samples/Benchmarks/ScoringBenchmark.cs.</example>
+    public static ResNetClassifierEstimator ResNet34Classify(
+        this TransformsCatalog catalog,
+        string outputColumnName,
+        string modelPath,
+        string? inputColumnName = null,
+        IReadOnlyList<string>? labels = null,
+        int? gpuDeviceId = null,
+        bool fallbackToCpu = false,
+        int batchSize = Defaults.BatchSize,
+        int? imageHeight = null,
+        int? imageWidth = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return ResNetClassify(catalog, new ResNetClassifierOptions
+        {
+            ModelPath = modelPath,
+            Architecture = ResNetArchitecture.ResNet34,
+            PredictedLabelColumnName = outputColumnName,
+            InputColumnName = inputColumnName ?? Defaults.InputColumnName,
+            Labels = labels,
+            GpuDeviceId = gpuDeviceId,
+            FallbackToCpu = gpuDeviceId is null ? null : fallbackToCpu,
+            BatchSize = batchSize,
+            ImageHeight = imageHeight,
+            ImageWidth = imageWidth,
+        });
+    }
+
+    /// <summary>
+    /// Classifies images with a ResNet-34, all settings in <paramref name="options"/>; a null
+    /// <see cref="ResNetClassifierOptions.Architecture"/> becomes ResNet-34.
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="options">Model, columns, batching and device.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="catalog"/> or <paramref name="options"/> is null.</exception>
+    /// <exception cref="ArgumentException">An option is invalid; <see cref="ArgumentException.ParamName"/> names it.</exception>
+    /// <example>See samples/Benchmarks/ScoringBenchmark.cs.</example>
+    public static ResNetClassifierEstimator ResNet34Classify(this TransformsCatalog catalog, ResNetClassifierOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var copy = options.Clone();
+        copy.Architecture ??= ResNetArchitecture.ResNet34;
+        return ResNetClassify(catalog, copy);
+    }
+
+    /// <summary>
+    /// Classifies images with any ResNet (18/34/50/101/152): <see cref="ResNetClassifierOptions.Architecture"/>
+    /// says which (required for weights; for ONNX, null accepts the model's).
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="options">Model, columns, batching and device.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="catalog"/> or <paramref name="options"/> is null.</exception>
+    /// <exception cref="ArgumentException">An option is invalid; <see cref="ArgumentException.ParamName"/> names it.</exception>
+    /// <example>See samples/Benchmarks/ScoringBenchmark.cs.</example>
+    public static ResNetClassifierEstimator ResNetClassify(this TransformsCatalog catalog, ResNetClassifierOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(options);
+        return new ResNetClassifierEstimator(HostSettings.From(catalog), options);
+    }
+
+    /// <summary>
+    /// Classifies an image column (MLImage, e.g. from LoadImages) directly: resizes it to the model's input
+    /// size, extracts pixels scaled to 0..1 into <c>&lt;imageColumnName&gt;Pixels</c>, then scores as
+    /// <see cref="ResNet34Classify(TransformsCatalog, ResNetClassifierOptions)"/> does.
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="outputColumnName">The predicted label column.</param>
+    /// <param name="modelPath">ONNX or weights file.</param>
+    /// <param name="imageColumnName">The MLImage column; null means "Image".</param>
+    /// <param name="labels">Class labels in output order; needed for PyTorch and safetensors weights.</param>
+    /// <param name="gpuDeviceId">CUDA device; null uses the MLContext's settings.</param>
+    /// <param name="fallbackToCpu">With a <paramref name="gpuDeviceId"/>: score on the CPU when the GPU cannot be used.</param>
+    /// <param name="batchSize">Rows per ONNX Runtime run.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="catalog"/> is null.</exception>
+    /// <exception cref="ArgumentException">A column name or the model path is empty.</exception>
+    /// <example>See samples/Benchmarks/ScoringBenchmark.cs.</example>
+    public static EstimatorChain<ResNetClassifierTransformer> ResNet34ClassifyImages(
+        this TransformsCatalog catalog,
+        string outputColumnName,
+        string modelPath,
+        string? imageColumnName = null,
+        IReadOnlyList<string>? labels = null,
+        int? gpuDeviceId = null,
+        bool fallbackToCpu = false,
+        int batchSize = Defaults.BatchSize)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        var image = imageColumnName ?? Defaults.ImageColumnName;
+        ArgumentException.ThrowIfNullOrWhiteSpace(image, nameof(imageColumnName));
+        var resized = image + "Resized";
+        var pixels = image + "Pixels";
+        var classifier = ResNet34Classify(catalog, outputColumnName, modelPath, pixels, labels, gpuDeviceId, fallbackToCpu, batchSize);
+        var info = classifier.Model.Info;
+        return catalog.ResizeImages(resized, info.Width, info.Height, image)
+            .Append(catalog.ExtractPixels(pixels, resized, scaleImage: Defaults.PixelScale))
+            .Append(classifier);
+    }
+
+    /// <summary>
+    /// <c>mlContext.Model.Save</c>, atomically: the zip is written to a temp file beside <paramref name="filePath"/>
+    /// and renamed over it, so a reader (or a crash) never sees a partial model and a failed save leaves the old
+    /// file intact.
+    /// </summary>
+    /// <param name="catalog">The model operations catalog.</param>
+    /// <param name="model">The model to save (any ML.NET transformer, e.g. a pipeline ending in ResNetClassify).</param>
+    /// <param name="inputSchema">The schema the model reads, saved with it.</param>
+    /// <param name="filePath">Where the zip goes.</param>
+    /// <exception cref="ArgumentNullException">A null argument.</exception>
+    /// <exception cref="ArgumentException"><paramref name="filePath"/> is empty.</exception>
+    /// <example>See samples/Benchmarks/ScoringBenchmark.cs.</example>
+    public static void SaveAtomically(this ModelOperationsCatalog catalog, ITransformer model, DataViewSchema inputSchema, string filePath)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        ArgumentException.ThrowIfNullOrWhiteSpace(filePath);
+        AtomicFile.Write(filePath, stream => catalog.Save(model, inputSchema, stream));
+    }
+}

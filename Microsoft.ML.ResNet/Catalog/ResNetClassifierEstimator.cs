@@ -1,0 +1,88 @@
+using Microsoft.ML.ResNet.Catalog;
+using Microsoft.ML.ResNet.Scoring;
+
+namespace Microsoft.ML.ResNet;
+
+/// <summary>
+/// Scores images with a ResNet classifier. <see cref="Fit"/> trains nothing: it loads the network (an ONNX
+/// file exported by this library, or imported weights), checks the input schema and opens the ONNX Runtime
+/// session. Create it with <see cref="ResNetCatalog.ResNet34Classify(TransformsCatalog, string, string, string?, IReadOnlyList{string}?, int?, bool, int, int?, int?)"/>
+/// or <see cref="ResNetCatalog.ResNetClassify(TransformsCatalog, ResNetClassifierOptions)"/>.
+/// </summary>
+/// <example>See samples/Benchmarks/ScoringBenchmark.cs.</example>
+public sealed class ResNetClassifierEstimator : IEstimator<ResNetClassifierTransformer>
+{
+    private readonly HostSettings _host;
+    private readonly ResNetClassifierOptions _options;
+    private readonly Lazy<PreparedModel> _model;
+
+    internal ResNetClassifierEstimator(HostSettings host, ResNetClassifierOptions options)
+    {
+        _host = host;
+        _options = options.Clone();
+        _options.Validate();
+        _model = new Lazy<PreparedModel>(() => ModelPreparer.Prepare(_options));
+    }
+
+    internal PreparedModel Model => _model.Value;
+
+    private ScoringColumns Columns => new(_options.InputColumnName, _options.ScoreColumnName, _options.PredictedLabelColumnName, _options.FeaturesColumnName);
+
+    /// <summary>The input schema plus Score, PredictedLabel (and Features when asked for).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The pixel column is missing or is not a vector of Single.</exception>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        var model = _model.Value;
+        var name = _options.InputColumnName;
+        var found = inputSchema.Where(c => c.Name == name).ToArray();
+        if (found.Length == 0)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(inputSchema), $"Could not find input column '{name}'. The input has: {string.Join(", ", inputSchema.Select(c => c.Name))}.");
+        }
+
+        var column = found[^1];
+        if (column.Kind != SchemaShape.Column.VectorKind.Vector || column.ItemType != Data.NumberDataViewType.Single)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(inputSchema),
+                $"Schema mismatch for input column '{name}': expected Vector<Single, 3, {model.Info.Height}, {model.Info.Width}>, got {Describe(column)}. "
+                + $"The model reads 3 x {model.Info.Height} x {model.Info.Width} pixels: ResizeImages to height {model.Info.Height}, width {model.Info.Width}, then ExtractPixels (scaleImage: 1f / 255).");
+        }
+
+        if (_options.FeaturesColumnName is not null && !model.Info.HasFeatures)
+        {
+            throw new InvalidOperationException(
+                $"FeaturesColumnName '{_options.FeaturesColumnName}' asks for the embedding, but '{_options.ModelPath}' has no 'features' output.");
+        }
+
+        return OutputShape.Build(new MLContext(), inputSchema, model.Labels, model.Info.FeatureSize, Columns);
+    }
+
+    private static string Describe(SchemaShape.Column column) => column.Kind switch
+    {
+        SchemaShape.Column.VectorKind.Scalar => column.ItemType.ToString() ?? "a scalar",
+        SchemaShape.Column.VectorKind.Vector => $"Vector<{column.ItemType}>",
+        _ => $"Vector<{column.ItemType}> of variable size",
+    };
+
+    /// <summary>Opens the session and returns the scoring transformer; reads no rows.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The pixel column is missing or has the wrong size.</exception>
+    /// <exception cref="InvalidOperationException">The GPU was asked for, cannot be used, and falling back to the CPU was not allowed.</exception>
+    public ResNetClassifierTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var transformer = ResNetClassifierTransformer.Create(_host, _model.Value, Columns, _options);
+        try
+        {
+            transformer.GetOutputSchema(input.Schema);
+            return transformer;
+        }
+        catch
+        {
+            transformer.Dispose();
+            throw;
+        }
+    }
+}

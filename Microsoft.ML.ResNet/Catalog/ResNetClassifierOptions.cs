@@ -1,0 +1,126 @@
+using Microsoft.ML.ResNet.Catalog;
+
+namespace Microsoft.ML.ResNet;
+
+/// <summary>
+/// Options of <see cref="ResNetCatalog.ResNetClassify(TransformsCatalog, ResNetClassifierOptions)"/>:
+/// which network to load, which columns to read and write, and how to run ONNX Runtime.
+/// </summary>
+/// <example>See samples/Benchmarks/ScoringBenchmark.cs for a pipeline that uses these options.</example>
+public sealed class ResNetClassifierOptions
+{
+    /// <summary>
+    /// The network: an ONNX file exported by this library (labels, input size and architecture come from
+    /// its metadata), or a weights file: ours (with labels), PyTorch <c>.pth</c> or <c>.safetensors</c>
+    /// (these need <see cref="Labels"/>).
+    /// </summary>
+    public string ModelPath { get; set; } = string.Empty;
+
+    /// <summary>
+    /// The architecture the weights belong to. For an ONNX file, null accepts what its metadata says and a
+    /// value must match it.
+    /// </summary>
+    public ResNetArchitecture? Architecture { get; set; }
+
+    /// <summary>Class labels in output order. Required for PyTorch and safetensors weights; for ONNX and our
+    /// weights they replace the stored labels (same count).</summary>
+    public IReadOnlyList<string>? Labels { get; set; }
+
+    /// <summary>The pixel vector column: Vector&lt;Single, 3*H*W&gt;, CHW planes scaled to 0..1, as
+    /// <c>ExtractPixels(scaleImage: 1f / 255)</c> makes it.</summary>
+    public string InputColumnName { get; set; } = Defaults.InputColumnName;
+
+    /// <summary>The output probabilities: Vector&lt;Single, K&gt; with the labels as slot names.</summary>
+    public string ScoreColumnName { get; set; } = Defaults.ScoreColumnName;
+
+    /// <summary>The most probable class: Key&lt;UInt32, K&gt; whose key values are the labels.</summary>
+    public string PredictedLabelColumnName { get; set; } = Defaults.PredictedLabelColumnName;
+
+    /// <summary>When set, the pooled embedding (Vector&lt;Single, F&gt;) is written to this column, to feed other
+    /// ML.NET trainers. Needs an ONNX model exported with its features output.</summary>
+    public string? FeaturesColumnName { get; set; }
+
+    /// <summary>Rows per ONNX Runtime run (1 to 1024). Larger batches are faster per image and use more memory.</summary>
+    public int BatchSize { get; set; } = Defaults.BatchSize;
+
+    /// <summary>Input height: what weights are exported for (null: 224); for an ONNX file, null takes the
+    /// model's and a value must match it.</summary>
+    public int? ImageHeight { get; set; }
+
+    /// <summary>Input width: what weights are exported for (null: 224); for an ONNX file, null takes the
+    /// model's and a value must match it.</summary>
+    public int? ImageWidth { get; set; }
+
+    /// <summary>CUDA device to score on; null uses <c>MLContext.GpuDeviceId</c> (null there means the CPU).</summary>
+    public int? GpuDeviceId { get; set; }
+
+    /// <summary>When the GPU cannot be used: true scores on the CPU and logs one warning, false throws.
+    /// Null uses <c>MLContext.FallbackToCpu</c>.</summary>
+    public bool? FallbackToCpu { get; set; }
+
+    /// <summary>ONNX Runtime's intra-op threads; null lets it use one per core.</summary>
+    public int? IntraOpNumThreads { get; set; }
+
+    /// <summary>
+    /// Refuse rows whose pixels are all 0 (true by default): LoadImages turns an empty image path into an
+    /// all-black image without any error, and such a row would otherwise get a confident, meaningless label.
+    /// Set false to score genuinely black images.
+    /// </summary>
+    public bool RejectAllZeroPixels { get; set; } = Defaults.RejectAllZeroPixels;
+
+    internal ResNetClassifierOptions Clone() => (ResNetClassifierOptions)MemberwiseClone();
+
+    /// <summary>Checks every value a caller can get wrong, naming the property.</summary>
+    internal void Validate()
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(ModelPath, nameof(ModelPath));
+        ArgumentException.ThrowIfNullOrWhiteSpace(InputColumnName, nameof(InputColumnName));
+        ArgumentException.ThrowIfNullOrWhiteSpace(ScoreColumnName, nameof(ScoreColumnName));
+        ArgumentException.ThrowIfNullOrWhiteSpace(PredictedLabelColumnName, nameof(PredictedLabelColumnName));
+        if (FeaturesColumnName is not null)
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(FeaturesColumnName, nameof(FeaturesColumnName));
+        }
+
+        var outputs = new[] { ScoreColumnName, PredictedLabelColumnName, FeaturesColumnName }.Where(n => n is not null).ToArray();
+        if (outputs.Distinct(StringComparer.Ordinal).Count() != outputs.Length)
+        {
+            throw new ArgumentException($"Output column names must differ; got {string.Join(", ", outputs)}.", nameof(ScoreColumnName));
+        }
+
+        if (BatchSize < 1 || BatchSize > Defaults.MaxBatchSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, $"Expected 1 to {Defaults.MaxBatchSize} rows per run.");
+        }
+
+        if (ImageHeight is < 32)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ImageHeight), ImageHeight, "A ResNet needs images of at least 32x32.");
+        }
+
+        if (ImageWidth is < 32)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ImageWidth), ImageWidth, "A ResNet needs images of at least 32x32.");
+        }
+
+        if (GpuDeviceId < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(GpuDeviceId), GpuDeviceId, "A CUDA device id is 0 or more; null means the CPU.");
+        }
+
+        if (IntraOpNumThreads < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(IntraOpNumThreads), IntraOpNumThreads, "Expected at least one thread, or null for ONNX Runtime's default.");
+        }
+
+        if (Architecture is { } architecture && !Enum.IsDefined(architecture))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Architecture), architecture, $"Expected one of {string.Join(", ", Enum.GetNames<ResNetArchitecture>())}.");
+        }
+
+        if (Labels is not null && Labels.Any(string.IsNullOrEmpty))
+        {
+            throw new ArgumentException("Labels must not be null or empty strings.", nameof(Labels));
+        }
+    }
+}

@@ -1,0 +1,227 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.ResNet.Catalog;
+using Microsoft.ML.ResNet.Scoring;
+
+namespace Microsoft.ML.ResNet;
+
+/// <summary>
+/// Scores a pixel column with a ResNet classifier through ONNX Runtime, <see cref="BatchSize"/> rows per
+/// run. <see cref="Transform"/> is lazy; PredictionEngine works row by row; one instance serves many
+/// threads (give each its own PredictionEngine). Saving writes ML.NET's own transformers only, so the
+/// zip loads with <c>mlContext.Model.Load</c> anywhere; <see cref="Load"/> reopens it as this batched
+/// transformer. Owns the native session: dispose it.
+/// </summary>
+/// <remarks>
+/// ML.NET's PredictionEngine disposes the transformer it was created from when it is itself disposed
+/// (its default <c>OwnsTransformer = true</c>). Engines that share one transformer, as a pool's do, must be
+/// created with <c>new PredictionEngineOptions { OwnsTransformer = false }</c>.
+/// Rows are not scored silently when they are bad: NaN pixels and all-zero rows (what LoadImages makes of an
+/// empty path) are rejected with an error naming the row; the stock chain written by Save does not check them.
+/// The stock chain's Score has no slot names (the labels are PredictedLabel's key values there).
+/// </remarks>
+/// <example>See samples/Benchmarks/ScoringBenchmark.cs.</example>
+public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
+{
+    private readonly ResNetScorer _scorer;
+    private readonly byte[] _onnx;
+    private bool _disposed;
+
+    private ResNetClassifierTransformer(ResNetScorer scorer, byte[] onnx)
+    {
+        _scorer = scorer;
+        _onnx = onnx;
+    }
+
+    /// <summary>Class labels in score order; also the key values of the predicted label.</summary>
+    public IReadOnlyList<string> Labels => _scorer.Labels;
+
+    /// <summary>The pixel column read.</summary>
+    public string InputColumnName => _scorer.Columns.Input;
+
+    /// <summary>The probabilities column written.</summary>
+    public string ScoreColumnName => _scorer.Columns.Score;
+
+    /// <summary>The predicted label column written.</summary>
+    public string PredictedLabelColumnName => _scorer.Columns.PredictedLabel;
+
+    /// <summary>The embedding column written, or null.</summary>
+    public string? FeaturesColumnName => _scorer.Columns.Features;
+
+    /// <summary>Rows per ONNX Runtime run.</summary>
+    public int BatchSize => _scorer.BatchSize;
+
+    /// <summary>Input image height the network reads.</summary>
+    public int ImageHeight => _scorer.Info.Height;
+
+    /// <summary>Input image width the network reads.</summary>
+    public int ImageWidth => _scorer.Info.Width;
+
+    /// <summary>Where the session runs: "CPU" or "CUDA:n".</summary>
+    public string Device => _scorer.Session.Device;
+
+    /// <summary>Always true: rows can be scored one at a time (PredictionEngine).</summary>
+    public bool IsRowToRowMapper => true;
+
+    /// <summary>
+    /// Reopens a zip written by <c>mlContext.Model.Save</c> with our transformer in it. When the whole
+    /// model is one classifier this returns a <see cref="ResNetClassifierTransformer"/>; when the classifier
+    /// is a step of a larger chain (e.g. after LoadImages, ResizeImages, ExtractPixels) it returns that chain
+    /// with the classifier's step replaced by the batched transformer.
+    /// </summary>
+    /// <param name="mlContext">Gives the GPU defaults and the log.</param>
+    /// <param name="path">The model zip.</param>
+    /// <param name="gpuDeviceId">CUDA device; null uses <c>mlContext.GpuDeviceId</c>.</param>
+    /// <param name="fallbackToCpu">Score on the CPU when the GPU cannot be used; null uses <c>mlContext.FallbackToCpu</c>.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="mlContext"/> or <paramref name="path"/> is null.</exception>
+    /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
+    /// <exception cref="InvalidDataException">The zip holds no classifier saved by this library.</exception>
+    public static ITransformer Load(MLContext mlContext, string path, int? gpuDeviceId = null, bool? fallbackToCpu = null)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        ArgumentNullException.ThrowIfNull(path);
+        var host = HostSettings.From(mlContext);
+        var entries = SavedModelReader.Read(path);
+        if (entries.Count == 0)
+        {
+            throw new InvalidDataException($"'{path}' holds no ResNet classifier saved by this library (no ONNX model with '{SavedScoringSettings.MetadataKey}' metadata).");
+        }
+
+        var session = host.Resolve(gpuDeviceId, fallbackToCpu, intraOpNumThreads: null);
+        if (entries is [{ Path: [] } only])
+        {
+            return FromSaved(host, session, only);
+        }
+
+        var loaded = mlContext.Model.Load(path, out _);
+        foreach (var entry in entries)
+        {
+            loaded = Replace(loaded, entry.Path, FromSaved(host, session, entry));
+        }
+
+        return loaded;
+    }
+
+    /// <summary>The input schema plus the output columns.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The pixel column is missing (the message lists the columns) or is not Vector&lt;Single, 3*H*W&gt;.</exception>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _scorer.OutputSchema(inputSchema);
+    }
+
+    /// <summary>A row mapper for PredictionEngine; each row it makes scores one row per run.</summary>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _scorer.Mapper(inputSchema);
+    }
+
+    /// <summary>
+    /// A lazy view of <paramref name="input"/> with the output columns; its cursors score <see cref="BatchSize"/>
+    /// rows per run. A row that cannot be read, is all zeros (see <see cref="ResNetClassifierOptions.RejectAllZeroPixels"/>)
+    /// or holds NaN makes the cursor throw an <see cref="InvalidOperationException"/> naming the row and its text columns.
+    /// </summary>
+    public IDataView Transform(IDataView input)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _scorer.Transform(input);
+    }
+
+    /// <summary>
+    /// Saves <paramref name="inputSchema"/> and this transformer to <paramref name="path"/> atomically: a reader
+    /// sees the old file or the new one, never a partial zip.
+    /// </summary>
+    public void Save(string path, DataViewSchema inputSchema)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        new MLContext().Model.SaveAtomically(this, inputSchema, path);
+    }
+
+    /// <summary>Releases the ONNX Runtime session.</summary>
+    public void Dispose()
+    {
+        if (!_disposed)
+        {
+            _disposed = true;
+            _scorer.Dispose();
+        }
+    }
+
+    void ICanSaveModel.Save(ModelSaveContext ctx)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+
+        // ML.NET cannot load a third party's transformer, so what is saved is a chain of its own built-ins
+        // that computes the same columns (see PortableModelWriter).
+        var settings = new SavedScoringSettings(InputColumnName, ScoreColumnName, PredictedLabelColumnName, FeaturesColumnName, BatchSize, _scorer.RejectAllZeroPixels);
+        var saved = PortableModelWriter.RewriteGraph(_onnx, Labels, settings, FeaturesColumnName is not null);
+        var folder = Path.Combine(Path.GetTempPath(), "resnetml-save");
+        Directory.CreateDirectory(folder);
+        var file = Path.Combine(folder, $"{Guid.NewGuid():N}.onnx");
+        try
+        {
+            File.WriteAllBytes(file, saved);
+            var chain = PortableModelWriter.BuildChain(new MLContext(), file, Labels, _scorer.Info.PixelCount, settings);
+            try
+            {
+                ((ICanSaveModel)chain).Save(ctx);
+            }
+            finally
+            {
+                chain.Dispose();
+            }
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    internal static ResNetClassifierTransformer Create(HostSettings host, PreparedModel model, ScoringColumns columns, ResNetClassifierOptions options)
+    {
+        var sessionOptions = host.Resolve(options.GpuDeviceId, options.FallbackToCpu, options.IntraOpNumThreads);
+        return Open(host, model.Onnx, model.Labels, columns, options.BatchSize, options.RejectAllZeroPixels, sessionOptions);
+    }
+
+    private static ResNetClassifierTransformer FromSaved(HostSettings host, ScoringSessionOptions session, SavedModelReader.Entry entry)
+    {
+        var info = ModelPreparer.ReadInfo(entry.Onnx);
+        var labels = info.Labels ?? throw new InvalidDataException("The saved classifier has no labels in its metadata.");
+        var settings = entry.Settings;
+        return Open(host, entry.Onnx, labels, settings.Columns, settings.BatchSize, settings.RejectAllZeroPixels, session);
+    }
+
+    private static ResNetClassifierTransformer Open(
+        HostSettings host, byte[] onnx, IReadOnlyList<string> labels, ScoringColumns columns, int batchSize, bool rejectAllZero, ScoringSessionOptions sessionOptions)
+    {
+        var session = new OnnxScoringSession(onnx, sessionOptions, host.Warn);
+        try
+        {
+            return new ResNetClassifierTransformer(new ResNetScorer(session, labels, columns, batchSize, rejectAllZero), onnx);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    private static ITransformer Replace(ITransformer root, int[] path, ITransformer replacement)
+    {
+        if (path.Length == 0)
+        {
+            (root as IDisposable)?.Dispose();
+            return replacement;
+        }
+
+        if (root is not TransformerChain<ITransformer> chain)
+        {
+            throw new InvalidDataException($"Expected a transformer chain where the saved classifier sits, found {root.GetType().Name}.");
+        }
+
+        var elements = chain.ToArray();
+        elements[path[0]] = Replace(elements[path[0]], path[1..], replacement);
+        return new TransformerChain<ITransformer>(elements);
+    }
+}

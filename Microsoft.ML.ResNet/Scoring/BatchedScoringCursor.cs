@@ -1,0 +1,204 @@
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.ResNet.Scoring;
+
+/// <summary>
+/// Reads up to a batch of input rows (copying the pass-through columns the consumer asked for),
+/// scores them in one ONNX Runtime run into reused buffers, then serves them row by row.
+/// A bad row fails the move that reads it, with an error naming the row and its text columns.
+/// </summary>
+internal sealed class BatchedScoringCursor : DataViewRowCursor
+{
+    private readonly ResNetScorer _scorer;
+    private readonly DataViewRowCursor _input;
+    private readonly int _inputCount;
+    private readonly bool[] _active;
+    private readonly bool _scoring;
+    private readonly ScoringBatch? _batch;
+    private readonly ValueGetter<VBuffer<float>>? _pixels;
+    private readonly Dictionary<int, CachedColumn> _cached = [];
+    private readonly ValueGetter<DataViewRowId> _inputIds;
+    private readonly DataViewRowId[] _ids;
+    private readonly RowErrors _errors;
+    private VBuffer<float> _pixelScratch;
+    private int _filled;
+    private int _slot = -1;
+    private long _position = -1;
+    private bool _done;
+
+    public BatchedScoringCursor(ResNetScorer scorer, IDataView input, DataViewSchema schema, IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand)
+    {
+        _scorer = scorer;
+        Schema = schema;
+        _inputCount = input.Schema.Count;
+        _active = new bool[schema.Count];
+        foreach (var column in columnsNeeded)
+        {
+            _active[column.Index] = true;
+        }
+
+        _scoring = _active.Skip(_inputCount).Any(a => a);
+        var pixelIndex = scorer.CheckInput(input.Schema);
+        var inputColumns = input.Schema.Where(c => _active[c.Index]).Concat(RowErrors.DescribingColumns(input.Schema));
+        if (_scoring)
+        {
+            inputColumns = inputColumns.Append(input.Schema[pixelIndex]);
+        }
+
+        _input = OpenInput(input, inputColumns.DistinctBy(c => c.Index).ToArray(), rand);
+        try
+        {
+            var capacity = scorer.BatchSize;
+            foreach (var column in input.Schema.Where(c => _active[c.Index]))
+            {
+                _cached[column.Index] = CachedColumn.Create(_input, column, capacity);
+            }
+
+            _inputIds = _input.GetIdGetter();
+            _ids = new DataViewRowId[capacity];
+            _errors = new RowErrors(_input);
+            if (_scoring)
+            {
+                _pixels = _input.GetGetter<VBuffer<float>>(input.Schema[pixelIndex]);
+                _batch = new ScoringBatch(scorer.Session, capacity, scorer.Columns.Features is not null);
+            }
+        }
+        catch
+        {
+            _input.Dispose();
+            throw;
+        }
+    }
+
+    public override DataViewSchema Schema { get; }
+
+    public override long Position => _position;
+
+    public override long Batch => 0;
+
+    public override bool IsColumnActive(DataViewSchema.Column column) => _active[column.Index];
+
+    public override ValueGetter<DataViewRowId> GetIdGetter() => (ref DataViewRowId dst) => dst = _ids[_slot];
+
+    public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
+    {
+        if (!_active[column.Index])
+        {
+            throw new InvalidOperationException($"Column '{column.Name}' was not requested when the cursor was created.");
+        }
+
+        Delegate getter = column.Index < _inputCount
+            ? _cached[column.Index].Getter(() => _slot)
+            : OutputGetters.Make(_scorer, _batch!, () => _slot, static () => { }, column.Index - _inputCount);
+        return getter as ValueGetter<TValue>
+            ?? throw new InvalidOperationException($"Column '{column.Name}' is {column.Type}, not {typeof(TValue).Name}.");
+    }
+
+    public override bool MoveNext()
+    {
+        if (_done)
+        {
+            return false;
+        }
+
+        if (_slot + 1 < _filled)
+        {
+            _slot++;
+            _position++;
+            return true;
+        }
+
+        Fill();
+        if (_filled == 0)
+        {
+            _done = true;
+            return false;
+        }
+
+        _slot = 0;
+        _position++;
+        return true;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _batch?.Dispose();
+            _input.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private static DataViewRowCursor OpenInput(IDataView input, DataViewSchema.Column[] columns, Random? rand)
+    {
+        // A set of one asks the upstream for a plain cursor: ML.NET's parallel (split/consolidated)
+        // cursors compute rows ahead on worker threads, which hides which row failed.
+        var cursors = input.GetRowCursorSet(columns, 1, rand);
+        if (cursors.Length == 1)
+        {
+            return cursors[0];
+        }
+
+        foreach (var cursor in cursors)
+        {
+            cursor.Dispose();
+        }
+
+        return input.GetRowCursor(columns, rand);
+    }
+
+    private void Fill()
+    {
+        _filled = 0;
+        var capacity = _scorer.BatchSize;
+        var pixelCount = _scorer.Info.PixelCount;
+        while (_filled < capacity)
+        {
+            long row = _input.Position + 1;
+            try
+            {
+                if (!_input.MoveNext())
+                {
+                    break;
+                }
+
+                row = _input.Position;
+                if (_scoring)
+                {
+                    _pixels!(ref _pixelScratch);
+                }
+
+                foreach (var cached in _cached.Values)
+                {
+                    cached.Store(_filled);
+                }
+
+                _inputIds(ref _ids[_filled]);
+            }
+            catch (Exception ex)
+            {
+                throw _errors.Failed(row, _scorer.Columns.Input, ex);
+            }
+
+            if (_scoring)
+            {
+                var target = _batch!.Pixels.AsSpan(_filled * pixelCount, pixelCount);
+                _pixelScratch.CopyTo(target);
+                var problem = PixelChecks.Problem(target, _scorer.RejectAllZeroPixels);
+                if (problem is not null)
+                {
+                    throw _errors.Rejected(row, _scorer.Columns.Input, problem);
+                }
+            }
+
+            _filled++;
+        }
+
+        if (_scoring && _filled > 0)
+        {
+            _batch!.Run(_filled);
+        }
+    }
+}

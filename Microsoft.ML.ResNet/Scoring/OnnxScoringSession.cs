@@ -1,0 +1,107 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace Microsoft.ML.ResNet.Scoring;
+
+/// <summary>
+/// Owns the ONNX Runtime session of one classifier: the one place that picks the GPU or the CPU.
+/// <see cref="InferenceSession.Run(RunOptions, IReadOnlyCollection{string}, IReadOnlyCollection{OrtValue}, IReadOnlyCollection{string}, IReadOnlyCollection{OrtValue})"/>
+/// is thread-safe, so one session serves every cursor and prediction engine; each of those brings its
+/// own buffers (<see cref="ScoringBatch"/>). Dispose it.
+/// </summary>
+internal sealed class OnnxScoringSession : IDisposable
+{
+    private readonly SessionOptions _sessionOptions;
+    private readonly InferenceSession _session;
+
+    /// <summary>Creates the session on the requested device.</summary>
+    /// <param name="model">The ONNX model bytes.</param>
+    /// <param name="options">Device and threads.</param>
+    /// <param name="warn">Receives the one warning written when the GPU is unusable and the CPU takes over.</param>
+    /// <exception cref="InvalidOperationException">The GPU is unusable and <see cref="ScoringSessionOptions.FallbackToCpu"/> is false, or the graph breaks the contract.</exception>
+    public OnnxScoringSession(byte[] model, ScoringSessionOptions options, Action<string> warn)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(warn);
+        (_session, _sessionOptions, Device) = Create(model, options, warn);
+        try
+        {
+            Info = ScoringModelInfo.Read(_session);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>"CPU" or "CUDA:n": where the session actually runs.</summary>
+    public string Device { get; }
+
+    public ScoringModelInfo Info { get; }
+
+    public void Run(RunOptions runOptions, IReadOnlyCollection<string> inputNames, IReadOnlyCollection<OrtValue> inputs, IReadOnlyCollection<string> outputNames, IReadOnlyCollection<OrtValue> outputs)
+        => _session.Run(runOptions, inputNames, inputs, outputNames, outputs);
+
+    public void Dispose()
+    {
+        _session?.Dispose();
+        _sessionOptions?.Dispose();
+    }
+
+    private static (InferenceSession, SessionOptions, string) Create(byte[] model, ScoringSessionOptions options, Action<string> warn)
+    {
+        if (options.GpuDeviceId is int deviceId)
+        {
+            SessionOptions? gpu = null;
+            try
+            {
+                gpu = NewOptions(options);
+                gpu.AppendExecutionProvider_CUDA(deviceId);
+                return (new InferenceSession(model, gpu), gpu, $"CUDA:{deviceId}");
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                gpu?.Dispose();
+
+                // ORT's message for a missing CUDA/cuDNN is long and multi-line; the first line names the library.
+                var cause = ex.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault()?.Trim() ?? ex.GetType().Name;
+                var problem = $"GPU device {deviceId} cannot be used: ONNX Runtime's CUDA execution provider failed to start ({cause})";
+                if (!options.FallbackToCpu)
+                {
+                    throw new InvalidOperationException(
+                        $"{problem}. Install CUDA 13 and cuDNN 9 and reference Microsoft.ML.OnnxRuntime.Gpu, choose another device, or pass fallbackToCpu: true to score on the CPU.",
+                        ex);
+                }
+
+                warn($"{problem}; scoring on the CPU instead.");
+            }
+        }
+
+        var cpu = NewOptions(options);
+        try
+        {
+            return (new InferenceSession(model, cpu), cpu, "CPU");
+        }
+        catch
+        {
+            cpu.Dispose();
+            throw;
+        }
+    }
+
+    private static SessionOptions NewOptions(ScoringSessionOptions options)
+    {
+        var sessionOptions = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+        };
+        if (options.IntraOpNumThreads is int threads)
+        {
+            sessionOptions.IntraOpNumThreads = threads;
+        }
+
+        return sessionOptions;
+    }
+}

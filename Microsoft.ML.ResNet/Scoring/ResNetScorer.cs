@@ -1,0 +1,126 @@
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.ResNet.Scoring;
+
+/// <summary>
+/// The scoring core behind the public transformer: one session, the labels and the column names;
+/// it checks input schemas, builds the output schema and hands out batched views and single-row
+/// mappers. Thread-safe (each view cursor or row brings its own <see cref="ScoringBatch"/>). Dispose it.
+/// </summary>
+internal sealed class ResNetScorer : IDisposable
+{
+    public ResNetScorer(OnnxScoringSession session, IReadOnlyList<string> labels, ScoringColumns columns, int batchSize, bool rejectAllZeroPixels)
+    {
+        Session = session;
+        Labels = labels;
+        Columns = columns;
+        BatchSize = batchSize;
+        RejectAllZeroPixels = rejectAllZeroPixels;
+        if (labels.Count != session.Info.NumClasses)
+        {
+            throw new ArgumentException(
+                $"The model has {session.Info.NumClasses} classes but {labels.Count} labels were given ({Preview(labels)}).", nameof(labels));
+        }
+
+        var duplicate = labels.GroupBy(l => l, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            throw new ArgumentException($"Label '{duplicate.Key}' appears {duplicate.Count()} times; key values must be distinct.", nameof(labels));
+        }
+
+        if (columns.Features is not null && !session.Info.HasFeatures)
+        {
+            throw new ArgumentException(
+                $"Column '{columns.Features}' asks for the embedding, but the ONNX model has no 'features' output (export it with IncludeFeatures).", nameof(columns));
+        }
+    }
+
+    public OnnxScoringSession Session { get; }
+
+    public IReadOnlyList<string> Labels { get; }
+
+    public ScoringColumns Columns { get; }
+
+    public int BatchSize { get; }
+
+    public bool RejectAllZeroPixels { get; }
+
+    public ScoringModelInfo Info => Session.Info;
+
+    /// <summary>The pixel column's index; throws ML.NET-style schema errors.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The column is missing or not Vector&lt;Single, 3*H*W&gt;.</exception>
+    public int CheckInput(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        var column = inputSchema.GetColumnOrNull(Columns.Input)
+            ?? throw MissingColumn(Columns.Input, inputSchema.Where(c => !c.IsHidden).Select(c => c.Name));
+        if (column.Type is not VectorDataViewType { ItemType: NumberDataViewType n } vector
+            || n != NumberDataViewType.Single
+            || vector.Size != Info.PixelCount)
+        {
+            throw WrongType(Columns.Input, column.Type.ToString() ?? column.Type.GetType().Name);
+        }
+
+        return column.Index;
+    }
+
+    public ArgumentOutOfRangeException MissingColumn(string name, IEnumerable<string> existing) =>
+        new("inputSchema", $"Could not find input column '{name}'. The input has: {string.Join(", ", existing)}.");
+
+    public ArgumentOutOfRangeException WrongType(string name, string actual) =>
+        new("inputSchema",
+            $"Schema mismatch for input column '{name}': expected Vector<Single, 3, {Info.Height}, {Info.Width}>, got {actual}. "
+            + $"The model reads 3 x {Info.Height} x {Info.Width} pixels: ResizeImages to height {Info.Height}, width {Info.Width}, then ExtractPixels (CHW planes, scaleImage: 1f / 255).");
+
+    public DataViewSchema OutputSchema(DataViewSchema inputSchema)
+    {
+        CheckInput(inputSchema);
+        var builder = new DataViewSchema.Builder();
+        builder.AddColumns(inputSchema);
+
+        var labels = Labels.Select(l => l.AsMemory()).ToArray();
+        ValueGetter<VBuffer<ReadOnlyMemory<char>>> names = (ref VBuffer<ReadOnlyMemory<char>> dst) =>
+            dst = new VBuffer<ReadOnlyMemory<char>>(labels.Length, labels.ToArray());
+
+        var score = new DataViewSchema.Annotations.Builder();
+        score.Add("SlotNames", new VectorDataViewType(TextDataViewType.Instance, labels.Length), names);
+        builder.AddColumn(Columns.Score, new VectorDataViewType(NumberDataViewType.Single, labels.Length), score.ToAnnotations());
+
+        var key = new DataViewSchema.Annotations.Builder();
+        key.Add("KeyValues", new VectorDataViewType(TextDataViewType.Instance, labels.Length), names);
+        builder.AddColumn(Columns.PredictedLabel, new KeyDataViewType(typeof(uint), labels.Length), key.ToAnnotations());
+
+        if (Columns.Features is not null)
+        {
+            builder.AddColumn(Columns.Features, new VectorDataViewType(NumberDataViewType.Single, Info.FeatureSize));
+        }
+
+        return builder.ToSchema();
+    }
+
+    public IDataView Transform(IDataView input) => new BatchedScoringDataView(this, input);
+
+    public IRowToRowMapper Mapper(DataViewSchema inputSchema) => new SingleRowMapper(this, inputSchema);
+
+    /// <summary>Index of the largest probability in row <paramref name="row"/> of a [rows, K] buffer.</summary>
+    public int ArgMax(float[] probabilities, int row)
+    {
+        var k = Info.NumClasses;
+        var span = probabilities.AsSpan(row * k, k);
+        var best = 0;
+        for (var i = 1; i < span.Length; i++)
+        {
+            if (span[i] > span[best])
+            {
+                best = i;
+            }
+        }
+
+        return best;
+    }
+
+    public void Dispose() => Session.Dispose();
+
+    private static string Preview(IReadOnlyList<string> labels) =>
+        string.Join(", ", labels.Take(5)) + (labels.Count > 5 ? ", ..." : string.Empty);
+}

@@ -1,0 +1,88 @@
+using System.Text.Json;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.ResNet.Export;
+
+namespace Microsoft.ML.ResNet.Scoring;
+
+/// <summary>What the scorer needs to know about an ONNX classifier, read from the live session.</summary>
+internal sealed record ScoringModelInfo(
+    string InputName,
+    int Height,
+    int Width,
+    int NumClasses,
+    int FeatureSize,
+    IReadOnlyList<string>? Labels,
+    string? Architecture,
+    IReadOnlyDictionary<string, string> Metadata)
+{
+    /// <summary>Length of one row's pixel vector: 3 planes of Height x Width.</summary>
+    public int PixelCount => 3 * Height * Width;
+
+    public bool HasFeatures => FeatureSize > 0;
+
+    /// <summary>Checks the session against <see cref="OnnxContract"/> and reads its shapes and metadata.</summary>
+    /// <exception cref="InvalidOperationException">The graph does not follow the contract; the message lists what it has.</exception>
+    public static ScoringModelInfo Read(InferenceSession session)
+    {
+        var inputs = session.InputMetadata;
+        if (inputs.Count != 1)
+        {
+            throw new InvalidOperationException(
+                $"A ResNet classifier has one input ('{OnnxContract.PixelsInput}' [N,3,H,W]); this model has {inputs.Count}: {string.Join(", ", inputs.Keys)}.");
+        }
+
+        var (inputName, input) = inputs.First();
+        var dims = input.Dimensions;
+        if (input.ElementType != typeof(float) || dims.Length != 4 || dims[1] != 3)
+        {
+            throw new InvalidOperationException(
+                $"Input '{inputName}' must be float [N,3,H,W]; the model declares {input.ElementType.Name} [{string.Join(",", dims)}].");
+        }
+
+        var metadata = session.ModelMetadata.CustomMetadataMap;
+        var (height, width) = (dims[2], dims[3]);
+        if ((height <= 0 || width <= 0) && metadata.TryGetValue(OnnxContract.Metadata.InputSize, out var size))
+        {
+            var hw = JsonSerializer.Deserialize<int[]>(size);
+            if (hw is { Length: 2 })
+            {
+                (height, width) = (hw[0], hw[1]);
+            }
+        }
+
+        if (height <= 0 || width <= 0)
+        {
+            throw new InvalidOperationException(
+                $"Input '{inputName}' has no fixed height and width ([{string.Join(",", dims)}]) and the model has no '{OnnxContract.Metadata.InputSize}' metadata.");
+        }
+
+        var outputs = session.OutputMetadata;
+        if (!outputs.TryGetValue(OnnxContract.ProbabilitiesOutput, out var probabilities)
+            || probabilities.ElementType != typeof(float)
+            || probabilities.Dimensions.Length != 2
+            || probabilities.Dimensions[1] <= 0)
+        {
+            throw new InvalidOperationException(
+                $"A ResNet classifier has output '{OnnxContract.ProbabilitiesOutput}' float [N,K]; this model has: {Describe(outputs)}.");
+        }
+
+        var featureSize = outputs.TryGetValue(OnnxContract.FeaturesOutput, out var features)
+            && features.Dimensions.Length == 2 && features.Dimensions[1] > 0
+            ? features.Dimensions[1]
+            : 0;
+
+        string[]? labels = null;
+        if (metadata.TryGetValue(OnnxContract.Metadata.Labels, out var json))
+        {
+            labels = JsonSerializer.Deserialize<string[]>(json);
+        }
+
+        metadata.TryGetValue(OnnxContract.Metadata.Architecture, out var architecture);
+        return new ScoringModelInfo(
+            inputName, height, width, probabilities.Dimensions[1], featureSize, labels, architecture,
+            new Dictionary<string, string>(metadata));
+    }
+
+    private static string Describe(IReadOnlyDictionary<string, NodeMetadata> nodes) =>
+        string.Join(", ", nodes.Select(n => $"'{n.Key}' {n.Value.ElementType.Name} [{string.Join(",", n.Value.Dimensions)}]"));
+}
