@@ -30,7 +30,7 @@ catch (UsageException e)
     Console.Error.WriteLine("Run with --help for the commands and options.");
     return 2;
 }
-catch (DatasetException e)
+catch (Exception e) when (e is DatasetException or InvalidDataException)
 {
     Console.Error.WriteLine($"error: {e.Message}");
     return 3;

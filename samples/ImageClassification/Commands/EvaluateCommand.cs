@@ -20,7 +20,8 @@ internal static class EvaluateCommand
         SkippedReport.Write(console, data.Skipped);
 
         var ml = new MLContext();
-        var model = ml.Model.Load(modelPath, out _);
+        var model = SavedModel.Load(ml, modelPath);
+        using var session = model as IDisposable;
         var scored = model.Transform(ml.Data.LoadFromEnumerable(data.Images));
         var metrics = ml.MulticlassClassification.Evaluate(scored, ImagePipeline.LabelColumn, ImagePipeline.ScoreColumn, ImagePipeline.PredictedLabelColumn, topKPredictionCount: topK);
         EvaluationReport.Write(console, metrics, PredictionReader.ClassNames(scored.Schema), topK);

@@ -1,6 +1,5 @@
 using ImageClassification.Cli;
 using ImageClassification.Model;
-using Microsoft.ML;
 using Spectre.Console;
 
 namespace ImageClassification.Commands;
@@ -12,15 +11,8 @@ internal static class ExportCommand
     {
         var modelPath = CommandDefaults.ModelPath(args);
         var onnxPath = Path.GetFullPath(args.GetString("output") ?? Path.ChangeExtension(modelPath, ".onnx"));
-        var ml = new MLContext();
-        var model = ml.Model.Load(modelPath, out _);
-        if (!ResNetTraining.TryExportOnnx(ml, model, onnxPath, out var problem))
-        {
-            console.MarkupLine($"[red]Could not export '{Markup.Escape(modelPath)}':[/] {Markup.Escape(problem ?? "unknown reason")}");
-            return 1;
-        }
-
-        console.MarkupLine($"Saved [bold]{Markup.Escape(onnxPath)}[/]");
+        var onnx = OnnxFromModelZip.Extract(modelPath, onnxPath);
+        console.MarkupLine($"Saved [bold]{Markup.Escape(onnxPath)}[/] ({Markup.Escape(onnx)})");
         return 0;
     }
 }

@@ -26,7 +26,8 @@ internal static class PredictCommand
         SkippedReport.Write(notes, skipped);
 
         var ml = new MLContext();
-        var model = ml.Model.Load(modelPath, out _);
+        var model = SavedModel.Load(ml, modelPath);
+        using var session = model as IDisposable;
         var predictions = PredictionReader.Predict(ml, model, images, CommandDefaults.TopKOption(args));
         PredictionWriter.Write(predictions, format, output, console);
         return 0;

@@ -36,10 +36,11 @@ internal static class TrainCommand
         {
             var pipeline = ImagePipeline.LoadPixels(ml, settings.ImageSize)
                 .Append(ImagePipeline.MapLabelToKey(ml))
-                .Append(ResNetTraining.Trainer(ml, settings, data.Train.Count, progress))
+                .Append(ResNetTraining.Trainer(ml, settings, progress))
                 .Append(ml.Transforms.Conversion.MapKeyToValue(ImagePipeline.PredictedLabelColumn));
             return pipeline.Fit(trainView);
         });
+        using var session = model as IDisposable;  // the chain owns the ONNX Runtime session
         console.MarkupLine($"Trained in {clock.Elapsed:mm\\:ss}.");
 
         console.Write(new Rule("Evaluation on held-out images").LeftJustified());
@@ -52,14 +53,8 @@ internal static class TrainCommand
         AtomicFile.Write(modelPath, temp => ml.Model.Save(model, trainView.Schema, temp));
         console.MarkupLine($"Saved [bold]{Markup.Escape(modelPath)}[/]");
         var onnxPath = Path.Combine(output, CommandDefaults.OnnxFileName);
-        if (ResNetTraining.TryExportOnnx(ml, model, onnxPath, out var problem))
-        {
-            console.MarkupLine($"Saved [bold]{Markup.Escape(onnxPath)}[/]");
-        }
-        else
-        {
-            console.MarkupLine($"[yellow]No ONNX file written:[/] {Markup.Escape(problem ?? "unknown reason")}");
-        }
+        var onnx = OnnxFromModelZip.Extract(modelPath, onnxPath);
+        console.MarkupLine($"Saved [bold]{Markup.Escape(onnxPath)}[/] ({Markup.Escape(onnx)})");
 
         console.Write(new Rule("A few held-out images").LeftJustified());
         var samples = data.Test.GroupBy(i => i.Label).Select(g => g.First()).Take(SamplePredictions).ToList();

@@ -9,13 +9,13 @@ internal sealed record TrainSettings
     public ResNetArchitecture Architecture { get; init; } = ResNetArchitecture.ResNet34;
 
     /// <summary>Passes over the training set.</summary>
-    public int Epochs { get; init; } = 4;
+    public int Epochs { get; init; } = 3;
 
     /// <summary>Images are resized to this square before training and scoring (32 is the smallest a ResNet accepts).</summary>
     public int ImageSize { get; init; } = 32;
 
     /// <summary>Images per optimizer step.</summary>
-    public int BatchSize { get; init; } = 32;
+    public int BatchSize { get; init; } = 64;
 
     /// <summary>Peak learning rate; null keeps the trainer's default.</summary>
     public double? LearningRate { get; init; }

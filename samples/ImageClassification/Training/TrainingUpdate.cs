@@ -11,6 +11,7 @@ namespace ImageClassification.Training;
 /// <param name="LearningRate">Current learning rate.</param>
 /// <param name="ImagesPerSecond">Training throughput.</param>
 /// <param name="Remaining">Estimated time to the end of training.</param>
+/// <param name="EndsEpoch">True for the report that closes an epoch.</param>
 internal sealed record TrainingUpdate(
     int Epoch,
     int Epochs,
@@ -21,13 +22,11 @@ internal sealed record TrainingUpdate(
     double? ValidationAccuracy,
     double LearningRate,
     double ImagesPerSecond,
-    TimeSpan? Remaining)
+    TimeSpan? Remaining,
+    bool EndsEpoch)
 {
     /// <summary>Fraction of all training done, 0..1.</summary>
     public double Fraction => Epochs * StepsPerEpoch == 0
         ? 0
         : ((Epoch - 1) * (double)StepsPerEpoch + Step) / (Epochs * (double)StepsPerEpoch);
-
-    /// <summary>True on the last step of an epoch.</summary>
-    public bool EndsEpoch => Step == StepsPerEpoch;
 }
