@@ -35,6 +35,17 @@ catch (Exception e) when (e is DatasetException or InvalidDataException)
     Console.Error.WriteLine($"error: {e.Message}");
     return 3;
 }
+catch (Exception e) when (e is InvalidOperationException or ArgumentException or IOException)
+{
+    // The library's errors name the file, column or setting at fault; a stack trace would bury that.
+    Console.Error.WriteLine($"error: {e.Message}");
+    if (e.InnerException is { } inner)
+    {
+        Console.Error.WriteLine($"  caused by: {inner.Message}");
+    }
+
+    return 1;
+}
 
 static int PrintHelp()
 {
