@@ -1,0 +1,46 @@
+namespace ImageClassification.Cli;
+
+/// <summary>The text of <c>--help</c>.</summary>
+internal static class HelpText
+{
+    public const string Text = """
+        Train, evaluate and use a ResNet image classifier (ML.NET + TorchSharp + ONNX Runtime).
+
+        Usage: dotnet run --project samples/ImageClassification -- [command] [options]
+
+        With no command: train ResNet-34 on the embedded Fashion-MNIST sample, evaluate it, save
+        out/model.zip and out/model.onnx, and classify a few held-out images.
+
+        Commands:
+          train      Train on a folder with one sub-folder per label (<data>/<label>/<image>).
+                     A folder holding only train/ and test/ is used as already split; otherwise
+                     --test-data is the test set, or 1 image in 5 of each label is held out.
+                       --data <folder>        default: the embedded Fashion-MNIST sample
+                       --test-data <folder>   labelled test images
+                       --arch <name>          resnet18 | resnet34 (default) | resnet50 | resnet101 | resnet152
+                       --epochs <n>           default 3
+                       --image-size <pixels>  square input size, >= 32 (default 32)
+                       --batch-size <n>       default 64
+                       --learning-rate <lr>   default: the trainer's
+                       --weights <file.pth>   start from PyTorch weights (fine-tune)
+                       --output <folder>      where model.zip and model.onnx go (default ./out)
+                       --seed <n>             default 1
+          evaluate   Metrics of a saved model on a labelled folder.
+                       --model <model.zip>    default ./out/model.zip
+                       --data <folder>        default: the embedded test set
+          predict <image|folder>
+                     Classify one image or every image under a folder.
+                       --model <model.zip>    default ./out/model.zip
+                       --format table|csv|json  default table (csv/json on stdout, notes on stderr)
+          export     Write the ONNX file of a saved model.
+                       --model <model.zip>    default ./out/model.zip
+                       --output <model.onnx>  default: next to the model
+
+        Options of every command that reads images:
+          --bad-images skip|fail  a file with an image extension that does not decode is skipped and
+                                  listed (skip, the default) or stops the run before any work (fail)
+          --top-k <k>             how many labels to show per image / top-k accuracy (default 3)
+
+        Exit codes: 0 ok, 1 failure, 2 bad command line, 3 bad data or model path.
+        """;
+}

@@ -1,0 +1,18 @@
+using ImageClassification.Cli;
+using ImageClassification.Model;
+using Spectre.Console;
+
+namespace ImageClassification.Commands;
+
+/// <summary><c>export</c>: writes the ONNX file of a saved model, for ONNX Runtime in any language.</summary>
+internal static class ExportCommand
+{
+    public static int Run(CommandLineArgs args, IAnsiConsole console)
+    {
+        var modelPath = CommandDefaults.ModelPath(args);
+        var onnxPath = Path.GetFullPath(args.GetString("output") ?? Path.ChangeExtension(modelPath, ".onnx"));
+        var onnx = OnnxFromModelZip.Extract(modelPath, onnxPath);
+        console.MarkupLine($"Saved [bold]{Markup.Escape(onnxPath)}[/] ({Markup.Escape(onnx)})");
+        return 0;
+    }
+}

@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using ImageClassification.Cli;
+using ImageClassification.Data;
+using ImageClassification.Model;
+using ImageClassification.Reporting;
+using ImageClassification.Training;
+using Microsoft.ML;
+using Microsoft.ML.ResNet;
+using Spectre.Console;
+
+namespace ImageClassification.Commands;
+
+/// <summary><c>train</c>: the whole Model Builder flow: data, training with progress, evaluation, save, export, a few predictions.</summary>
+internal static class TrainCommand
+{
+    private const int SamplePredictions = 8;
+
+    public static int Run(CommandLineArgs args, IAnsiConsole console)
+    {
+        var clock = Stopwatch.StartNew();
+        var settings = ReadSettings(args);
+        var topK = CommandDefaults.TopKOption(args);
+        var output = Path.GetFullPath(args.GetString("output") ?? CommandDefaults.OutputFolder);
+        var dataFolder = args.GetString("data") ?? TrainTestData.EmbeddedSampleFolder;
+
+        var data = TrainTestData.Load(dataFolder, args.GetString("test-data"), CommandDefaults.BadImages(args));
+        console.MarkupLine($"[bold]Data[/] {Markup.Escape(data.Description)}");
+        SkippedReport.Write(console, data.Skipped);
+        console.MarkupLine(Markup.Escape(
+            $"Training {settings.Architecture} on {settings.ImageSize}x{settings.ImageSize} images, {settings.Epochs} epoch(s), batch {settings.BatchSize}" +
+            (settings.WeightsPath is null ? ", from scratch" : $", starting from {settings.WeightsPath}")));
+
+        var ml = new MLContext(seed: settings.Seed);
+        var trainView = ml.Data.LoadFromEnumerable(data.Train);
+        var model = TrainingProgressView.Run($"{settings.Architecture}", progress =>
+        {
+            var pipeline = ImagePipeline.LoadPixels(ml, settings.ImageSize)
+                .Append(ImagePipeline.MapLabelToKey(ml))
+                .Append(ResNetTraining.Trainer(ml, settings, progress))
+                .Append(ml.Transforms.Conversion.MapKeyToValue(ImagePipeline.PredictedLabelColumn));
+            return pipeline.Fit(trainView);
+        });
+        using var session = model as IDisposable;  // the chain owns the ONNX Runtime session
+        console.MarkupLine($"Trained in {clock.Elapsed:mm\\:ss}.");
+
+        console.Write(new Rule("Evaluation on held-out images").LeftJustified());
+        var scored = model.Transform(ml.Data.LoadFromEnumerable(data.Test));
+        var metrics = ml.MulticlassClassification.Evaluate(scored, ImagePipeline.LabelColumn, ImagePipeline.ScoreColumn, ImagePipeline.PredictedLabelColumn, topKPredictionCount: topK);
+        EvaluationReport.Write(console, metrics, PredictionReader.ClassNames(scored.Schema), topK);
+
+        Directory.CreateDirectory(output);
+        var modelPath = Path.Combine(output, CommandDefaults.ModelFileName);
+        AtomicFile.Write(modelPath, temp => ml.Model.Save(model, trainView.Schema, temp));
+        console.MarkupLine($"Saved [bold]{Markup.Escape(modelPath)}[/]");
+        var onnxPath = Path.Combine(output, CommandDefaults.OnnxFileName);
+        var onnx = OnnxFromModelZip.Extract(modelPath, onnxPath);
+        console.MarkupLine($"Saved [bold]{Markup.Escape(onnxPath)}[/] ({Markup.Escape(onnx)})");
+
+        console.Write(new Rule("A few held-out images").LeftJustified());
+        var samples = data.Test.GroupBy(i => i.Label).Select(g => g.First()).Take(SamplePredictions).ToList();
+        console.Write(PredictionWriter.ToTable(PredictionReader.Predict(ml, model, samples, topK, withActual: true)));
+        console.MarkupLine($"Done in {clock.Elapsed:mm\\:ss}. Next: [bold]predict <image|folder> --model {Markup.Escape(modelPath)}[/]");
+        return 0;
+    }
+
+    private static TrainSettings ReadSettings(CommandLineArgs args)
+    {
+        var defaults = new TrainSettings();
+        var weights = args.GetString("weights");
+        if (weights is not null && !File.Exists(weights))
+        {
+            throw new UsageException($"Weights file '{Path.GetFullPath(weights)}' does not exist.");
+        }
+
+        return new TrainSettings
+        {
+            Architecture = ParseArchitecture(args.GetString("arch")) ?? defaults.Architecture,
+            Epochs = args.GetInt("epochs", defaults.Epochs, min: 1, max: 1000),
+            ImageSize = args.GetInt("image-size", defaults.ImageSize, min: 32, max: 1024),
+            BatchSize = args.GetInt("batch-size", defaults.BatchSize, min: 1, max: 4096),
+            LearningRate = args.GetDouble("learning-rate"),
+            WeightsPath = weights is null ? null : Path.GetFullPath(weights),
+            Seed = args.GetInt("seed", defaults.Seed, min: 0),
+        };
+    }
+
+    /// <summary>Accepts "resnet34", "ResNet34", "34".</summary>
+    internal static ResNetArchitecture? ParseArchitecture(string? text)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+
+        var name = text.StartsWith("resnet", StringComparison.OrdinalIgnoreCase) ? text : "ResNet" + text;
+        if (Enum.TryParse<ResNetArchitecture>(name, ignoreCase: true, out var architecture) && Enum.IsDefined(architecture))
+        {
+            return architecture;
+        }
+
+        throw new UsageException($"Option '--arch' expects one of {string.Join(", ", Enum.GetNames<ResNetArchitecture>().Select(n => n.ToLowerInvariant()))}, got '{text}'.");
+    }
+}

@@ -1,0 +1,28 @@
+using Microsoft.ML;
+using Microsoft.ML.Transforms;
+
+namespace ImageClassification.Model;
+
+/// <summary>Column names and the image preprocessing shared by training, evaluation and prediction.</summary>
+internal static class ImagePipeline
+{
+    public const string ImagePathColumn = "ImagePath";
+    public const string ImageColumn = "Image";
+    public const string PixelsColumn = "Pixels";
+    public const string LabelColumn = "Label";
+    public const string ScoreColumn = "Score";
+    public const string PredictedLabelColumn = "PredictedLabel";
+
+    /// <summary>File path -> decoded image -> square resize -> CHW float pixels in 0..1 (what the ResNet expects).</summary>
+    public static IEstimator<ITransformer> LoadPixels(MLContext ml, int imageSize) =>
+        ml.Transforms.LoadImages(ImageColumn, imageFolder: null, ImagePathColumn)
+            .Append(ml.Transforms.ResizeImages(ImageColumn, imageSize, imageSize, ImageColumn))
+            .Append(ml.Transforms.ExtractPixels(PixelsColumn, ImageColumn, scaleImage: 1f / 255));
+
+    /// <summary>
+    /// Label text -> key. Sorted by value so the key order (the order of the scores, the confusion matrix
+    /// and the exported labels) is the alphabetical order of the label folders, whatever order rows come in.
+    /// </summary>
+    public static IEstimator<ITransformer> MapLabelToKey(MLContext ml) =>
+        ml.Transforms.Conversion.MapValueToKey(LabelColumn, LabelColumn, keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue);
+}
