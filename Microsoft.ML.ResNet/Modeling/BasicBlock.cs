@@ -35,7 +35,7 @@ internal sealed class BasicBlock : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var output = relu.call(bn1.call(conv1.call(input)));
         output = bn2.call(conv2.call(output));
-        var shortcut = downsample is null ? input : downsample.call(input);
+        var shortcut = downsample is null ? input : ProjectionShortcut.Forward(downsample, input);
         return relu.call(output.add_(shortcut)).MoveToOuterDisposeScope();
     }
 }

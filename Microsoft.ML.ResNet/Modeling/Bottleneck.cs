@@ -41,7 +41,7 @@ internal sealed class Bottleneck : nn.Module<Tensor, Tensor>
         var output = relu.call(bn1.call(conv1.call(input)));
         output = relu.call(bn2.call(conv2.call(output)));
         output = bn3.call(conv3.call(output));
-        var shortcut = downsample is null ? input : downsample.call(input);
+        var shortcut = downsample is null ? input : ProjectionShortcut.Forward(downsample, input);
         return relu.call(output.add_(shortcut)).MoveToOuterDisposeScope();
     }
 }
