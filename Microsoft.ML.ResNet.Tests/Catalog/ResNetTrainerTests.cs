@@ -158,6 +158,21 @@ public sealed class ResNetTrainerTests
     }
 
     [TestMethod]
+    public void Fit_ResNet50OnCpu_TrainsAndScores()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TrainingData.Synthetic(ml, rows: 8, classes: 2, size: 32);
+        var options = ResNetTrainingLoopTests.SmallOptions();
+        options.Architecture = ResNetArchitecture.ResNet50;
+
+        using var transformer = ml.MulticlassClassification.Trainers.ResNet(options).Fit(data);
+        var scores = transformer.Transform(data).GetColumn<float[]>("Score").ToList();
+
+        Assert.HasCount(8, scores);
+        Assert.IsTrue(scores.All(row => row.Length == 2 && Math.Abs(row.Sum() - 1f) < 1e-4f));
+    }
+
+    [TestMethod]
     public void GetOutputSchema_AddsScoreAndPredictedLabel()
     {
         var ml = new MLContext(seed: 1);
