@@ -18,10 +18,10 @@ internal static class HelpText
                        --data <folder>        default: the embedded Fashion-MNIST sample
                        --test-data <folder>   labelled test images
                        --arch <name>          resnet18 | resnet34 (default) | resnet50 | resnet101 | resnet152
-                       --epochs <n>           default 3
+                       --epochs <n>           default 6
                        --image-size <pixels>  square input size, >= 32 (default 32)
-                       --batch-size <n>       default 64
-                       --learning-rate <lr>   default: the trainer's
+                       --batch-size <n>       default 32
+                       --learning-rate <lr>   peak of the one-cycle schedule (default 0.03)
                        --weights <file.pth>   start from PyTorch weights (fine-tune)
                        --output <folder>      where model.zip and model.onnx go (default ./out)
                        --seed <n>             default 1
