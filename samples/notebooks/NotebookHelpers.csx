@@ -33,7 +33,7 @@ static PngImage Render(PlotModel model, int width, int height)
 static PngImage LineChart(string title, string yTitle, params (string Name, IReadOnlyList<double> Values)[] series)
 {
     var model = new PlotModel { Title = title };
-    model.Legends.Add(new OxyPlot.Legends.Legend { LegendPosition = OxyPlot.Legends.LegendPosition.RightTop });
+    model.Legends.Add(new OxyPlot.Legends.Legend { LegendPlacement = OxyPlot.Legends.LegendPlacement.Outside, LegendPosition = OxyPlot.Legends.LegendPosition.RightTop });
     model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "epoch", MinimumMajorStep = 1 });
     model.Axes.Add(new LinearAxis { Position = AxisPosition.Left, Title = yTitle });
     foreach (var (name, values) in series)
