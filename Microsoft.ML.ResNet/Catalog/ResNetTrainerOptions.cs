@@ -1,4 +1,5 @@
 using Microsoft.ML.ResNet.Catalog;
+using Microsoft.ML.ResNet.Export;
 
 namespace Microsoft.ML.ResNet;
 
@@ -77,10 +78,10 @@ public sealed class ResNetTrainerOptions
     public bool HorizontalFlip { get; set; } = true;
 
     /// <summary>Per-channel RGB mean subtracted from the 0..1 pixels (in training and, baked into the ONNX, in scoring). Default ImageNet's.</summary>
-    public IReadOnlyList<float> Mean { get; set; } = TrainerDefaults.Mean;
+    public IReadOnlyList<float> Mean { get; set; } = OnnxExportOptions.Defaults.Mean;
 
     /// <summary>Per-channel RGB standard deviation the pixels are divided by; each greater than 0. Default ImageNet's.</summary>
-    public IReadOnlyList<float> Std { get; set; } = TrainerDefaults.Std;
+    public IReadOnlyList<float> Std { get; set; } = OnnxExportOptions.Defaults.Std;
 
     /// <summary>Validation data with the same columns (and label keys) as the training data; evaluated after every epoch.</summary>
     public IDataView? ValidationData { get; set; }

@@ -29,9 +29,4 @@ internal static class TrainerDefaults
     /// <summary>Memory the streaming shuffle pool may use when no row count is given (32x32 images: every
     /// row of a 20k-image set; 224x224: about 400 rows).</summary>
     public const long ShufflePoolBytes = 256L << 20;
-
-    /// <summary>ImageNet's per-channel statistics: what torchvision's pretrained weights expect.</summary>
-    public static readonly float[] Mean = [0.485f, 0.456f, 0.406f];
-
-    public static readonly float[] Std = [0.229f, 0.224f, 0.225f];
 }

@@ -19,25 +19,15 @@ internal sealed class TrainerHost
     private TrainerHost(IHostEnvironment? environment)
     {
         _environment = environment;
-        if (environment is MLContext context)
-        {
-            GpuDeviceId = context.GpuDeviceId;
-            FallbackToCpu = context.FallbackToCpu;
-        }
-        else
-        {
-            // A catalog holds MLContext's inner environment, which carries the same two settings.
-            GpuDeviceId = ReadProperty<int?>(environment, nameof(MLContext.GpuDeviceId));
-            FallbackToCpu = ReadProperty<bool>(environment, nameof(MLContext.FallbackToCpu));
-        }
+        Scoring = HostSettings.From(environment);
     }
 
-    public int? GpuDeviceId { get; }
-
     /// <summary>The same environment as the scoring transformer sees it (its log and GPU defaults).</summary>
-    public HostSettings Scoring => HostSettings.From(_environment);
+    public HostSettings Scoring { get; }
 
-    public bool FallbackToCpu { get; }
+    public int? GpuDeviceId => Scoring.GpuDeviceId;
+
+    public bool FallbackToCpu => Scoring.FallbackToCpu;
 
     public static TrainerHost From(MLContext context) => new(context);
 
@@ -96,19 +86,5 @@ internal sealed class TrainerHost
         }
 
         return null;
-    }
-
-    private static T? ReadProperty<T>(object? instance, string name)
-    {
-        for (var type = instance?.GetType(); type is not null; type = type.BaseType)
-        {
-            var property = type.GetProperty(name, BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public);
-            if (property?.GetValue(instance) is T value)
-            {
-                return value;
-            }
-        }
-
-        return default;
     }
 }
