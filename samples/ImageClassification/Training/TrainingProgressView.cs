@@ -24,7 +24,6 @@ internal static class TrainingProgressView
                 new TaskDescriptionColumn { Alignment = Justify.Left },
                 new ProgressBarColumn(),
                 new PercentageColumn(),
-                new RemainingTimeColumn(),
                 new SpinnerColumn())
             .Start(context =>
             {
@@ -54,7 +53,7 @@ internal static class TrainingProgressView
     }
 
     private static string Describe(TrainingUpdate u) => string.Create(CultureInfo.InvariantCulture,
-        $"epoch {u.Epoch}/{u.Epochs} step {u.Step}/{u.StepsPerEpoch} loss {u.Loss:0.000} acc {u.TrainAccuracy:0.000} {u.ImagesPerSecond:0} img/s");
+        $"epoch {u.Epoch}/{u.Epochs} step {u.Step}/{u.StepsPerEpoch} loss {u.Loss:0.000} acc {u.TrainAccuracy:0.000} {u.ImagesPerSecond:0} img/s ETA {u.Remaining:mm\\:ss}");
 
     private static string EpochLine(TrainingUpdate u)
     {
