@@ -38,7 +38,7 @@ for notebook in [0-9][0-9]-*.ipynb; do
         continue
     fi
 
-    if python3 "$here/check_notebook.py" "$out" && [[ $rc -eq 0 ]]; then
+    if /usr/bin/python3 "$here/check_notebook.py" "$out" && [[ $rc -eq 0 ]]; then
         echo "PASS $notebook (${seconds}s)"
     else
         echo "FAIL $notebook: dotnet-repl exit $rc (${seconds}s)"
