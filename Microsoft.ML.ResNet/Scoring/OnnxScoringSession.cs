@@ -96,11 +96,12 @@ internal sealed class OnnxScoringSession : IDisposable
         {
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+
+            // ONNX Runtime's default counts physical cores; a VM that shows 2 logical CPUs as one core with
+            // two threads then gets a single intra-op thread (measured here: 24.5 images/s for ResNet-34
+            // at batch 1, 40.3 with one thread per logical CPU).
+            IntraOpNumThreads = options.IntraOpNumThreads ?? Environment.ProcessorCount,
         };
-        if (options.IntraOpNumThreads is int threads)
-        {
-            sessionOptions.IntraOpNumThreads = threads;
-        }
 
         return sessionOptions;
     }

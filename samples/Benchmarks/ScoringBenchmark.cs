@@ -161,7 +161,8 @@ internal sealed class ScoringBenchmark : IBenchmark
 
     private static Func<int> OrtPass(float[][] pixels, string model, int batch)
     {
-        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        // The bare session gets the same thread count as ours, so the comparison isolates the pipeline.
+        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = Environment.ProcessorCount };
         var session = new InferenceSession(model, options);
         var rowLength = 3 * Size * Size;
         var input = new float[batch * rowLength];
