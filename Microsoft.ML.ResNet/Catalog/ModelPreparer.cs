@@ -10,6 +10,7 @@ internal static class ModelPreparer
 {
     /// <exception cref="FileNotFoundException">No file at the model path.</exception>
     /// <exception cref="ArgumentException">The model disagrees with the options (architecture, size, labels).</exception>
+    /// <exception cref="InvalidDataException">The file is not a loadable ONNX model or weights file; the message names it.</exception>
     public static PreparedModel Prepare(ResNetClassifierOptions options)
     {
         var path = options.ModelPath;
@@ -18,22 +19,39 @@ internal static class ModelPreparer
             throw new FileNotFoundException($"No model file at '{path}' (ResNetClassifierOptions.ModelPath).", path);
         }
 
-        return IsOnnx(path) ? FromOnnx(File.ReadAllBytes(path), options) : FromWeights(options);
+        return IsOnnx(path) ? FromOnnx(File.ReadAllBytes(path), path, options) : FromWeights(options);
     }
 
     /// <summary>Reads the model's contract with a throwaway, unoptimized session (fast to create).</summary>
-    public static ScoringModelInfo ReadInfo(byte[] onnx)
+    /// <param name="onnx">The model bytes.</param>
+    /// <param name="source">Where the bytes came from (a file, a zip entry), for error messages.</param>
+    /// <exception cref="InvalidDataException">ONNX Runtime cannot load the bytes (not ONNX, truncated, damaged);
+    /// the message names <paramref name="source"/>.</exception>
+    public static ScoringModelInfo ReadInfo(byte[] onnx, string source)
     {
         using var sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
-        using var session = new InferenceSession(onnx, sessionOptions);
-        return ScoringModelInfo.Read(session);
+        InferenceSession session;
+        try
+        {
+            session = new InferenceSession(onnx, sessionOptions);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            // ORT's own message ("protobuf parsing failed") names no file.
+            throw new InvalidDataException($"'{source}' is not a loadable ONNX model ({onnx.Length} bytes; not ONNX, truncated or damaged?): {e.Message}", e);
+        }
+
+        using (session)
+        {
+            return ScoringModelInfo.Read(session);
+        }
     }
 
     private static bool IsOnnx(string path) => Path.GetExtension(path).Equals(".onnx", StringComparison.OrdinalIgnoreCase);
 
-    private static PreparedModel FromOnnx(byte[] onnx, ResNetClassifierOptions options)
+    private static PreparedModel FromOnnx(byte[] onnx, string source, ResNetClassifierOptions options)
     {
-        var info = ReadInfo(onnx);
+        var info = ReadInfo(onnx, source);
         if (options.Architecture is { } wanted && info.Architecture is { } actual && actual != wanted.ToString())
         {
             throw new ArgumentException(
@@ -92,6 +110,6 @@ internal static class ModelPreparer
             InputWidth = options.ImageWidth ?? Defaults.ImageWidth,
             IncludeFeatures = true,
         });
-        return FromOnnx(onnx, options);
+        return FromOnnx(onnx, $"the network exported from '{options.ModelPath}'", options);
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.ResNet.Catalog;
+using Microsoft.ML.ResNet.Modeling;
 using Microsoft.ML.ResNet.Scoring;
 
 namespace Microsoft.ML.ResNet;
@@ -156,12 +157,16 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
         // that computes the same columns (see PortableModelWriter).
         var settings = new SavedScoringSettings(InputColumnName, ScoreColumnName, PredictedLabelColumnName, FeaturesColumnName, BatchSize, _scorer.RejectAllZeroPixels);
         var saved = PortableModelWriter.RewriteGraph(_onnx, Labels, settings, FeaturesColumnName is not null);
-        var folder = Path.Combine(Path.GetTempPath(), "resnetml-save");
-        Directory.CreateDirectory(folder);
-        var file = Path.Combine(folder, $"{Guid.NewGuid():N}.onnx");
+        // OnnxTransformer reads a file: it is staged in the user's private folder, so no one else can swap the
+        // network between this write and the zip.
+        var stream = PrivateTempFolder.CreateExclusive(PrivateTempFolder.GetSubfolder("save"), ".onnx", out var file);
         try
         {
-            File.WriteAllBytes(file, saved);
+            using (stream)
+            {
+                stream.Write(saved);
+            }
+
             var chain = PortableModelWriter.BuildChain(new MLContext(), file, Labels, _scorer.Info.PixelCount, settings);
             try
             {
@@ -186,7 +191,7 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
 
     private static ResNetClassifierTransformer FromSaved(HostSettings host, ScoringSessionOptions session, SavedModelReader.Entry entry)
     {
-        var info = ModelPreparer.ReadInfo(entry.Onnx);
+        var info = ModelPreparer.ReadInfo(entry.Onnx, entry.Source);
         var labels = info.Labels ?? throw new InvalidDataException("The saved classifier has no labels in its metadata.");
         var settings = entry.Settings;
         return Open(host, entry.Onnx, labels, settings.Columns, settings.BatchSize, settings.RejectAllZeroPixels, session);

@@ -99,7 +99,7 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
             InputHeight = settings.ImageHeight,
             InputWidth = settings.ImageWidth,
         });
-        var prepared = new PreparedModel(onnx, trained.Labels, ModelPreparer.ReadInfo(onnx));
+        var prepared = new PreparedModel(onnx, trained.Labels, ModelPreparer.ReadInfo(onnx, "the trained network's ONNX export"));
         var scoring = new ResNetClassifierOptions
         {
             ModelPath = "(trained in memory)",

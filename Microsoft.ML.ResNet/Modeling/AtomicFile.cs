@@ -7,6 +7,8 @@ internal static class AtomicFile
     /// Runs <paramref name="write"/> into a temp file beside <paramref name="path"/>, then renames it over
     /// the target. On any failure the temp file is deleted and an existing target is left untouched.
     /// </summary>
+    /// <exception cref="IOException">Writing or renaming failed (e.g. the disk is full); the message names
+    /// <paramref name="path"/>, the inner exception is the cause.</exception>
     public static void Write(string path, Action<Stream> write)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
@@ -26,6 +28,11 @@ internal static class AtomicFile
             }
 
             File.Move(temp, target, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            TryDelete(temp);
+            throw new IOException($"Could not write '{target}' (the previous file, if any, is unchanged): {e.Message}", e);
         }
         catch
         {

@@ -62,7 +62,7 @@ internal static class NativeWeightsFormat
         var bytes = File.ReadAllBytes(path);
         var header = ReadHeader(bytes, path, out var dataStart);
         var data = bytes.AsSpan(dataStart);
-        var expectedLength = header.Tensors.Sum(t => t.ByteLength);
+        var expectedLength = CheckedDataLength(header, path);
         if (data.Length != expectedLength)
         {
             throw new InvalidDataException($"Weights file '{path}' is truncated or padded: the header lists {expectedLength} bytes of tensor data, the file holds {data.Length}.");
@@ -87,11 +87,16 @@ internal static class NativeWeightsFormat
     }
 
     /// <summary>Reads only the header (architecture, labels) without the tensor data.</summary>
+    /// <exception cref="InvalidDataException">The file is too short, or its header is damaged.</exception>
     public static WeightsHeader ReadHeader(string path)
     {
         using var stream = File.OpenRead(path);
         var prefix = new byte[16];
-        stream.ReadExactly(prefix);
+        if (stream.ReadAtLeast(prefix, prefix.Length, throwOnEndOfStream: false) < prefix.Length)
+        {
+            throw new InvalidDataException($"'{path}' is not a ResNetMl weights file: it has {stream.Length} bytes, fewer than the 16-byte prefix.");
+        }
+
         var jsonLength = BinaryPrimitives.ReadInt32LittleEndian(prefix.AsSpan(12));
         var buffer = new byte[16 + Math.Max(0, Math.Min(jsonLength, (int)Math.Min(int.MaxValue - 16, stream.Length - 16)))];
         prefix.CopyTo(buffer, 0);
@@ -128,6 +133,51 @@ internal static class NativeWeightsFormat
         {
             throw new InvalidDataException($"Weights file '{path}' has a damaged header: {e.Message}", e);
         }
+    }
+
+    /// <summary>
+    /// The data length the header's tensor list implies, with every entry checked first (shape, type, byte length
+    /// agree; nothing negative; no overflow): tensors are allocated from these numbers.
+    /// </summary>
+    private static long CheckedDataLength(WeightsHeader header, string path)
+    {
+        var total = 0L;
+        foreach (var entry in header.Tensors ?? [])
+        {
+            if (entry is null || entry.Name is null || entry.Shape is null)
+            {
+                throw new InvalidDataException($"Weights file '{path}' has a damaged header: a tensor entry lacks its name or shape.");
+            }
+
+            var elementSize = ScalarTypeOf(entry, path) == ScalarType.Float32 ? 4L : 8L;
+            try
+            {
+                var elements = 1L;
+                foreach (var dimension in entry.Shape)
+                {
+                    if (dimension < 0)
+                    {
+                        throw new InvalidDataException($"Weights file '{path}': tensor '{entry.Name}' has shape [{string.Join(", ", entry.Shape)}]; dimensions cannot be negative.");
+                    }
+
+                    elements = checked(elements * dimension);
+                }
+
+                if (entry.ByteLength != checked(elements * elementSize))
+                {
+                    throw new InvalidDataException(
+                        $"Weights file '{path}': tensor '{entry.Name}' ({entry.DType}, shape [{string.Join(", ", entry.Shape)}]) needs {elements * elementSize} bytes but its header says {entry.ByteLength}.");
+                }
+
+                total = checked(total + entry.ByteLength);
+            }
+            catch (OverflowException)
+            {
+                throw new InvalidDataException($"Weights file '{path}': tensor '{entry.Name}' declares a size that overflows 64 bits (shape [{string.Join(", ", entry.Shape)}]).");
+            }
+        }
+
+        return total;
     }
 
     private static string DTypeName(ScalarType type, string name) => type switch

@@ -19,6 +19,12 @@ namespace Microsoft.ML.ResNet.Modeling;
 internal static partial class TorchNativeLoader
 {
     private const string TorchSharpLibrary = "libLibTorchSharp.so";
+
+    /// <summary>
+    /// The only requirement ever weakened: GCC 13's link marker, which nothing calls (see ElfVersionPatcher).
+    /// Any other missing version is a real incompatibility and must fail the load.
+    /// </summary>
+    internal const string HarmlessVersion = "GLIBCXX_3.4.32";
     private static readonly string[] LibTorchLibraries = ["libc10.so", "libtorch_cpu.so", "libtorch.so"];
     private static readonly object Gate = new();
     private static bool _loaded;
@@ -47,6 +53,7 @@ internal static partial class TorchNativeLoader
             }
             else if (OperatingSystem.IsLinux() && MissingVersions(stockError).Count > 0)
             {
+                RequireOnlyHarmlessVersionsMissing(MissingVersions(stockError), stockError);
                 LoadedFrom = LoadPatchedCopy(stockError);
                 torch.InitializeDeviceType(DeviceType.CPU);
             }
@@ -101,8 +108,7 @@ internal static partial class TorchNativeLoader
             NativeLibrary.Load(path);
         }
 
-        var versions = MissingVersions(stockError);
-        var copy = WritePatchedCopy(original, versions);
+        var copy = PreparePatchedCopy(original, PrivateTempFolder.GetSubfolder("native"));
         try
         {
             NativeLibrary.Load(copy);
@@ -110,28 +116,84 @@ internal static partial class TorchNativeLoader
         catch (DllNotFoundException e)
         {
             throw new DllNotFoundException(
-                $"The patched copy {copy} (weak {string.Join(", ", versions)}) did not load: {e.Message}. Stock load failed with: {stockError}", e);
+                $"The patched copy {copy} (weak {HarmlessVersion}) did not load: {e.Message}. Stock load failed with: {stockError}", e);
         }
 
         return copy;
     }
 
-    private static string WritePatchedCopy(string original, IReadOnlyCollection<string> versions)
+    /// <summary>
+    /// Returns the path of a patched copy of <paramref name="original"/> inside <paramref name="privateFolder"/>
+    /// whose bytes are verified to be exactly the original with <see cref="HarmlessVersion"/> made weak. A copy
+    /// left by an earlier process is reused only when its SHA-256 matches; anything else there is replaced.
+    /// </summary>
+    /// <exception cref="IOException">The folder is not private to this user.</exception>
+    /// <exception cref="InvalidDataException">The original cannot be patched.</exception>
+    internal static string PreparePatchedCopy(string original, string privateFolder)
     {
-        var bytes = File.ReadAllBytes(original);
-        var key = Convert.ToHexString(SHA256.HashData(bytes))[..16];
-        var folder = Path.Combine(Path.GetTempPath(), "resnetml-native", key);
+        var patched = ElfVersionPatcher.WeakenVersionNeeds(File.ReadAllBytes(original), [HarmlessVersion]);
+        var expected = SHA256.HashData(patched);
+        var folder = PrivateTempFolder.EnsureFolder(Path.Combine(privateFolder, Convert.ToHexString(expected)[..16]));
         var copy = Path.Combine(folder, TorchSharpLibrary);
-        if (File.Exists(copy))
+        if (HasContent(copy, expected))
         {
             return copy;
         }
 
-        Directory.CreateDirectory(folder);
-        var temp = Path.Combine(folder, $"{TorchSharpLibrary}.{Environment.ProcessId}.tmp");
-        File.WriteAllBytes(temp, ElfVersionPatcher.WeakenVersionNeeds(bytes, versions));
+        // Written under a fresh random name, then renamed over whatever is at the final name (rename replaces
+        // a symlink itself, never its target).
+        string temp;
+        using (var stream = PrivateTempFolder.CreateExclusive(folder, ".tmp", out temp))
+        {
+            stream.Write(patched);
+        }
+
         File.Move(temp, copy, overwrite: true);
+        if (!HasContent(copy, expected))
+        {
+            throw new IOException($"The patched copy '{copy}' changed right after it was written; refusing to load it.");
+        }
+
         return copy;
+    }
+
+    /// <summary>
+    /// Refuses to patch when the loader misses any version but <see cref="HarmlessVersion"/>: weakening a version
+    /// whose symbols are really used would turn a clear load error into a crash later.
+    /// </summary>
+    /// <exception cref="DllNotFoundException">Another version is missing; the message names it.</exception>
+    internal static void RequireOnlyHarmlessVersionsMissing(IReadOnlyCollection<string> missing, string stockError)
+    {
+        var others = missing.Where(v => v != HarmlessVersion).Order(StringComparer.Ordinal).ToArray();
+        if (others.Length > 0)
+        {
+            throw new DllNotFoundException(
+                $"TorchSharp's native backend needs {string.Join(", ", others)}, which this system's libraries lack; only {HarmlessVersion} (an unused link marker) can be worked around. Install a newer libstdc++/glibc. Stock load failed with: {stockError}");
+        }
+    }
+
+    /// <summary>Version folders (e.g. 2.9.1, 2.10.0) newest first, compared as numbers; unparsable names last.</summary>
+    internal static IEnumerable<string> NewestVersionFirst(IEnumerable<string> folders) =>
+        folders.OrderByDescending(f => ParseVersion(Path.GetFileName(f)) ?? new Version(0, 0))
+            .ThenByDescending(f => f, StringComparer.Ordinal);
+
+    private static Version? ParseVersion(string name)
+    {
+        // "2.10.0.1", "2.5.1-preview": the numeric part decides.
+        var numeric = name.Split('-', '+')[0];
+        return Version.TryParse(numeric, out var version) ? version : null;
+    }
+
+    private static bool HasContent(string path, byte[] sha256)
+    {
+        var info = new FileInfo(path);
+        if (!info.Exists || info.LinkTarget is not null)
+        {
+            return false;
+        }
+
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        return SHA256.HashData(stream).AsSpan().SequenceEqual(sha256);
     }
 
     /// <summary>The symbol versions a dlopen error says are missing, e.g. GLIBCXX_3.4.32.</summary>
@@ -168,7 +230,7 @@ internal static partial class TorchNativeLoader
         var libTorch = Path.Combine(packages, "libtorch-cpu-linux-x64");
         if (Directory.Exists(libTorch))
         {
-            foreach (var version in Directory.GetDirectories(libTorch).OrderDescending())
+            foreach (var version in NewestVersionFirst(Directory.GetDirectories(libTorch)))
             {
                 yield return Path.Combine(version, "runtimes", rid, "native");
             }

@@ -51,6 +51,16 @@ internal sealed class WeightsFile : IDisposable
             return new WeightsFile(path, format, tensors, header);
         }
 
+        // PyBridge allocates whatever sizes the file declares; they are checked against the file first.
+        if (format == WeightsFormat.SafeTensors)
+        {
+            ForeignWeightsCheck.CheckSafetensors(path);
+        }
+        else if (IsZip(path))
+        {
+            ForeignWeightsCheck.CheckPyTorchZip(path);
+        }
+
         try
         {
             var tensors = format == WeightsFormat.PyTorch
@@ -70,6 +80,13 @@ internal sealed class WeightsFile : IDisposable
         {
             tensor.Dispose();
         }
+    }
+
+    private static bool IsZip(string path)
+    {
+        Span<byte> start = stackalloc byte[4];
+        using var stream = File.OpenRead(path);
+        return stream.ReadAtLeast(start, 4, throwOnEndOfStream: false) == 4 && start.SequenceEqual("PK\x03\x04"u8);
     }
 
     private static WeightsFormat Detect(string path)

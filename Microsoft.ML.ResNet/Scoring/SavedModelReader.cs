@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using Google.Protobuf;
 using Onnx;
 
 namespace Microsoft.ML.ResNet.Scoring;
@@ -17,10 +18,12 @@ internal static class SavedModelReader
     /// <param name="Path">Indices from the root chain down to our saved sub-chain; empty when the whole model is ours.</param>
     /// <param name="Onnx">The saved (rewritten) ONNX bytes.</param>
     /// <param name="Settings">Column names and scoring options as saved.</param>
-    public sealed record Entry(int[] Path, byte[] Onnx, SavedScoringSettings Settings);
+    /// <param name="Source">The zip and the entry, for error messages.</param>
+    public sealed record Entry(int[] Path, byte[] Onnx, SavedScoringSettings Settings, string Source);
 
     /// <exception cref="FileNotFoundException">No file at <paramref name="zipPath"/>.</exception>
-    /// <exception cref="InvalidDataException">Not a zip, or a truncated ONNX entry.</exception>
+    /// <exception cref="InvalidDataException">Not a zip, an ONNX entry whose sizes disagree (declared, actual,
+    /// length prefix) or that is not ONNX; the message names the file and the entry.</exception>
     public static IReadOnlyList<Entry> Read(string zipPath)
     {
         if (!File.Exists(zipPath))
@@ -28,37 +31,84 @@ internal static class SavedModelReader
             throw new FileNotFoundException($"No model file at '{zipPath}'.", zipPath);
         }
 
-        using var zip = ZipFile.OpenRead(zipPath);
+        using var zip = OpenZip(zipPath);
         var found = new List<Entry>();
         foreach (var entry in zip.Entries.Where(e => e.Name == OnnxEntryName))
         {
-            var bytes = ReadOnnx(entry);
-            var model = ModelProto.Parser.ParseFrom(bytes);
+            var source = $"{zipPath} (entry {entry.FullName})";
+            var bytes = ReadOnnx(entry, source);
+            ModelProto model;
+            try
+            {
+                model = ModelProto.Parser.ParseFrom(bytes);
+            }
+            catch (InvalidProtocolBufferException e)
+            {
+                throw new InvalidDataException($"'{source}' is not an ONNX model: {e.Message}", e);
+            }
+
             var settings = model.MetadataProps.FirstOrDefault(p => p.Key == SavedScoringSettings.MetadataKey);
             if (settings is not null)
             {
-                found.Add(new Entry(ChainPath(entry.FullName), bytes, SavedScoringSettings.FromJson(settings.Value)));
+                found.Add(new Entry(ChainPath(entry.FullName), bytes, SavedScoringSettings.FromJson(settings.Value), source));
             }
         }
 
         return found;
     }
 
-    private static byte[] ReadOnnx(ZipArchiveEntry entry)
+    private static ZipArchive OpenZip(string zipPath)
     {
-        // OnnxTransformer writes the model as a byte array with ML.NET's int32 length prefix.
-        using var stream = entry.Open();
-        Span<byte> prefix = stackalloc byte[4];
-        stream.ReadExactly(prefix);
-        var length = BinaryPrimitives.ReadInt32LittleEndian(prefix);
-        if (length < 0 || length != entry.Length - 4)
+        try
         {
-            throw new InvalidDataException($"Entry '{entry.FullName}' declares {length} bytes of ONNX but holds {entry.Length - 4}.");
+            return ZipFile.OpenRead(zipPath);
         }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"'{zipPath}' is not a model zip: {e.Message}", e);
+        }
+    }
 
-        var bytes = new byte[length];
-        stream.ReadExactly(bytes);
-        return bytes;
+    private static byte[] ReadOnnx(ZipArchiveEntry entry, string source)
+    {
+        // OnnxTransformer writes the model as a byte array with ML.NET's int32 length prefix. Every size here
+        // (the prefix, the zip's declared length) is a claim of the file: the buffer grows only with bytes
+        // actually read, so a lying size costs an error, not its claimed gigabytes.
+        try
+        {
+            using var stream = entry.Open();
+            Span<byte> prefix = stackalloc byte[4];
+            stream.ReadExactly(prefix);
+            var length = BinaryPrimitives.ReadInt32LittleEndian(prefix);
+            if (length < 0 || length != entry.Length - 4)
+            {
+                throw new InvalidDataException($"'{source}' declares {length} bytes of ONNX but the zip lists {entry.Length - 4}.");
+            }
+
+            using var bytes = new MemoryStream();
+            var chunk = new byte[1 << 20];
+            int read;
+            while ((read = stream.Read(chunk, 0, (int)Math.Min(chunk.Length, length + 1L - bytes.Length))) > 0)
+            {
+                bytes.Write(chunk, 0, read);
+            }
+
+            if (bytes.Length != length)
+            {
+                throw new InvalidDataException($"'{source}' declares {length} bytes of ONNX but holds {(bytes.Length > length ? "more" : bytes.Length.ToString(System.Globalization.CultureInfo.InvariantCulture))}.");
+            }
+
+            return bytes.Length == bytes.Capacity ? bytes.GetBuffer() : bytes.ToArray();
+        }
+        catch (EndOfStreamException e)
+        {
+            throw new InvalidDataException($"'{source}' is truncated: {e.Message}", e);
+        }
+        catch (InvalidDataException e) when (!e.Message.Contains(source, StringComparison.Ordinal))
+        {
+            // The zip reader's own errors (bad deflate data, a CRC or size mismatch) name no file.
+            throw new InvalidDataException($"'{source}' is damaged: {e.Message}", e);
+        }
     }
 
     private static int[] ChainPath(string entryName)

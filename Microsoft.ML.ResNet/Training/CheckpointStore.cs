@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Microsoft.ML.ResNet.Modeling;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -10,7 +11,7 @@ namespace Microsoft.ML.ResNet.Training;
 /// then rename) before <see cref="StateFileName"/> is atomically replaced to point at them; older files go
 /// only after that. A crash or cancellation at any moment therefore leaves a complete previous checkpoint.
 /// </summary>
-internal sealed class CheckpointStore
+internal sealed partial class CheckpointStore
 {
     public const string StateFileName = "checkpoint.json";
 
@@ -29,6 +30,8 @@ internal sealed class CheckpointStore
 
     /// <summary>The last checkpoint, or null when the folder has none.</summary>
     /// <exception cref="InvalidOperationException">The checkpoint belongs to a run with different settings, or its files are missing.</exception>
+    /// <exception cref="InvalidDataException"><see cref="StateFileName"/> is not valid JSON, or names a file this store
+    /// does not write (an absolute path, a "..", another folder): names from it are opened and later deleted.</exception>
     public CheckpointState? TryRead()
     {
         if (!File.Exists(StatePath))
@@ -36,8 +39,28 @@ internal sealed class CheckpointStore
             return null;
         }
 
-        var state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(StatePath))
-            ?? throw new InvalidOperationException($"Checkpoint '{StatePath}' is empty.");
+        CheckpointState? state;
+        try
+        {
+            state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(StatePath));
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"Checkpoint '{StatePath}' is damaged: {e.Message}", e);
+        }
+
+        if (state is null)
+        {
+            throw new InvalidOperationException($"Checkpoint '{StatePath}' is empty.");
+        }
+
+        RequireOwnFileName(state.ModelFile, ModelFilePattern(), nameof(state.ModelFile));
+        RequireOwnFileName(state.OptimizerFile, OptimizerFilePattern(), nameof(state.OptimizerFile));
+        if (state.BestFile is not null)
+        {
+            RequireOwnFileName(state.BestFile, BestFilePattern(), nameof(state.BestFile));
+        }
+
         if (state.Fingerprint != _fingerprint)
         {
             throw new InvalidOperationException(
@@ -79,21 +102,34 @@ internal sealed class CheckpointStore
         Directory.CreateDirectory(_folder);
         var modelFile = $"epoch-{completedEpochs:D4}.model";
         var optimizerFile = $"epoch-{completedEpochs:D4}.optimizer";
-        AtomicFile.Write(PathOf(modelFile), stream => SaveModel(model, stream));
-        AtomicFile.Write(PathOf(optimizerFile), stream =>
-        {
-            using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
-            optimizer.save_state_dict(writer);
-        });
-        var bestFile = previous?.BestFile;
-        if (bestImproved)
-        {
-            bestFile = $"best-{completedEpochs:D4}.model";
-            AtomicFile.Write(PathOf(bestFile), stream => SaveModel(model, stream));
-        }
-
+        var bestFile = bestImproved ? $"best-{completedEpochs:D4}.model" : previous?.BestFile;
         var state = new CheckpointState(_fingerprint, completedEpochs, modelFile, optimizerFile, bestFile, bestMetric, bestEpoch, epochsWithoutImprovement, stoppedEarly);
-        AtomicFile.Write(StatePath, stream => JsonSerializer.Serialize(stream, state, JsonOptions));
+        var written = new List<string>();
+        try
+        {
+            WriteFile(modelFile, stream => SaveModel(model, stream), written);
+            WriteFile(optimizerFile, stream =>
+            {
+                using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+                optimizer.save_state_dict(writer);
+            }, written);
+            if (bestImproved)
+            {
+                WriteFile(bestFile!, stream => SaveModel(model, stream), written);
+            }
+
+            AtomicFile.Write(StatePath, stream => JsonSerializer.Serialize(stream, state, JsonOptions));
+        }
+        catch
+        {
+            // checkpoint.json still points at the previous epoch's files; this epoch's would only fill the disk.
+            foreach (var file in written.Where(f => f != previous?.ModelFile && f != previous?.OptimizerFile && f != previous?.BestFile))
+            {
+                TryDelete(PathOf(file));
+            }
+
+            throw;
+        }
 
         // Only now is nothing pointing at the older files.
         foreach (var stale in new[] { previous?.ModelFile, previous?.OptimizerFile, bestImproved ? previous?.BestFile : null })
@@ -106,6 +142,42 @@ internal sealed class CheckpointStore
 
         return state;
     }
+
+    private void WriteFile(string file, Action<Stream> write, List<string> written)
+    {
+        written.Add(file);
+        AtomicFile.Write(PathOf(file), write);
+    }
+
+    private void RequireOwnFileName(string? name, Regex pattern, string field)
+    {
+        if (name is null || !pattern.IsMatch(name))
+        {
+            throw new InvalidDataException(
+                $"Checkpoint '{StatePath}' has {field} = '{name}', expected a file name this store writes (like 'epoch-0003.model', 'epoch-0003.optimizer', 'best-0003.model') inside '{_folder}'.");
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The write's own failure is the one to report.
+        }
+    }
+
+    [GeneratedRegex(@"\Aepoch-[0-9]{4,9}\.model\z", RegexOptions.CultureInvariant)]
+    private static partial Regex ModelFilePattern();
+
+    [GeneratedRegex(@"\Aepoch-[0-9]{4,9}\.optimizer\z", RegexOptions.CultureInvariant)]
+    private static partial Regex OptimizerFilePattern();
+
+    [GeneratedRegex(@"\Abest-[0-9]{4,9}\.model\z", RegexOptions.CultureInvariant)]
+    private static partial Regex BestFilePattern();
 
     // Module.save(Stream) closes the stream, which AtomicFile still has to flush to disk.
     private static void SaveModel(nn.Module model, Stream stream)
