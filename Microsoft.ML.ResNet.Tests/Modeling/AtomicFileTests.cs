@@ -20,9 +20,36 @@ public sealed class AtomicFileTests
                 throw new IOException("disk full (simulated by the writer)");
             }));
 
-            Assert.AreEqual("disk full (simulated by the writer)", error.Message);
+            StringAssert.Contains(error.Message, path);
+            StringAssert.Contains(error.Message, "disk full (simulated by the writer)");
             Assert.AreEqual("original", File.ReadAllText(path));
             CollectionAssert.AreEqual(new[] { path }, Directory.GetFiles(folder));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Write_StreamFailsAfterSomeBytes_ErrorNamesPathOriginalIntactNoTempLeft()
+    {
+        var folder = TestPaths.NewTempFolder();
+        try
+        {
+            var path = Path.Combine(folder, "model.zip");
+            File.WriteAllText(path, "previous model");
+
+            var error = Assert.ThrowsExactly<IOException>(() => AtomicFile.Write(path, stream =>
+            {
+                using var failing = new FailingStream(stream, failAfterBytes: 10_000);
+                failing.Write(new byte[64 * 1024]);
+            }));
+
+            StringAssert.Contains(error.Message, path);
+            Assert.IsInstanceOfType<IOException>(error.InnerException);
+            Assert.AreEqual("previous model", File.ReadAllText(path));
+            CollectionAssert.AreEqual(new[] { path }, Directory.GetFiles(folder), "no temp file is left behind");
         }
         finally
         {

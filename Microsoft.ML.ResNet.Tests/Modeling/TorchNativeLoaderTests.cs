@@ -33,6 +33,115 @@ public sealed class TorchNativeLoaderTests
     }
 
     [TestMethod]
+    public void EnsureLoaded_WhenPatched_LoadsFromThePrivateFolder()
+    {
+        TorchNativeLoader.EnsureLoaded();
+        if (TorchNativeLoader.LoadedFrom == "stock")
+        {
+            Assert.Inconclusive("The stock load works on this machine; no patched copy was needed.");
+        }
+
+        StringAssert.StartsWith(TorchNativeLoader.LoadedFrom, PrivateTempFolder.Get() + Path.DirectorySeparatorChar);
+    }
+
+    [TestMethod]
+    public void PreparePatchedCopy_TamperedCopy_IsDetectedAndRewritten()
+    {
+        var original = TorchNativeLoader.FindNativeFile("libLibTorchSharp.so")!;
+        var root = TestPaths.NewTempFolder();
+        try
+        {
+            var folder = PrivateTempFolder.Ensure(root);
+            var expected = Convert.ToHexString(SHA256.HashData(ElfVersionPatcher.WeakenVersionNeeds(File.ReadAllBytes(original), ["GLIBCXX_3.4.32"])));
+            var copy = TorchNativeLoader.PreparePatchedCopy(original, folder);
+            Assert.AreEqual(expected, Hash(copy));
+
+            File.WriteAllText(copy, "a planted library");
+            var again = TorchNativeLoader.PreparePatchedCopy(original, folder);
+
+            Assert.AreEqual(copy, again);
+            Assert.AreEqual(expected, Hash(again), "the tampered file was replaced by the verified bytes before being handed out for loading");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void PreparePatchedCopy_SymlinkPlantedAtTheCopy_ReplacesTheLinkNotItsTarget()
+    {
+        var original = TorchNativeLoader.FindNativeFile("libLibTorchSharp.so")!;
+        var root = TestPaths.NewTempFolder();
+        try
+        {
+            var folder = PrivateTempFolder.Ensure(root);
+            var copy = TorchNativeLoader.PreparePatchedCopy(original, folder);
+            File.Delete(copy);
+            var victim = Path.Combine(root, "victim.so");
+            File.WriteAllText(victim, "someone else's file");
+            File.CreateSymbolicLink(copy, victim);
+
+            var again = TorchNativeLoader.PreparePatchedCopy(original, folder);
+
+            Assert.AreEqual("someone else's file", File.ReadAllText(victim));
+            Assert.IsNull(new FileInfo(again).LinkTarget);
+            Assert.AreNotEqual(Hash(original), Hash(again));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void PreparePatchedCopy_FolderOpenToOthers_Refuses()
+    {
+        var original = TorchNativeLoader.FindNativeFile("libLibTorchSharp.so")!;
+        var root = TestPaths.NewTempFolder();
+        try
+        {
+            var folder = PrivateTempFolder.Ensure(root);
+            var copy = TorchNativeLoader.PreparePatchedCopy(original, folder);
+            File.SetUnixFileMode(Path.GetDirectoryName(copy)!, (UnixFileMode)0x1ff);
+
+            var error = Assert.ThrowsExactly<IOException>(() => TorchNativeLoader.PreparePatchedCopy(original, folder));
+
+            StringAssert.Contains(error.Message, Path.GetDirectoryName(copy)!);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void RequireOnlyHarmlessVersionsMissing_AnotherVersionMissing_ThrowsNamingIt()
+    {
+        var error = Assert.ThrowsExactly<DllNotFoundException>(() =>
+            TorchNativeLoader.RequireOnlyHarmlessVersionsMissing(["GLIBCXX_3.4.32", "GLIBC_2.38"], "version `GLIBC_2.38' not found"));
+
+        StringAssert.Contains(error.Message, "GLIBC_2.38");
+    }
+
+    [TestMethod]
+    public void RequireOnlyHarmlessVersionsMissing_OnlyTheLinkMarker_Accepts()
+    {
+        TorchNativeLoader.RequireOnlyHarmlessVersionsMissing(["GLIBCXX_3.4.32"], "version `GLIBCXX_3.4.32' not found");
+    }
+
+    [TestMethod]
+    public void NewestVersionFirst_TwoDigitMinor_ComparesNumerically()
+    {
+        var folders = new[] { "/p/2.9.1", "/p/2.10.0", "/p/2.2.0", "/p/notes" };
+
+        var ordered = TorchNativeLoader.NewestVersionFirst(folders).ToArray();
+
+        CollectionAssert.AreEqual(new[] { "/p/2.10.0", "/p/2.9.1", "/p/2.2.0", "/p/notes" }, ordered);
+    }
+
+    [TestMethod]
     public void MissingVersions_DlopenMessage_ExtractsEachVersion()
     {
         const string message = "/x/libLibTorchSharp.so: /lib/x86_64-linux-gnu/libstdc++.so.6: version `GLIBCXX_3.4.32' not found (required by /x/libLibTorchSharp.so)";

@@ -1,0 +1,129 @@
+using System.Text.Json.Nodes;
+using Microsoft.ML.ResNet.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.ResNet.Tests.Training;
+
+/// <summary>Hostile checkpoint.json names and a disk that fills up in the middle of a checkpoint.</summary>
+[TestClass]
+public sealed class CheckpointStoreTests
+{
+    private const string Fingerprint = "test-run";
+
+    private string _folder = "";
+
+    [TestInitialize]
+    public void CreateFolder() => _folder = TestPaths.NewTempFolder();
+
+    [TestCleanup]
+    public void DeleteFolder() => Directory.Delete(_folder, recursive: true);
+
+    [TestMethod]
+    public void TryRead_OwnCheckpoint_ReturnsIt()
+    {
+        var store = WriteFirstCheckpoint(Path.Combine(_folder, "run"));
+
+        var state = store.TryRead();
+
+        Assert.AreEqual(1, state!.CompletedEpochs);
+    }
+
+    [TestMethod]
+    public void TryRead_AbsoluteModelFileName_ThrowsInvalidDataAndTheNamedFileSurvives()
+    {
+        var victim = Path.Combine(_folder, "precious.txt");
+        File.WriteAllText(victim, "someone's work");
+        var store = WriteFirstCheckpoint(Path.Combine(_folder, "run"));
+        EditState(store, "ModelFile", victim);
+
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => store.TryRead());
+
+        StringAssert.Contains(error.Message, store.StatePath);
+        StringAssert.Contains(error.Message, victim);
+        Assert.AreEqual("someone's work", File.ReadAllText(victim));
+    }
+
+    [TestMethod]
+    public void TryRead_DotDotOptimizerFileName_ThrowsInvalidData()
+    {
+        File.WriteAllText(Path.Combine(_folder, "precious.optimizer"), "someone's work");
+        var store = WriteFirstCheckpoint(Path.Combine(_folder, "run"));
+        EditState(store, "OptimizerFile", "../precious.optimizer");
+
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => store.TryRead());
+
+        StringAssert.Contains(error.Message, "../precious.optimizer");
+    }
+
+    [TestMethod]
+    public void TryRead_BestFileInASubfolder_ThrowsInvalidData()
+    {
+        var store = WriteFirstCheckpoint(Path.Combine(_folder, "run"));
+        Directory.CreateDirectory(Path.Combine(_folder, "run", "sub"));
+        File.WriteAllText(Path.Combine(_folder, "run", "sub", "best-0001.model"), "x");
+        EditState(store, "BestFile", "sub/best-0001.model");
+
+        Assert.ThrowsExactly<InvalidDataException>(() => store.TryRead());
+    }
+
+    [TestMethod]
+    public void TryRead_DamagedJson_ThrowsInvalidDataNamingTheFile()
+    {
+        var store = WriteFirstCheckpoint(Path.Combine(_folder, "run"));
+        File.WriteAllText(store.StatePath, "{ \"Fingerprint\": ");
+
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => store.TryRead());
+
+        StringAssert.Contains(error.Message, store.StatePath);
+    }
+
+    [TestMethod]
+    public void Write_DiskFillsAfterTheModelFile_PreviousCheckpointIntactLoadableAndNothingLeft()
+    {
+        using var disk = SmallDisk.Mount("4m");
+        var folder = Path.Combine(disk.Folder, "run");
+        using var model = nn.Linear(3, 2);
+        using var optimizer = optim.SGD(model.parameters(), 0.1, momentum: 0.9);
+        var store = new CheckpointStore(folder, Fingerprint);
+        var first = store.Write(model, optimizer, null, 1, bestImproved: true, 0.5, 1, 0, stoppedEarly: false);
+        var firstFiles = Directory.GetFiles(folder).Order(StringComparer.Ordinal).ToArray();
+        var expected = model.weight!.detach().clone();
+
+        // Room for exactly this epoch's model file (one page on tmpfs): the optimizer file is what fails.
+        disk.Fill(leaveFreeBytes: RoundToPage(new FileInfo(store.PathOf(first.ModelFile)).Length));
+        using (no_grad())
+        {
+            model.weight!.add_(1f);
+        }
+
+        var error = Assert.ThrowsExactly<IOException>(() => store.Write(model, optimizer, first, 2, bestImproved: true, 0.6, 2, 0, stoppedEarly: false));
+
+        StringAssert.Contains(error.Message, folder);
+        CollectionAssert.AreEqual(firstFiles, Directory.GetFiles(folder).Order(StringComparer.Ordinal).ToArray(), "no epoch-2 file or temp file is left");
+        var state = store.TryRead()!;
+        Assert.AreEqual(1, state.CompletedEpochs);
+        using var restored = nn.Linear(3, 2);
+        using var restoredOptimizer = optim.SGD(restored.parameters(), 0.1, momentum: 0.9);
+        store.Restore(state, restored, restoredOptimizer);
+        Assert.IsTrue(restored.weight!.allclose(expected, rtol: 0, atol: 0), "the last good checkpoint restores the epoch-1 weights");
+    }
+
+    private static long RoundToPage(long bytes) => (bytes + 4095) / 4096 * 4096;
+
+    private static CheckpointStore WriteFirstCheckpoint(string folder)
+    {
+        using var model = nn.Linear(3, 2);
+        using var optimizer = optim.SGD(model.parameters(), 0.1);
+        var store = new CheckpointStore(folder, Fingerprint);
+        store.Write(model, optimizer, null, 1, bestImproved: true, 0.5, 1, 0, stoppedEarly: false);
+        return store;
+    }
+
+    private static void EditState(CheckpointStore store, string property, string value)
+    {
+        var json = JsonNode.Parse(File.ReadAllText(store.StatePath))!;
+        json[property] = value;
+        File.WriteAllText(store.StatePath, json.ToJsonString());
+    }
+}
