@@ -157,6 +157,7 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
         // that computes the same columns (see PortableModelWriter).
         var settings = new SavedScoringSettings(InputColumnName, ScoreColumnName, PredictedLabelColumnName, FeaturesColumnName, BatchSize, _scorer.RejectAllZeroPixels);
         var saved = PortableModelWriter.RewriteGraph(_onnx, Labels, settings, FeaturesColumnName is not null);
+
         // OnnxTransformer reads a file: it is staged in the user's private folder, so no one else can swap the
         // network between this write and the zip.
         var stream = PrivateTempFolder.CreateExclusive(PrivateTempFolder.GetSubfolder("save"), ".onnx", out var file);

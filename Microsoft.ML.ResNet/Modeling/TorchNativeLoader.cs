@@ -12,9 +12,11 @@ namespace Microsoft.ML.ResNet.Modeling;
 /// <remarks>
 /// Where the stock load works nothing is touched. On Debian 12 / Ubuntu 22.04-class systems
 /// LibTorchSharp asks for a libstdc++ symbol version (GLIBCXX_3.4.32) that it never uses; there
-/// we load libtorch ourselves, write a copy of LibTorchSharp whose needless version requirements
-/// are weak (never the NuGet cache's file), and load that copy. TorchSharp's own probe then finds
-/// the already-loaded soname.
+/// we load libtorch ourselves, write a copy of LibTorchSharp whose needless version requirement
+/// (GLIBCXX_3.4.32 only) is weak (never the NuGet cache's file), and load that copy. TorchSharp's own
+/// probe then finds the already-loaded soname. The copy lives in the user's private temp folder
+/// (<see cref="PrivateTempFolder"/>) and its SHA-256 is checked against the bytes the patch must produce
+/// before every load: a copy someone changed is rewritten, never loaded.
 /// </remarks>
 internal static partial class TorchNativeLoader
 {
