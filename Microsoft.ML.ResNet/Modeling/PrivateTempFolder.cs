@@ -13,8 +13,9 @@ namespace Microsoft.ML.ResNet.Modeling;
 /// <c>resnetml-&lt;euid&gt;</c> created with mode 0700, and before each use it must be a real directory (not a
 /// symlink), owned by the effective user, with no group or other permission bits; otherwise it is refused,
 /// never repaired or used. Inside it, files are created with <see cref="FileMode.CreateNew"/> (O_CREAT|O_EXCL:
-/// fails on any existing name, symlinks included) under unpredictable names. On Windows the temp folder is
-/// already per user.
+/// fails on any existing name, symlinks included) under unpredictable names. The owner is read with Linux's
+/// statx; on other Unix systems (macOS, whose temp folder is per user anyway) the mode and link checks apply.
+/// On Windows the temp folder is already per user.
 /// </remarks>
 internal static partial class PrivateTempFolder
 {
