@@ -28,6 +28,12 @@ internal sealed class TransferBenchmark : IBenchmark
     private const string FineTuned = "finetuned";
     private const string Scratch = "scratch";
 
+    // Tensor names inside Microsoft.ML.DnnImageFeaturizer.ResNet18's two ONNX files (the names DnnFeaturizeImage uses).
+    private const string PrepInput = "OriginalInput";
+    private const string PrepOutput = "PreprocessedInput";
+    private const string NetworkInput = "Input247";
+    private const string NetworkOutput = "Pooling395_Output_0";
+
     // The sample's `train` defaults (samples/ImageClassification/Model/TrainSettings.cs), repeated here because the
     // benchmark must not depend on the console app; keep the two in step.
     private const int ScratchImageSize = 32;
@@ -53,7 +59,7 @@ internal sealed class TransferBenchmark : IBenchmark
 
     public string Description =>
         "Small-data transfer learning: ML.NET DnnFeaturizeImage(ResNet18)+LbfgsMaximumEntropy vs ours fine-tuned vs ours from scratch; accuracy, train and eval wall time. "
-        + "Options: --dataset fashion|tuxpaint|all --skip builtin,finetuned,scratch --epochs N (scratch) --per-label N (cap train images per label, smoke runs)";
+        + "Options: --dataset fashion|tuxpaint|all --skip builtin,finetuned,scratch --epochs N (scratch) --per-label N (cap train images per label, smoke runs) --builtin-threads N (adds the built-in again with N ONNX Runtime threads)";
 
     public void Run(string[] arguments)
     {
@@ -75,6 +81,7 @@ internal sealed class TransferBenchmark : IBenchmark
 
         var epochs = IntOption(arguments, "--epochs", ScratchEpochs);
         var perLabel = IntOption(arguments, "--per-label", int.MaxValue);
+        int? builtInThreads = StringOption(arguments, "--builtin-threads") is null ? null : IntOption(arguments, "--builtin-threads", 1);
         Console.WriteLine($"CPU: {CpuModelName()} ({Environment.ProcessorCount} logical cores)");
         if (perLabel != int.MaxValue)
         {
@@ -92,6 +99,11 @@ internal sealed class TransferBenchmark : IBenchmark
                 skip.Contains(FineTuned) ? Result.Skipped("fine-tuned") : RunFineTuned(dataSet, perLabel, FineTunedRecipe),
                 skip.Contains(Scratch) ? Result.Skipped("scratch") : RunScratch(dataSet, perLabel, epochs),
             };
+            if (builtInThreads is { } threads)
+            {
+                results.Add(RunBuiltIn(dataSet, perLabel, threads));
+            }
+
             PrintTable(results);
             summaries.Add(Summary(dataSet, results));
         }
@@ -108,16 +120,20 @@ internal sealed class TransferBenchmark : IBenchmark
     /// preprocessing graph subtracts its mean image on that scale), DnnFeaturizeImage(ResNet18), label to key,
     /// LbfgsMaximumEntropy with its defaults.
     /// </summary>
-    private static Result RunBuiltIn(DataSet dataSet, int perLabel)
+    private static Result RunBuiltIn(DataSet dataSet, int perLabel, int? threads = null)
     {
-        const string method = "built-in";
+        var method = threads is { } n ? $"built-in {n}t" : "built-in";
         var ml = new MLContext(seed: Seed);
         var watch = Stopwatch.StartNew();
         var train = Load(ml, dataSet.Folder("train"), perLabel);
-        var pipeline = ml.Transforms.LoadImages(ImageColumn, imageFolder: null, ImagePathColumn)
+        var pixels = ml.Transforms.LoadImages(ImageColumn, imageFolder: null, ImagePathColumn)
             .Append(ml.Transforms.ResizeImages(ImageColumn, FeaturizerSize, FeaturizerSize))
-            .Append(ml.Transforms.ExtractPixels(PixelsColumn, ImageColumn, interleavePixelColors: false))
-            .Append(ml.Transforms.DnnFeaturizeImage(FeaturesColumn, m => m.ModelSelector.ResNet18(ml, m.OutputColumn, m.InputColumn), PixelsColumn))
+            .Append(ml.Transforms.ExtractPixels(PixelsColumn, ImageColumn, interleavePixelColors: false));
+        IEstimator<ITransformer> featurizer = threads is { } count
+            ? ThreadedFeaturizer(ml, count)
+            : ml.Transforms.DnnFeaturizeImage(FeaturesColumn, m => m.ModelSelector.ResNet18(ml, m.OutputColumn, m.InputColumn), PixelsColumn);
+        var features = pixels.Append(featurizer);
+        var pipeline = features
             .Append(ml.Transforms.Conversion.MapValueToKey(LabelColumn, keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue))
 
             // L-BFGS makes many passes over its input; without the cache every pass would run the network again.
@@ -135,6 +151,29 @@ internal sealed class TransferBenchmark : IBenchmark
         {
             (model as IDisposable)?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// What DnnFeaturizeImage(ResNet18) builds (the package's preprocessing graph, then its network, between the
+    /// same column names), through ApplyOnnxModel so the ONNX Runtime intra-op thread count can be set: DnnFeaturizeImage
+    /// has no such option and ONNX Runtime's default counts physical cores, one on some VMs. Same features, same model.
+    /// </summary>
+    private static IEstimator<ITransformer> ThreadedFeaturizer(MLContext ml, int threads)
+    {
+        var models = Path.Combine(AppContext.BaseDirectory, "DnnImageModels");
+        OnnxOptions Options(string file, string input, string output) => new()
+        {
+            ModelFile = Path.Combine(models, file),
+            InputColumns = [input],
+            OutputColumns = [output],
+            IntraOpNumThreads = threads,
+        };
+        return ml.Transforms.CopyColumns(PrepInput, PixelsColumn)
+            .Append(ml.Transforms.ApplyOnnxModel(Options(Path.Combine("ResNetPrepOnnx", "ResNetPreprocess.onnx"), PrepInput, PrepOutput)))
+            .Append(ml.Transforms.CopyColumns(NetworkInput, PrepOutput))
+            .Append(ml.Transforms.ApplyOnnxModel(Options(Path.Combine("ResNet18Onnx", "ResNet18.onnx"), NetworkInput, NetworkOutput)))
+            .Append(ml.Transforms.CopyColumns(FeaturesColumn, NetworkOutput))
+            .Append(ml.Transforms.DropColumns(PrepInput, PrepOutput, NetworkInput, NetworkOutput));
     }
 
     /// <summary>
@@ -244,7 +283,10 @@ internal sealed class TransferBenchmark : IBenchmark
         }
     }
 
-    /// <summary>The one-line verdict; the fine-tuned ratio is its train wall time over the built-in's.</summary>
+    /// <summary>
+    /// The one-line verdict; the fine-tuned ratio is its train wall time over the (default-threaded) built-in's.
+    /// Rows beyond the three (the threaded built-in) follow at the end.
+    /// </summary>
     private static string Summary(DataSet dataSet, IReadOnlyList<Result> results)
     {
         var builtIn = results[0];
@@ -256,7 +298,8 @@ internal sealed class TransferBenchmark : IBenchmark
         var ratio = fineTuned.Status is null && builtIn.Status is null
             ? string.Create(CultureInfo.InvariantCulture, $" ({fineTuned.TrainSeconds / builtIn.TrainSeconds:0.00}x time)")
             : string.Empty;
-        return $"transfer {dataSet.Name}: {Part(builtIn)}; {Part(fineTuned)}{ratio}; {Part(scratch)}";
+        var extra = string.Concat(results.Skip(3).Select(r => $"; {Part(r)}"));
+        return $"transfer {dataSet.Name}: {Part(builtIn)}; {Part(fineTuned)}{ratio}; {Part(scratch)}{extra}";
     }
 
     /// <summary>The "model name" line of /proc/cpuinfo (Linux), else the architecture.</summary>
