@@ -132,8 +132,7 @@ internal sealed class TransferBenchmark : IBenchmark
         IEstimator<ITransformer> featurizer = threads is { } count
             ? ThreadedFeaturizer(ml, count)
             : ml.Transforms.DnnFeaturizeImage(FeaturesColumn, m => m.ModelSelector.ResNet18(ml, m.OutputColumn, m.InputColumn), PixelsColumn);
-        var features = pixels.Append(featurizer);
-        var pipeline = features
+        var pipeline = pixels.Append(featurizer)
             .Append(ml.Transforms.Conversion.MapValueToKey(LabelColumn, keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue))
 
             // L-BFGS makes many passes over its input; without the cache every pass would run the network again.
