@@ -15,6 +15,12 @@ internal static class TestPaths
 
     public static string FashionMnistTest => Path.Combine(FashionMnist, "test");
 
+    /// <summary>
+    /// Tux Paint stamp photographs, train/ and test/ with a folder per label, 96x96 RGB PNG; each training photo is
+    /// also there mirrored (<c>*_m.png</c>) (see tools/make_tuxpaint_photos_subset.py).
+    /// </summary>
+    public static string TuxPaintPhotos => Path.Combine(TestData, "tuxpaint-photos");
+
     public static string Tools => Path.Combine(AppContext.BaseDirectory, "tools");
 
     /// <summary>A fresh folder under the system temp folder; the caller deletes it.</summary>

@@ -1,0 +1,359 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.ResNet;
+using Microsoft.ML.Transforms;
+using Microsoft.ML.Transforms.Onnx;
+
+namespace ResNetBenchmarks;
+
+/// <summary>
+/// Transfer learning on small labelled image folders, three ways in one process, one after another:
+/// ML.NET's built-in (DnnFeaturizeImage with the ImageNet ResNet-18 of Microsoft.ML.DnnImageFeaturizer.ResNet18,
+/// then LbfgsMaximumEntropy on its 512 features), our ResNet trainer fine-tuned from ImageNet weights (the recipe
+/// comes from <see cref="FineTunedRecipe"/>), and our ResNet-34 from scratch with the sample's defaults.
+/// Train time is wall time from listing the image files to a trained model; evaluation (scoring the test
+/// folder and MulticlassClassification.Evaluate) is timed separately. Accuracy is micro accuracy on the test folder.
+/// </summary>
+internal sealed class TransferBenchmark : IBenchmark
+{
+    private const string ImagePathColumn = "ImagePath";
+    private const string ImageColumn = "Image";
+    private const string PixelsColumn = "Pixels";
+    private const string FeaturesColumn = "Features";
+    private const string LabelColumn = "Label";
+    private const int FeaturizerSize = 224;
+    private const string BuiltIn = "builtin";
+    private const string FineTuned = "finetuned";
+    private const string Scratch = "scratch";
+
+    // Tensor names inside Microsoft.ML.DnnImageFeaturizer.ResNet18's two ONNX files (the names DnnFeaturizeImage uses).
+    private const string PrepInput = "OriginalInput";
+    private const string PrepOutput = "PreprocessedInput";
+    private const string NetworkInput = "Input247";
+    private const string NetworkOutput = "Pooling395_Output_0";
+
+    // The sample's `train` defaults (samples/ImageClassification/Model/TrainSettings.cs), repeated here because the
+    // benchmark must not depend on the console app; keep the two in step.
+    private const int ScratchImageSize = 32;
+    private const int ScratchEpochs = 6;
+    private const int ScratchBatchSize = 32;
+    private const double ScratchLearningRate = 0.03;
+    private const int Seed = 1;
+
+    private static readonly DataSet[] DataSets =
+    [
+        new("fashion", "fashion-mnist", "the committed Fashion-MNIST split: 10 labels, 2,000 train / 1,000 test, 28x28 grayscale"),
+        new("tuxpaint", "tuxpaint-photos", "Tux Paint stamp photographs: 4 labels, 246 train (123 photos + mirrors) / 59 test, 96x96 RGB"),
+    ];
+
+    /// <summary>
+    /// THE ONE PLACE that configures the fine-tuned run: a factory of the trainer options (architecture, image size,
+    /// pretrained start, schedule...). The benchmark overrides only the column names. Null means "not configured"
+    /// and the fine-tuned row is reported as such.
+    /// </summary>
+    internal static Func<ResNetTrainerOptions>? FineTunedRecipe => null;
+
+    public string Name => "transfer";
+
+    public string Description =>
+        "Small-data transfer learning: ML.NET DnnFeaturizeImage(ResNet18)+LbfgsMaximumEntropy vs ours fine-tuned vs ours from scratch; accuracy, train and eval wall time. "
+        + "Options: --dataset fashion|tuxpaint|all --skip builtin,finetuned,scratch --epochs N (scratch) --per-label N (cap train images per label, smoke runs) --builtin-threads N (adds the built-in again with N ONNX Runtime threads)";
+
+    public void Run(string[] arguments)
+    {
+        var dataSetName = StringOption(arguments, "--dataset") ?? "all";
+        var skip = (StringOption(arguments, "--skip") ?? string.Empty)
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var unknown = skip.Except([BuiltIn, FineTuned, Scratch], StringComparer.OrdinalIgnoreCase).ToList();
+        if (unknown.Count > 0)
+        {
+            throw new ArgumentException($"--skip accepts {BuiltIn}, {FineTuned}, {Scratch}; got '{string.Join(",", unknown)}'.", nameof(arguments));
+        }
+
+        var selected = dataSetName == "all" ? DataSets : DataSets.Where(d => d.Name == dataSetName).ToArray();
+        if (selected.Length == 0)
+        {
+            throw new ArgumentException($"--dataset accepts {string.Join("|", DataSets.Select(d => d.Name))}|all; got '{dataSetName}'.", nameof(arguments));
+        }
+
+        var epochs = IntOption(arguments, "--epochs", ScratchEpochs);
+        var perLabel = IntOption(arguments, "--per-label", int.MaxValue);
+        int? builtInThreads = StringOption(arguments, "--builtin-threads") is null ? null : IntOption(arguments, "--builtin-threads", 1);
+        Console.WriteLine($"CPU: {CpuModelName()} ({Environment.ProcessorCount} logical cores)");
+        if (perLabel != int.MaxValue)
+        {
+            Console.WriteLine($"SMOKE RUN: at most {perLabel} training images per label; figures are not comparable.");
+        }
+
+        var summaries = new List<string>();
+        foreach (var dataSet in selected)
+        {
+            Console.WriteLine();
+            Console.WriteLine($"-- {dataSet.Name}: {dataSet.Description}");
+            var results = new List<Result>
+            {
+                skip.Contains(BuiltIn) ? Result.Skipped("built-in") : RunBuiltIn(dataSet, perLabel),
+                skip.Contains(FineTuned) ? Result.Skipped("fine-tuned") : RunFineTuned(dataSet, perLabel, FineTunedRecipe),
+                skip.Contains(Scratch) ? Result.Skipped("scratch") : RunScratch(dataSet, perLabel, epochs),
+            };
+            if (builtInThreads is { } threads)
+            {
+                results.Add(RunBuiltIn(dataSet, perLabel, threads));
+            }
+
+            PrintTable(results);
+            summaries.Add(Summary(dataSet, results));
+        }
+
+        Console.WriteLine();
+        foreach (var summary in summaries)
+        {
+            Console.WriteLine(summary);
+        }
+    }
+
+    /// <summary>
+    /// ML.NET's own transfer learning as its docs show it: 224x224 planar pixels on 0..255 (the package's
+    /// preprocessing graph subtracts its mean image on that scale), DnnFeaturizeImage(ResNet18), label to key,
+    /// LbfgsMaximumEntropy with its defaults.
+    /// </summary>
+    private static Result RunBuiltIn(DataSet dataSet, int perLabel, int? threads = null)
+    {
+        var method = threads is { } n ? $"built-in {n}t" : "built-in";
+        var ml = new MLContext(seed: Seed);
+        var watch = Stopwatch.StartNew();
+        var train = Load(ml, dataSet.Folder("train"), perLabel);
+        var pixels = ml.Transforms.LoadImages(ImageColumn, imageFolder: null, ImagePathColumn)
+            .Append(ml.Transforms.ResizeImages(ImageColumn, FeaturizerSize, FeaturizerSize))
+            .Append(ml.Transforms.ExtractPixels(PixelsColumn, ImageColumn, interleavePixelColors: false));
+        IEstimator<ITransformer> featurizer = threads is { } count
+            ? ThreadedFeaturizer(ml, count)
+            : ml.Transforms.DnnFeaturizeImage(FeaturesColumn, m => m.ModelSelector.ResNet18(ml, m.OutputColumn, m.InputColumn), PixelsColumn);
+        var pipeline = pixels.Append(featurizer)
+            .Append(ml.Transforms.Conversion.MapValueToKey(LabelColumn, keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue))
+
+            // L-BFGS makes many passes over its input; without the cache every pass would run the network again.
+            // ML.NET's docs put a cache checkpoint before multi-pass trainers, so a user following them has it too.
+            .AppendCacheCheckpoint(ml)
+            .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LabelColumn, FeaturesColumn));
+        var model = pipeline.Fit(train);
+        var trainSeconds = watch.Elapsed.TotalSeconds;
+        try
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{method}: trained in {trainSeconds:0.0} s"));
+            return Evaluate(ml, method, model, dataSet, trainSeconds);
+        }
+        finally
+        {
+            (model as IDisposable)?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// What DnnFeaturizeImage(ResNet18) builds (the package's preprocessing graph, then its network, between the
+    /// same column names), through ApplyOnnxModel so the ONNX Runtime intra-op thread count can be set: DnnFeaturizeImage
+    /// has no such option and ONNX Runtime's default counts physical cores, one on some VMs. Same features, same model.
+    /// </summary>
+    private static IEstimator<ITransformer> ThreadedFeaturizer(MLContext ml, int threads)
+    {
+        var models = Path.Combine(AppContext.BaseDirectory, "DnnImageModels");
+        OnnxOptions Options(string file, string input, string output) => new()
+        {
+            ModelFile = Path.Combine(models, file),
+            InputColumns = [input],
+            OutputColumns = [output],
+            IntraOpNumThreads = threads,
+        };
+        return ml.Transforms.CopyColumns(PrepInput, PixelsColumn)
+            .Append(ml.Transforms.ApplyOnnxModel(Options(Path.Combine("ResNetPrepOnnx", "ResNetPreprocess.onnx"), PrepInput, PrepOutput)))
+            .Append(ml.Transforms.CopyColumns(NetworkInput, PrepOutput))
+            .Append(ml.Transforms.ApplyOnnxModel(Options(Path.Combine("ResNet18Onnx", "ResNet18.onnx"), NetworkInput, NetworkOutput)))
+            .Append(ml.Transforms.CopyColumns(FeaturesColumn, NetworkOutput))
+            .Append(ml.Transforms.DropColumns(PrepInput, PrepOutput, NetworkInput, NetworkOutput));
+    }
+
+    /// <summary>
+    /// Ours, fine-tuned from ImageNet weights with the options <paramref name="recipe"/> builds (see
+    /// <see cref="FineTunedRecipe"/>); pixels are resized to the recipe's image size, 0..1, planar.
+    /// </summary>
+    private static Result RunFineTuned(DataSet dataSet, int perLabel, Func<ResNetTrainerOptions>? recipe)
+    {
+        const string method = "fine-tuned";
+        if (recipe is null)
+        {
+            Console.WriteLine("fine-tuned: not configured");
+            return Result.NotConfigured(method);
+        }
+
+        var options = recipe();
+        options.LabelColumnName = LabelColumn;
+        options.FeatureColumnName = PixelsColumn;
+        options.Progress ??= EpochLine(method);
+        return RunOurs(method, dataSet, perLabel, options, ml => ml.MulticlassClassification.Trainers.ResNet(options));
+    }
+
+    /// <summary>Ours from scratch with the console sample's <c>train</c> defaults.</summary>
+    private static Result RunScratch(DataSet dataSet, int perLabel, int epochs)
+    {
+        const string method = "scratch";
+        var options = new ResNetTrainerOptions
+        {
+            LabelColumnName = LabelColumn,
+            FeatureColumnName = PixelsColumn,
+            ImageHeight = ScratchImageSize,
+            ImageWidth = ScratchImageSize,
+            Epochs = epochs,
+            BatchSize = ScratchBatchSize,
+            LearningRate = ScratchLearningRate,
+            Seed = Seed,
+
+            // As the sample does for images of at most 64x64: decoding once beats decoding every epoch.
+            CacheInMemory = true,
+            Progress = EpochLine(method),
+        };
+        return RunOurs(method, dataSet, perLabel, options, ml => ml.MulticlassClassification.Trainers.ResNet34(options));
+    }
+
+    private static Result RunOurs(string method, DataSet dataSet, int perLabel, ResNetTrainerOptions options, Func<MLContext, ResNetTrainer> trainer)
+    {
+        var ml = new MLContext(seed: Seed);
+        var watch = Stopwatch.StartNew();
+        var train = Load(ml, dataSet.Folder("train"), perLabel);
+        var pipeline = ml.Transforms.LoadImages(ImageColumn, imageFolder: null, ImagePathColumn)
+            .Append(ml.Transforms.ResizeImages(ImageColumn, options.ImageWidth, options.ImageHeight))
+            .Append(ml.Transforms.ExtractPixels(PixelsColumn, ImageColumn, scaleImage: 1f / 255))
+            .Append(ml.Transforms.Conversion.MapValueToKey(LabelColumn, keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue))
+            .Append(trainer(ml));
+        using var model = pipeline.Fit(train);
+        var trainSeconds = watch.Elapsed.TotalSeconds;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{method}: trained in {trainSeconds:0.0} s"));
+        return Evaluate(ml, method, model, dataSet, trainSeconds);
+    }
+
+    private static Result Evaluate(MLContext ml, string method, ITransformer model, DataSet dataSet, double trainSeconds)
+    {
+        var watch = Stopwatch.StartNew();
+        var test = Load(ml, dataSet.Folder("test"), int.MaxValue);
+        var metrics = ml.MulticlassClassification.Evaluate(model.Transform(test), LabelColumn);
+        var evalSeconds = watch.Elapsed.TotalSeconds;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{method}: test accuracy {metrics.MicroAccuracy:0.000}, evaluated in {evalSeconds:0.0} s"));
+        return new Result(method, metrics.MicroAccuracy, trainSeconds, evalSeconds, Status: null);
+    }
+
+    /// <summary>One row per image: the files of each label folder, in name order, at most <paramref name="perLabel"/>.</summary>
+    private static IDataView Load(MLContext ml, string folder, int perLabel)
+    {
+        if (!Directory.Exists(folder))
+        {
+            throw new DirectoryNotFoundException($"Data folder '{folder}' does not exist; the benchmark's build copies it from Microsoft.ML.ResNet.Tests/TestData.");
+        }
+
+        var rows = Directory.GetDirectories(folder).Order(StringComparer.Ordinal)
+            .SelectMany(labelFolder => Directory.GetFiles(labelFolder, "*.png").Order(StringComparer.Ordinal).Take(perLabel)
+                .Select(path => new ImageRow { ImagePath = path, Label = Path.GetFileName(labelFolder) }))
+            .ToList();
+        if (rows.Count == 0)
+        {
+            throw new InvalidDataException($"Data folder '{folder}' has no <label>/*.png images.");
+        }
+
+        return ml.Data.LoadFromEnumerable(rows);
+    }
+
+    private static Action<ResNetTrainingProgress> EpochLine(string method) => p =>
+    {
+        if (p.IsEpochEnd)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{method}: epoch {p.Epoch}/{p.Epochs} loss {p.Loss:0.000} train accuracy {p.TrainAccuracy:0.000}, {p.ImagesPerSecond:0.0} images/s"));
+        }
+    };
+
+    private static void PrintTable(IReadOnlyList<Result> results)
+    {
+        Console.WriteLine($"{"method",-12} {"accuracy",9} {"train wall s",13} {"eval s",8}");
+        foreach (var r in results)
+        {
+            Console.WriteLine(r.Status is null
+                ? string.Create(CultureInfo.InvariantCulture, $"{r.Method,-12} {r.Accuracy,9:0.000} {r.TrainSeconds,13:0.0} {r.EvalSeconds,8:0.0}")
+                : $"{r.Method,-12} {r.Status}");
+        }
+    }
+
+    /// <summary>
+    /// The one-line verdict; the fine-tuned ratio is its train wall time over the (default-threaded) built-in's.
+    /// Rows beyond the three (the threaded built-in) follow at the end.
+    /// </summary>
+    private static string Summary(DataSet dataSet, IReadOnlyList<Result> results)
+    {
+        var builtIn = results[0];
+        var fineTuned = results[1];
+        var scratch = results[2];
+        string Part(Result r) => r.Status is null
+            ? string.Create(CultureInfo.InvariantCulture, $"{r.Method} {r.Accuracy:0.000} in {r.TrainSeconds:0.0} s")
+            : $"{r.Method} {r.Status}";
+        var ratio = fineTuned.Status is null && builtIn.Status is null
+            ? string.Create(CultureInfo.InvariantCulture, $" ({fineTuned.TrainSeconds / builtIn.TrainSeconds:0.00}x time)")
+            : string.Empty;
+        var extra = string.Concat(results.Skip(3).Select(r => $"; {Part(r)}"));
+        return $"transfer {dataSet.Name}: {Part(builtIn)}; {Part(fineTuned)}{ratio}; {Part(scratch)}{extra}";
+    }
+
+    /// <summary>The "model name" line of /proc/cpuinfo (Linux), else the architecture.</summary>
+    private static string CpuModelName()
+    {
+        const string cpuInfo = "/proc/cpuinfo";
+        if (File.Exists(cpuInfo))
+        {
+            var line = File.ReadLines(cpuInfo).FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+            if (line is not null)
+            {
+                return line[(line.IndexOf(':') + 1)..].Trim();
+            }
+        }
+
+        return System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString();
+    }
+
+    private static string? StringOption(string[] arguments, string name)
+    {
+        var index = Array.IndexOf(arguments, name);
+        return index >= 0 && index + 1 < arguments.Length ? arguments[index + 1] : null;
+    }
+
+    private static int IntOption(string[] arguments, string name, int fallback)
+    {
+        var text = StringOption(arguments, name);
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value > 0
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(arguments), text, $"{name} takes a positive whole number; got '{text}'.");
+    }
+
+    /// <summary>A data set: its command-line name and its folder under transfer-data/ (copied from TestData at build).</summary>
+    private sealed record DataSet(string Name, string FolderName, string Description)
+    {
+        public string Folder(string split) => Path.Combine(AppContext.BaseDirectory, "transfer-data", FolderName, split);
+    }
+
+    /// <summary>One method's outcome; <paramref name="Status"/> is set (and the figures meaningless) when it did not run.</summary>
+    private sealed record Result(string Method, double Accuracy, double TrainSeconds, double EvalSeconds, string? Status)
+    {
+        public static Result Skipped(string method) => new(method, 0, 0, 0, "skipped");
+
+        public static Result NotConfigured(string method) => new(method, 0, 0, 0, "not configured");
+    }
+
+    private sealed class ImageRow
+    {
+        public string ImagePath { get; set; } = string.Empty;
+
+        public string Label { get; set; } = string.Empty;
+    }
+}
