@@ -41,6 +41,13 @@ internal static class ModelPreparer
                 nameof(options.Architecture));
         }
 
+        if (options.StageDepths is { } depths && info.StageDepths is { } recorded && !depths.SequenceEqual(recorded))
+        {
+            throw new ArgumentException(
+                $"'{options.ModelPath}' holds a network with stage depths {string.Join('/', recorded)}, not {string.Join('/', depths)}. Leave StageDepths null to accept the model's.",
+                nameof(options.StageDepths));
+        }
+
         if ((options.ImageHeight ?? info.Height) != info.Height || (options.ImageWidth ?? info.Width) != info.Width)
         {
             throw new ArgumentException(
@@ -71,6 +78,13 @@ internal static class ModelPreparer
                 nameof(options.Architecture));
         }
 
+        if (header?.StageDepths is { } recorded && options.StageDepths is { } depths && !depths.SequenceEqual(recorded))
+        {
+            throw new ArgumentException(
+                $"'{options.ModelPath}' holds a network with stage depths {string.Join('/', recorded)}, not {string.Join('/', depths)}. Leave StageDepths null to accept the file's.",
+                nameof(options.StageDepths));
+        }
+
         var architecture = options.Architecture ?? header?.Architecture
             ?? throw new ArgumentException($"'{options.ModelPath}' ({file.Format}) does not say which ResNet it holds; set Architecture.", nameof(options.Architecture));
         var classes = header?.NumClasses ?? file.HeadClassCount
@@ -83,7 +97,8 @@ internal static class ModelPreparer
             throw new ArgumentException($"'{options.ModelPath}' has {classes} classes but {labels.Count} labels were given.", nameof(options.Labels));
         }
 
-        using var model = new ResNetModel(new ResNetSpec(architecture, classes, header?.Variant ?? ResNetVariant.TorchVision));
+        var stageDepths = options.StageDepths ?? header?.StageDepths;
+        using var model = new ResNetModel(new ResNetSpec(architecture, classes, header?.Variant ?? ResNetVariant.TorchVision, StageDepths: stageDepths));
         ResNetWeights.Apply(model, file, freshHead: false);
         var onnx = ResNetOnnxExporter.ToBytes(model, new OnnxExportOptions
         {

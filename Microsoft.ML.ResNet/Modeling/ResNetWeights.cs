@@ -66,7 +66,10 @@ internal static class ResNetWeights
             throw new ArgumentException($"Got {labels.Count} labels for a network with {model.Spec.NumClasses} classes.", nameof(labels));
         }
 
-        var header = new WeightsHeader(model.Spec.Architecture, model.Spec.Variant, model.Spec.NumClasses, labels);
+        var header = new WeightsHeader(model.Spec.Architecture, model.Spec.Variant, model.Spec.NumClasses, labels)
+        {
+            StageDepths = model.Spec.HasCustomDepths ? [.. model.Spec.BlocksPerStage] : null,
+        };
         AtomicFile.Write(path, stream => NativeWeightsFormat.Write(stream, header, model.state_dict()));
     }
 
@@ -112,6 +115,5 @@ internal static class ResNetWeights
 
     private static string Shape(Tensor tensor) => $"[{string.Join(", ", tensor.shape)}]";
 
-    private static string Describe(ResNetSpec spec) =>
-        $"{spec.Architecture} ({spec.Variant}) with {spec.NumClasses} classes";
+    private static string Describe(ResNetSpec spec) => $"{spec.Describe()} with {spec.NumClasses} classes";
 }
