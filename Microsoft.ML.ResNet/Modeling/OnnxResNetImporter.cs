@@ -582,9 +582,9 @@ internal static class OnnxResNetImporter
         {
             var kernel = Ints(pool, "kernel_shape");
             var strides = Ints(pool, "strides");
-            if (kernel is not [3, 3] || strides is not [2, 2])
+            if (kernel is not [3, 3] || strides is not [2, 2] || Int(pool, "ceil_mode", 0) != 0)
             {
-                throw Misfit($"node {Name(pool)} is a {string.Join('x', kernel)} max-pool at stride [{string.Join(", ", strides)}]; expected 3x3 at stride 2");
+                throw Misfit($"node {Name(pool)} is a {string.Join('x', kernel)} max-pool at stride [{string.Join(", ", strides)}]; expected 3x3 at stride 2, ceil_mode 0");
             }
 
             CheckPads(pool, 3, 2);
