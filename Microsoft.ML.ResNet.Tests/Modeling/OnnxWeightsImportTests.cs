@@ -86,6 +86,7 @@ public sealed class OnnxWeightsImportTests
         var ours = OurFeatures(model, normalization);
 
         // The package's network on the input its preprocessing would give with per-channel means: BGR, x*255 - mean.
+        // ORT runs CNTK's asymmetric pads ([3,3,2,2], [1,1,0,0]); TorchSharp our symmetric ones: equal here, as claimed.
         var meanBgr = normalization.Mean.Reverse().Select(m => m * 255).ToArray();
         using var session = new InferenceSession(PackageOnnx);
         var reference = ForEachPhoto(chw => RunPackageNetwork(session, ToBgrMinusMeans(chw, meanBgr)));
