@@ -178,12 +178,14 @@ public sealed class OnnxWeightsImportTests
     }
 
     [TestMethod]
-    public void Read_TorchVisionExportedOnnx_LogitsMatchPyTorch()
+    [DataRow("resnet18", ResNetArchitecture.ResNet18)]
+    [DataRow("resnet50", ResNetArchitecture.ResNet50)]
+    public void Read_TorchVisionExportedOnnx_LogitsMatchPyTorch(string arch, ResNetArchitecture architecture)
     {
-        var fixture = PythonReference.Get("resnet18", exportOnnx: true);
+        var fixture = PythonReference.Get(arch, exportOnnx: true);
         using var file = WeightsFile.Read(fixture.OnnxPath);
         Assert.IsNotNull(file.DescribedSpec);
-        Assert.AreEqual(new ResNetSpec(ResNetArchitecture.ResNet18, fixture.Outputs.Num_classes), file.DescribedSpec);
+        Assert.AreEqual(new ResNetSpec(architecture, fixture.Outputs.Num_classes), file.DescribedSpec);
         Assert.IsNull(file.Normalization, "a torch.onnx export does not say how to normalize");
         using var model = new ResNetModel(file.DescribedSpec);
 

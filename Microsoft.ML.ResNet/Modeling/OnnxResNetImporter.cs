@@ -102,7 +102,7 @@ internal static class OnnxResNetImporter
 
         // order[i]: which input channel the network sees as its channel i (BGR: 2, 1, 0).
         var order = concat.Input.Select(name => split.Output.IndexOf(name)).ToArray();
-        if (order.Order().SequenceEqual([0, 1, 2]) is false)
+        if (!order.Order().SequenceEqual([0, 1, 2]))
         {
             throw new InvalidDataException($"'{preprocessPath}': Concat inputs [{string.Join(", ", concat.Input)}] are not a reordering of the Split's outputs.");
         }
@@ -145,6 +145,9 @@ internal static class OnnxResNetImporter
     /// <summary>Walks one graph; collects the tensors under our keys.</summary>
     private sealed class GraphMapper
     {
+        /// <summary>A headless file's spec still needs a class count; ImageNet's is the network's own task.</summary>
+        private const int ImageNetClasses = 1000;
+
         private readonly string _path;
         private readonly GraphProto _graph;
         private readonly Dictionary<string, TensorProto> _constants = new(StringComparer.Ordinal);
@@ -237,9 +240,6 @@ internal static class OnnxResNetImporter
                 projectedFirstStage && !usesBottleneck ? ResNetVariant.ProjectionShortcuts : ResNetVariant.TorchVision,
                 StageDepths: named is null ? depths : null);
         }
-
-        /// <summary>A headless file's spec still needs a class count; ImageNet's is the network's own task.</summary>
-        public const int ImageNetClasses = 1000;
 
         public static float[] FloatData(TensorProto tensor, string path)
         {
