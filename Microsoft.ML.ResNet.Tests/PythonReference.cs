@@ -17,7 +17,11 @@ internal static class PythonReference
     private static readonly object Gate = new();
 
     /// <summary>What the fixture script wrote for one architecture.</summary>
-    public sealed record Fixture(string WeightsPath, string InputPath, ReferenceOutputs Outputs);
+    public sealed record Fixture(string WeightsPath, string InputPath, ReferenceOutputs Outputs)
+    {
+        /// <summary>The same network exported by <c>torch.onnx.export</c> (only when asked for with exportOnnx).</summary>
+        public string OnnxPath => Path.ChangeExtension(WeightsPath, null) + "_torch.onnx";
+    }
 
     public sealed record ReferenceOutputs(
         string Arch,
@@ -29,18 +33,29 @@ internal static class PythonReference
         float[][] Probabilities);
 
     /// <summary>Makes (or reuses) the fixture; marks the test inconclusive when PyTorch is absent.</summary>
-    public static Fixture Get(string arch = "resnet34")
+    /// <param name="arch">resnet18, resnet34 or resnet50.</param>
+    /// <param name="exportOnnx">Also export the network with torch.onnx (into a folder of its own, see <see cref="Fixture.OnnxPath"/>).</param>
+    public static Fixture Get(string arch = "resnet34", bool exportOnnx = false)
     {
         lock (Gate)
         {
             RequireModule("torchvision");
             var script = Path.Combine(TestPaths.Tools, "pytorch_reference.py");
             var key = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(script)))[..12];
-            var folder = Path.Combine(Path.GetTempPath(), "resnetml-pytorch-reference", key);
+            var folder = Path.Combine(Path.GetTempPath(), "resnetml-pytorch-reference", exportOnnx ? key + "-onnx" : key);
             var referencePath = Path.Combine(folder, $"{arch}_reference.json");
-            if (!File.Exists(referencePath))
+            var onnxPath = Path.Combine(folder, $"{arch}_torch.onnx");
+            if (!File.Exists(referencePath) || (exportOnnx && !File.Exists(onnxPath)))
             {
-                Run(script, "--arch", arch, "--photos", TestPaths.Photos, "--out", folder);
+                if (exportOnnx)
+                {
+                    RequireModule("onnx");
+                    Run(script, "--arch", arch, "--photos", TestPaths.Photos, "--out", folder, "--export-onnx");
+                }
+                else
+                {
+                    Run(script, "--arch", arch, "--photos", TestPaths.Photos, "--out", folder);
+                }
             }
 
             var outputs = JsonSerializer.Deserialize<ReferenceOutputs>(

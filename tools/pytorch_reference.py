@@ -6,7 +6,7 @@ the 224x224 PNG photos through it and writes, into --out:
     <arch>.pth              state_dict (torch.save)
     <arch>_reference.json   images, mean/std, logits and softmax per image
     <arch>_input.bin        un-normalised float32 pixels [N,3,224,224], little-endian
-    <arch>_torch.onnx       only with --export-onnx (opset 17; benchmark only)
+    <arch>_torch.onnx       only with --export-onnx (opset 17; the benchmark and the ONNX import tests)
 
 Usage:
     /usr/bin/python3 tools/pytorch_reference.py --arch resnet34 --photos DIR --out DIR

@@ -1,5 +1,6 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
+using Microsoft.ML.ResNet.Modeling;
 using Microsoft.ML.ResNet.Tests.Scoring;
 using static Microsoft.ML.ResNet.Tests.Scoring.ScoringFixtures;
 
@@ -159,6 +160,70 @@ public sealed class ResNetClassifierEstimatorTests
         var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new MLContext().Transforms.ResNetClassify(options));
 
         Assert.AreEqual(property, error.ParamName);
+    }
+
+    [TestMethod]
+    public void ResNetClassify_BadStageDepths_ThrowsNamingThem()
+    {
+        var options = new ResNetClassifierOptions { ModelPath = "model.onnx", StageDepths = [2, 2] };
+
+        var error = Assert.ThrowsExactly<ArgumentException>(() => new MLContext().Transforms.ResNetClassify(options));
+
+        Assert.AreEqual(nameof(ResNetClassifierOptions.StageDepths), error.ParamName);
+        StringAssert.Contains(error.Message, "[2, 2]");
+    }
+
+    [TestMethod]
+    public void Fit_OurWeightsWithCustomDepths_ScoresLikeTorchSharpWithoutTheOption()
+    {
+        var folder = TestPaths.NewTempFolder();
+        try
+        {
+            using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 3, StageDepths: [1, 1, 1, 2]));
+            model.eval();
+            var path = Path.Combine(folder, "custom.resnet");
+            ResNetWeights.Save(model, path, ["a", "b", "c"]);
+            var ml = new MLContext(1);
+            var pixels = PhotoPixels(ml, SmallSize);
+
+            using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = path, ImageHeight = SmallSize, ImageWidth = SmallSize }).Fit(pixels);
+            var scores = Scores(transformer.Transform(pixels));
+
+            var rows = pixels.GetColumn<float[]>("Pixels").ToArray();
+            using var input = TorchSharp.torch.tensor(rows.SelectMany(r => r).ToArray(), [rows.Length, 3, SmallSize, SmallSize]);
+            using var noGrad = TorchSharp.torch.no_grad();
+            using var probabilities = model.call(Export.ExportFixtures.Normalize(input)).softmax(1);
+            var expected = Enumerable.Range(0, rows.Length).Select(i => probabilities[i].data<float>().ToArray()).ToArray();
+            Assert.IsLessThanOrEqualTo(1e-4f, MaxDifference(expected, scores));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void ResNetClassify_StageDepthsDifferFromTheWeights_ThrowsNamingBoth()
+    {
+        var folder = TestPaths.NewTempFolder();
+        try
+        {
+            using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 2, StageDepths: [1, 1, 1, 2]));
+            var path = Path.Combine(folder, "custom.resnet");
+            ResNetWeights.Save(model, path);
+            var ml = new MLContext(1);
+            var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = path, StageDepths = [2, 2, 2, 3] });
+
+            var error = Assert.ThrowsExactly<ArgumentException>(() => estimator.GetOutputSchema(PhotoShape(ml)));
+
+            Assert.AreEqual(nameof(ResNetClassifierOptions.StageDepths), error.ParamName);
+            StringAssert.Contains(error.Message, "1/1/1/2");
+            StringAssert.Contains(error.Message, "2/2/2/3");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     [TestMethod]

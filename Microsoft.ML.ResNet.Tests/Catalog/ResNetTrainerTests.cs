@@ -173,6 +173,26 @@ public sealed class ResNetTrainerTests
     }
 
     [TestMethod]
+    public void Fit_CustomStageDepths_TrainsThatNetworkAndScores()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TrainingData.Synthetic(ml, rows: 8, classes: 2, size: 32);
+        var options = ResNetTrainingLoopTests.SmallOptions();
+        options.Architecture = ResNetArchitecture.ResNet18;
+        options.StageDepths = [1, 1, 1, 2];
+        var trainer = ml.MulticlassClassification.Trainers.ResNet(options);
+
+        using var trained = trainer.Train(data);
+        using var transformer = trainer.ToTransformer(trained);
+        var scores = transformer.Transform(data).GetColumn<float[]>("Score").ToList();
+
+        CollectionAssert.AreEqual(new[] { 1, 1, 1, 2 }, trained.Model.Spec.BlocksPerStage.ToArray());
+        Assert.AreEqual(2, trained.Model.layer4.children().Count());
+        Assert.HasCount(8, scores);
+        Assert.IsTrue(scores.All(row => row.Length == 2 && Math.Abs(row.Sum() - 1f) < 1e-4f));
+    }
+
+    [TestMethod]
     public void GetOutputSchema_AddsScoreAndPredictedLabel()
     {
         var ml = new MLContext(seed: 1);

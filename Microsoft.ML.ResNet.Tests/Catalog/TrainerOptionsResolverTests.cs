@@ -35,4 +35,29 @@ public sealed class TrainerOptionsResolverTests
         options.NumberOfThreads = 1;
         Assert.AreEqual(first, TrainerOptionsResolver.Resolve(options, seed: 1).Fingerprint(), "Reporting and threads do not change the weights.");
     }
+
+    [TestMethod]
+    public void Resolve_StageDepths_CarriedIntoSettingsAndFingerprint()
+    {
+        var options = new ResNetTrainerOptions { Architecture = ResNetArchitecture.ResNet18, StageDepths = [2, 2, 2, 3] };
+        var settings = TrainerOptionsResolver.Resolve(options, seed: 1);
+        options.StageDepths[3] = 9;
+
+        CollectionAssert.AreEqual(new[] { 2, 2, 2, 3 }, settings.StageDepths, "the settings keep their own copy");
+        Assert.AreNotEqual(
+            TrainerOptionsResolver.Resolve(new ResNetTrainerOptions { Architecture = ResNetArchitecture.ResNet18 }, seed: 1).Fingerprint(),
+            settings.Fingerprint());
+        StringAssert.Contains(settings.Fingerprint(), "2/2/2/3");
+    }
+
+    [TestMethod]
+    [DataRow(new[] { 2, 2, 2 })]
+    [DataRow(new[] { 0, 2, 2, 2 })]
+    public void Validate_BadStageDepths_ThrowsNamingTheOption(int[] depths)
+    {
+        var error = Assert.ThrowsExactly<ArgumentException>(() => TrainerOptionsResolver.Validate(new ResNetTrainerOptions { StageDepths = depths }));
+
+        Assert.AreEqual(nameof(ResNetTrainerOptions.StageDepths), error.ParamName);
+        StringAssert.Contains(error.Message, $"[{string.Join(", ", depths)}]");
+    }
 }

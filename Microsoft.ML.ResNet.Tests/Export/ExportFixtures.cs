@@ -60,10 +60,10 @@ internal static class ExportFixtures
     /// while activations stay at a realistic scale (as tools/pytorch_reference.py does). Eval mode.
     /// </summary>
     public static ResNetModel CalibratedModel(
-        ResNetArchitecture architecture, Tensor photos, int classes = 1000, ResNetVariant variant = ResNetVariant.TorchVision, int seed = 1234)
+        ResNetArchitecture architecture, Tensor photos, int classes = 1000, ResNetVariant variant = ResNetVariant.TorchVision, int seed = 1234, int[]? stageDepths = null)
     {
         manual_seed(seed);
-        var model = new ResNetModel(new ResNetSpec(architecture, classes, variant));
+        var model = new ResNetModel(new ResNetSpec(architecture, classes, variant, StageDepths: stageDepths));
         var batchNorms = model.modules().OfType<BatchNorm2d>().ToList();
         using (no_grad())
         using (var scope = NewDisposeScope())

@@ -45,6 +45,33 @@ public sealed class OnnxModelInfoTests
     }
 
     [TestMethod]
+    public void Read_FileWithoutStageDepthsKey_HasTheArchitecturesDepths()
+    {
+        using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet34, 2));
+        var proto = ResNetOnnxExporter.ToModelProto(model, new OnnxExportOptions());
+        var depths = proto.MetadataProps.Single(p => p.Key == OnnxContract.Metadata.StageDepths);
+        CollectionAssert.AreEqual(new[] { 3, 4, 6, 3 }, OnnxModelInfo.Read(proto.ToByteArray()).StageDepths.ToArray());
+
+        proto.MetadataProps.Remove(depths);
+        var info = OnnxModelInfo.Read(proto.ToByteArray());
+
+        CollectionAssert.AreEqual(new[] { 3, 4, 6, 3 }, info.StageDepths.ToArray());
+    }
+
+    [TestMethod]
+    public void Read_StageDepthsWithZero_ThrowsNamingKey()
+    {
+        using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 2));
+        var proto = ResNetOnnxExporter.ToModelProto(model, new OnnxExportOptions());
+        proto.MetadataProps.Single(p => p.Key == OnnxContract.Metadata.StageDepths).Value = "[2,0,2,2]";
+
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => OnnxModelInfo.Read(proto.ToByteArray()));
+
+        StringAssert.Contains(error.Message, OnnxContract.Metadata.StageDepths);
+        StringAssert.Contains(error.Message, "2, 0, 2, 2");
+    }
+
+    [TestMethod]
     public void Read_DefaultOptions_IndexLabelsImageNetStatisticsNoFeatures()
     {
         using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet50, 4));

@@ -47,6 +47,24 @@ public sealed class ResNetOnnxExporterTests
     }
 
     [TestMethod]
+    [DataRow(ResNetArchitecture.ResNet18, new[] { 2, 2, 2, 3 })]
+    [DataRow(ResNetArchitecture.ResNet50, new[] { 1, 2, 1, 1 })]
+    public void ToBytes_CustomStageDepths_OnnxRuntimeMatchesTorchSharpAndMetadataRecordsDepths(ResNetArchitecture architecture, int[] depths)
+    {
+        using var model = CalibratedModel(architecture, Photos, classes: 10, stageDepths: depths);
+        var onnx = ResNetOnnxExporter.ToBytes(model, new OnnxExportOptions { IncludeFeatures = true });
+        using var pixels = Batch(Photos, 4, 224, 224);
+
+        var actual = RunOnnx(onnx, pixels, OnnxContract.LogitsOutput, OnnxContract.FeaturesOutput);
+
+        var logitDifference = MaxAbsDifference(TorchLogits(model, pixels), actual[OnnxContract.LogitsOutput]);
+        var featureDifference = MaxAbsDifference(TorchFeatures(model, pixels), actual[OnnxContract.FeaturesOutput]);
+        Assert.IsLessThanOrEqualTo(Tolerance, logitDifference, $"max |logit difference| {logitDifference:g3}");
+        Assert.IsLessThanOrEqualTo(Tolerance, featureDifference, $"max |feature difference| {featureDifference:g3}");
+        CollectionAssert.AreEqual(depths, OnnxModelInfo.Read(onnx).StageDepths.ToArray());
+    }
+
+    [TestMethod]
     public void ToBytes_IncludeFeatures_ProbabilitiesAreSoftmaxAndFeaturesMatchTorchSharp()
     {
         using var model = CalibratedModel(ResNetArchitecture.ResNet18, Photos, classes: 10);

@@ -19,6 +19,45 @@ public sealed class ResNetModelTests
         Assert.AreEqual(expected, model.parameters().Sum(p => p.numel()));
     }
 
+    // Expected counts from torchvision 0.14 (/usr/bin/python3): sum(p.numel() for p in ResNet(block, depths, num_classes=n).parameters())
+    // and len(state_dict()).
+    [TestMethod]
+    [DataRow(ResNetArchitecture.ResNet18, new[] { 2, 2, 2, 3 }, 1000, 16_410_152L, 134)]
+    [DataRow(ResNetArchitecture.ResNet34, new[] { 1, 1, 1, 1 }, 10, 4_910_922L, 74)]
+    [DataRow(ResNetArchitecture.ResNet50, new[] { 1, 2, 1, 1 }, 10, 8_316_490L, 122)]
+    public void Constructor_CustomStageDepths_HasTorchVisionParameterCountAndKeys(ResNetArchitecture architecture, int[] depths, int classes, long parameters, int keys)
+    {
+        using var model = new ResNetModel(new ResNetSpec(architecture, classes, StageDepths: depths));
+
+        Assert.AreEqual(parameters, model.parameters().Sum(p => p.numel()));
+        Assert.AreEqual(keys, model.state_dict().Count);
+        CollectionAssert.AreEqual(depths, new[] { model.layer1, model.layer2, model.layer3, model.layer4 }.Select(l => l.children().Count()).ToArray());
+    }
+
+    [TestMethod]
+    [DataRow(new[] { 2, 2, 2 })]
+    [DataRow(new[] { 2, 2, 0, 2 })]
+    [DataRow(new[] { 2, 2, 2, 2, 2 })]
+    public void Constructor_BadStageDepths_ThrowsNamingDepthsAndRule(int[] depths)
+    {
+        var error = Assert.ThrowsExactly<ArgumentException>(() => new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 2, StageDepths: depths)));
+
+        Assert.AreEqual("StageDepths", error.ParamName);
+        StringAssert.Contains(error.Message, $"[{string.Join(", ", depths)}]");
+        StringAssert.Contains(error.Message, "4 entries");
+    }
+
+    [TestMethod]
+    public void Spec_CustomDepths_DescribedAndComparedByValue()
+    {
+        var custom = new ResNetSpec(ResNetArchitecture.ResNet18, 5, StageDepths: [2, 2, 2, 3]);
+
+        Assert.AreEqual("ResNet18 (TorchVision, stage depths 2/2/2/3)", custom.Describe());
+        Assert.AreEqual("ResNet18 (TorchVision)", new ResNetSpec(ResNetArchitecture.ResNet18, 5).Describe());
+        Assert.AreEqual(custom, new ResNetSpec(ResNetArchitecture.ResNet18, 5, StageDepths: new List<int> { 2, 2, 2, 3 }));
+        Assert.AreNotEqual(custom, new ResNetSpec(ResNetArchitecture.ResNet18, 5));
+    }
+
     [TestMethod]
     public void Constructor_ProjectionShortcutsVariant_HasSeedParameterCount()
     {

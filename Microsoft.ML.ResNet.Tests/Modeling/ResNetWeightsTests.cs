@@ -34,6 +34,70 @@ public sealed class ResNetWeightsTests
     }
 
     [TestMethod]
+    public void Save_CustomStageDepths_HeaderRecordsThemAndDescribesTheNetwork()
+    {
+        using var original = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 3, StageDepths: [2, 2, 2, 3]));
+        var path = Path.Combine(_folder, "model.resnet");
+
+        ResNetWeights.Save(original, path, ["a", "b", "c"]);
+        using var file = WeightsFile.Read(path);
+        using var reloaded = new ResNetModel(file.DescribedSpec!);
+        ResNetWeights.Apply(reloaded, file, freshHead: false);
+
+        CollectionAssert.AreEqual(new[] { 2, 2, 2, 3 }, file.Header!.StageDepths!.ToArray());
+        Assert.AreEqual(original.Spec, file.DescribedSpec);
+        AssertSameState(original, reloaded);
+    }
+
+    [TestMethod]
+    public void Load_VersionOneFile_StillReads()
+    {
+        using var original = NewModel(2);
+        var path = Path.Combine(_folder, "model.resnet");
+        ResNetWeights.Save(original, path);
+        SetFormatVersion(path, 1);
+
+        using var reloaded = NewModel(2, seed: 5);
+        var header = ResNetWeights.Load(reloaded, path);
+
+        Assert.IsNull(header!.StageDepths);
+        AssertSameState(original, reloaded);
+    }
+
+    [TestMethod]
+    public void Load_FutureVersionFile_ThrowsNamingVersions()
+    {
+        var path = Path.Combine(_folder, "model.resnet");
+        ResNetWeights.Save(NewModel(2), path);
+        SetFormatVersion(path, 3);
+
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => ResNetWeights.Load(NewModel(2), path));
+
+        StringAssert.Contains(error.Message, "format version 3");
+        StringAssert.Contains(error.Message, "versions 1 to 2");
+    }
+
+    [TestMethod]
+    public void Load_CustomDepthFileIntoOtherDepths_ErrorShowsTheModelsDepthsAndTheExtraBlock()
+    {
+        using var custom = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 2, StageDepths: [2, 2, 2, 3]));
+        var path = SaveAsPth(custom);
+        using var twoBlocks = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 2, StageDepths: [1, 2, 2, 2]));
+
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => ResNetWeights.Load(twoBlocks, path));
+
+        StringAssert.Contains(error.Message, "ResNet18 (TorchVision, stage depths 1/2/2/2) with 2 classes");
+        StringAssert.Contains(error.Message, "unexpected key 'layer1.1.conv1.weight'");
+    }
+
+    private static void SetFormatVersion(string path, int version)
+    {
+        var bytes = File.ReadAllBytes(path);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(8), version);
+        File.WriteAllBytes(path, bytes);
+    }
+
+    [TestMethod]
     public void Load_PyTorchStateDict_MatchesPyTorchLogits()
     {
         var fixture = PythonReference.Get("resnet34");

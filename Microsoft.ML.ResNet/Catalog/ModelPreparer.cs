@@ -59,6 +59,13 @@ internal static class ModelPreparer
                 nameof(options.Architecture));
         }
 
+        if (options.StageDepths is { } depths && info.StageDepths is { } recorded && !depths.SequenceEqual(recorded))
+        {
+            throw new ArgumentException(
+                $"'{options.ModelPath}' holds a network with stage depths {string.Join('/', recorded)}, not {string.Join('/', depths)}. Leave StageDepths null to accept the model's.",
+                nameof(options.StageDepths));
+        }
+
         if ((options.ImageHeight ?? info.Height) != info.Height || (options.ImageWidth ?? info.Width) != info.Width)
         {
             throw new ArgumentException(
@@ -82,14 +89,24 @@ internal static class ModelPreparer
         TorchNativeLoader.EnsureLoaded();
         using var file = WeightsFile.Read(options.ModelPath);
         var header = file.Header;
-        if (header is not null && options.Architecture is { } wanted && wanted != header.Architecture)
+
+        // Our format and ONNX say which network they hold; PyTorch and safetensors files do not.
+        var described = file.DescribedSpec;
+        if (described is not null && options.Architecture is { } wanted && wanted != described.Architecture)
         {
             throw new ArgumentException(
-                $"'{options.ModelPath}' holds {header.Architecture} weights, not {wanted}. Use ResNetClassify with Architecture = {header.Architecture}.",
+                $"'{options.ModelPath}' holds {described.Architecture} weights, not {wanted}. Use ResNetClassify with Architecture = {described.Architecture}.",
                 nameof(options.Architecture));
         }
 
-        var architecture = options.Architecture ?? header?.Architecture
+        if (described?.StageDepths is { } recorded && options.StageDepths is { } depths && !depths.SequenceEqual(recorded))
+        {
+            throw new ArgumentException(
+                $"'{options.ModelPath}' holds a network with stage depths {string.Join('/', recorded)}, not {string.Join('/', depths)}. Leave StageDepths null to accept the file's.",
+                nameof(options.StageDepths));
+        }
+
+        var architecture = options.Architecture ?? described?.Architecture
             ?? throw new ArgumentException($"'{options.ModelPath}' ({file.Format}) does not say which ResNet it holds; set Architecture.", nameof(options.Architecture));
         var classes = header?.NumClasses ?? file.HeadClassCount
             ?? throw new InvalidDataException($"'{options.ModelPath}' has no 'fc.weight' [K, F] tensor, so its class count is unknown.");
@@ -101,11 +118,14 @@ internal static class ModelPreparer
             throw new ArgumentException($"'{options.ModelPath}' has {classes} classes but {labels.Count} labels were given.", nameof(options.Labels));
         }
 
-        using var model = new ResNetModel(new ResNetSpec(architecture, classes, header?.Variant ?? ResNetVariant.TorchVision));
+        var stageDepths = options.StageDepths ?? described?.StageDepths;
+        using var model = new ResNetModel(new ResNetSpec(architecture, classes, described?.Variant ?? ResNetVariant.TorchVision, StageDepths: stageDepths));
         ResNetWeights.Apply(model, file, freshHead: false);
         var onnx = ResNetOnnxExporter.ToBytes(model, new OnnxExportOptions
         {
             Labels = labels,
+            Mean = file.Normalization?.Mean ?? OnnxExportOptions.Defaults.Mean,
+            Std = file.Normalization?.Std ?? OnnxExportOptions.Defaults.Std,
             InputHeight = options.ImageHeight ?? Defaults.ImageHeight,
             InputWidth = options.ImageWidth ?? Defaults.ImageWidth,
             IncludeFeatures = true,

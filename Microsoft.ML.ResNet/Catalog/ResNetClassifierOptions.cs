@@ -1,4 +1,5 @@
 using Microsoft.ML.ResNet.Catalog;
+using Microsoft.ML.ResNet.Modeling;
 
 namespace Microsoft.ML.ResNet;
 
@@ -21,6 +22,13 @@ public sealed class ResNetClassifierOptions
     /// value must match it.
     /// </summary>
     public ResNetArchitecture? Architecture { get; set; }
+
+    /// <summary>
+    /// Blocks in each of the four stages when the weights file's network differs from <see cref="Architecture"/>'s own
+    /// (e.g. [2, 2, 2, 3]). Needed only for PyTorch and safetensors files of such a network: ONNX files and our weights
+    /// record their depths (a value given must then match). Four entries, each 1 or more. Default null.
+    /// </summary>
+    public int[]? StageDepths { get; set; }
 
     /// <summary>Class labels in output order. Required for PyTorch and safetensors weights; for ONNX and our
     /// weights they replace the stored labels (same count).</summary>
@@ -68,7 +76,12 @@ public sealed class ResNetClassifierOptions
     /// </summary>
     public bool RejectAllZeroPixels { get; set; } = Defaults.RejectAllZeroPixels;
 
-    internal ResNetClassifierOptions Clone() => (ResNetClassifierOptions)MemberwiseClone();
+    internal ResNetClassifierOptions Clone()
+    {
+        var copy = (ResNetClassifierOptions)MemberwiseClone();
+        copy.StageDepths = StageDepths is null ? null : [.. StageDepths];
+        return copy;
+    }
 
     /// <summary>Checks every value a caller can get wrong, naming the property.</summary>
     internal void Validate()
@@ -118,6 +131,7 @@ public sealed class ResNetClassifierOptions
             throw new ArgumentOutOfRangeException(nameof(Architecture), architecture, $"Expected one of {string.Join(", ", Enum.GetNames<ResNetArchitecture>())}.");
         }
 
+        ResNetSpec.ValidateDepths(StageDepths, nameof(StageDepths));
         if (Labels is not null && Labels.Any(string.IsNullOrEmpty))
         {
             throw new ArgumentException("Labels must not be null or empty strings.", nameof(Labels));

@@ -104,6 +104,7 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
         {
             ModelPath = "(trained in memory)",
             Architecture = settings.Architecture,
+            StageDepths = settings.StageDepths,
             InputColumnName = _options.FeatureColumnName,
             GpuDeviceId = _options.GpuDeviceId,
             FallbackToCpu = _options.GpuDeviceId is null ? null : _options.FallbackToCpu,
@@ -128,7 +129,7 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
             : TrainingDevice.Resolve(_host.GpuDeviceId, _host.FallbackToCpu);
 
         manual_seed(seed);
-        var model = new ResNetModel(new ResNetSpec(settings.Architecture, labels.Count));
+        var model = new ResNetModel(new ResNetSpec(settings.Architecture, labels.Count, StageDepths: settings.StageDepths));
         try
         {
             if (_options.PretrainedWeightsPath is { } weights)

@@ -21,6 +21,13 @@ public sealed class ResNetTrainerOptions
     /// <summary>The network. Default ResNet-34.</summary>
     public ResNetArchitecture Architecture { get; set; } = ResNetArchitecture.ResNet34;
 
+    /// <summary>
+    /// Blocks in each of the four stages, overriding <see cref="Architecture"/>'s own (which still decides basic or
+    /// bottleneck blocks): e.g. [2, 2, 2, 3] with ResNet18 is the ImageNet network of ML.NET's
+    /// Microsoft.ML.DnnImageFeaturizer.ResNet18 package. Four entries, each 1 or more. Default null: the architecture's own.
+    /// </summary>
+    public int[]? StageDepths { get; set; }
+
     /// <summary>Image height the pixel column was resized to, at least 32. Default 224.</summary>
     public int ImageHeight { get; set; } = TrainerDefaults.ImageSize;
 
@@ -136,5 +143,10 @@ public sealed class ResNetTrainerOptions
     /// <summary>Stops training between steps; <c>Fit</c> then throws <see cref="OperationCanceledException"/>.</summary>
     public CancellationToken CancellationToken { get; set; }
 
-    internal ResNetTrainerOptions Clone() => (ResNetTrainerOptions)MemberwiseClone();
+    internal ResNetTrainerOptions Clone()
+    {
+        var copy = (ResNetTrainerOptions)MemberwiseClone();
+        copy.StageDepths = StageDepths is null ? null : [.. StageDepths];
+        return copy;
+    }
 }

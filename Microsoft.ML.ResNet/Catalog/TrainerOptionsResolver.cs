@@ -12,6 +12,7 @@ internal static class TrainerOptionsResolver
         ArgumentException.ThrowIfNullOrWhiteSpace(options.LabelColumnName, nameof(options.LabelColumnName));
         ArgumentException.ThrowIfNullOrWhiteSpace(options.FeatureColumnName, nameof(options.FeatureColumnName));
         Defined(options.Architecture, nameof(options.Architecture));
+        ResNetSpec.ValidateDepths(options.StageDepths, nameof(options.StageDepths));
         Defined(options.Optimizer, nameof(options.Optimizer));
         Defined(options.LearningRateSchedule, nameof(options.LearningRateSchedule));
         Defined(options.Crop, nameof(options.Crop));
@@ -121,6 +122,7 @@ internal static class TrainerOptionsResolver
         return new TrainingSettings
         {
             Architecture = options.Architecture,
+            StageDepths = options.StageDepths is null ? null : [.. options.StageDepths],
             ImageHeight = options.ImageHeight,
             ImageWidth = options.ImageWidth,
             Epochs = options.Epochs,

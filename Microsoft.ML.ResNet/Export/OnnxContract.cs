@@ -28,6 +28,10 @@ internal static class OnnxContract
         /// <summary><see cref="ResNetVariant"/> name.</summary>
         public const string Variant = "resnet.variant";
 
+        /// <summary>JSON array of 4 ints: blocks in each stage (e.g. [2,2,2,3]). Absent in files written before
+        /// custom depths existed, which have the architecture's own.</summary>
+        public const string StageDepths = "resnet.stage_depths";
+
         /// <summary>JSON array of class label strings, in logit order.</summary>
         public const string Labels = "resnet.labels";
 

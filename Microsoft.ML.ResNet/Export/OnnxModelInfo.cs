@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Google.Protobuf;
+using Microsoft.ML.ResNet.Modeling;
 using Onnx;
 
 namespace Microsoft.ML.ResNet.Export;
@@ -15,6 +16,7 @@ namespace Microsoft.ML.ResNet.Export;
 /// <param name="InputWidth">Fixed input width.</param>
 /// <param name="FeatureSize">Width of the <c>features</c> output, when exported.</param>
 /// <param name="HasFeaturesOutput">Whether the graph has a <c>features</c> output.</param>
+/// <param name="StageDepths">Blocks per stage; the architecture's own when the file does not say (older exports).</param>
 internal sealed record OnnxModelInfo(
     ResNetArchitecture Architecture,
     ResNetVariant Variant,
@@ -24,7 +26,8 @@ internal sealed record OnnxModelInfo(
     int InputHeight,
     int InputWidth,
     int? FeatureSize,
-    bool HasFeaturesOutput)
+    bool HasFeaturesOutput,
+    IReadOnlyList<int> StageDepths)
 {
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">Not an ONNX model, or not one of ours (names the missing key).</exception>
@@ -69,8 +72,17 @@ internal sealed record OnnxModelInfo(
         var featureSize = metadata.TryGetValue(OnnxContract.Metadata.FeatureSize, out var feature)
             ? int.Parse(feature, NumberStyles.Integer, CultureInfo.InvariantCulture)
             : (int?)null;
+        var architecture = reader.Enum<ResNetArchitecture>(OnnxContract.Metadata.Architecture);
+        IReadOnlyList<int> depths = metadata.ContainsKey(OnnxContract.Metadata.StageDepths)
+            ? reader.Json<int[]>(OnnxContract.Metadata.StageDepths, expectedLength: ResNetSpec.StageCount)
+            : ResNetSpec.DefaultDepths(architecture);
+        if (depths.Any(d => d < 1))
+        {
+            throw new InvalidDataException($"{source}: metadata '{OnnxContract.Metadata.StageDepths}' must hold blocks per stage of at least 1; got [{string.Join(", ", depths)}].");
+        }
+
         return new OnnxModelInfo(
-            reader.Enum<ResNetArchitecture>(OnnxContract.Metadata.Architecture),
+            architecture,
             reader.Enum<ResNetVariant>(OnnxContract.Metadata.Variant),
             reader.Json<string[]>(OnnxContract.Metadata.Labels, expectedLength: null),
             reader.Json<float[]>(OnnxContract.Metadata.Mean, expectedLength: 3),
@@ -78,7 +90,8 @@ internal sealed record OnnxModelInfo(
             inputSize[0],
             inputSize[1],
             featureSize,
-            proto.Graph.Output.Any(o => o.Name == OnnxContract.FeaturesOutput));
+            proto.Graph.Output.Any(o => o.Name == OnnxContract.FeaturesOutput),
+            depths);
     }
 
     private sealed class MetadataReader(Dictionary<string, string> metadata, string source)

@@ -69,6 +69,7 @@ internal static class ResNetOnnxExporter
         proto.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = OnnxContract.Opset });
         AddMetadata(proto, OnnxContract.Metadata.Architecture, model.Spec.Architecture.ToString());
         AddMetadata(proto, OnnxContract.Metadata.Variant, model.Spec.Variant.ToString());
+        AddMetadata(proto, OnnxContract.Metadata.StageDepths, JsonSerializer.Serialize(model.Spec.BlocksPerStage));
         AddMetadata(proto, OnnxContract.Metadata.Labels, JsonSerializer.Serialize(labels));
         AddMetadata(proto, OnnxContract.Metadata.Mean, JsonSerializer.Serialize(options.Mean));
         AddMetadata(proto, OnnxContract.Metadata.Std, JsonSerializer.Serialize(options.Std));

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.ResNet.Modeling;
 
 /// <summary>
-/// Our weight file: the magic "RESNETML", a format version, a JSON header (architecture, variant,
+/// Our weight file: the magic "RESNETML", a format version, a JSON header (architecture, variant, stage depths,
 /// labels, tensor names, shapes and types, SHA-256 of the data) and the raw little-endian tensor data.
 /// </summary>
 /// <remarks>
@@ -18,7 +18,9 @@ namespace Microsoft.ML.ResNet.Modeling;
 internal static class NativeWeightsFormat
 {
     public const string Extension = ".resnet";
-    private const int Version = 1;
+    /// <summary>Version 2 added <see cref="WeightsHeader.StageDepths"/>; version 1 files (no depths) still read.</summary>
+    private const int Version = 2;
+    private const int OldestReadableVersion = 1;
     private static readonly byte[] Magic = "RESNETML"u8.ToArray();
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -112,9 +114,9 @@ internal static class NativeWeightsFormat
         }
 
         var version = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8));
-        if (version != Version)
+        if (version is < OldestReadableVersion or > Version)
         {
-            throw new InvalidDataException($"Weights file '{path}' has format version {version}; this library reads version {Version}.");
+            throw new InvalidDataException($"Weights file '{path}' has format version {version}; this library reads versions {OldestReadableVersion} to {Version}.");
         }
 
         var jsonLength = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(12));
@@ -202,6 +204,9 @@ internal sealed record WeightsHeader(
     int NumClasses,
     IReadOnlyList<string> Labels)
 {
+    /// <summary>Blocks per stage when they differ from the architecture's own; null otherwise (and in version 1 files).</summary>
+    public IReadOnlyList<int>? StageDepths { get; init; }
+
     public IReadOnlyList<TensorEntry> Tensors { get; init; } = [];
 
     public string Sha256 { get; init; } = "";

@@ -18,12 +18,12 @@ internal static class ResNetWeights
 
     /// <summary>Reads <paramref name="path"/> and copies its tensors into <paramref name="model"/>.</summary>
     /// <param name="model">The network to fill; left unchanged when the file does not fit.</param>
-    /// <param name="path">A ResNetMl, PyTorch or safetensors weight file.</param>
+    /// <param name="path">A ResNetMl, PyTorch, safetensors or ONNX weight file.</param>
     /// <param name="freshHead">Keep the model's own (freshly initialized) <c>fc</c> and ignore the file's:
     /// for fine-tuning to a different set of classes.</param>
     /// <returns>What the file says about its network (labels), or null for PyTorch/safetensors files.</returns>
-    /// <exception cref="InvalidDataException">A key is missing or unexpected, or a shape differs; the message
-    /// lists each key with the file's and the model's shape.</exception>
+    /// <exception cref="InvalidDataException">A key is missing or unexpected, or a shape differs (the message
+    /// lists each key with the file's and the model's shape); the file has no head and <paramref name="freshHead"/> is false.</exception>
     public static WeightsHeader? Load(ResNetModel model, string path, bool freshHead = false)
     {
         using var file = WeightsFile.Read(path);
@@ -34,6 +34,13 @@ internal static class ResNetWeights
     /// <summary>Copies a read file's tensors into <paramref name="model"/> after checking them all.</summary>
     public static void Apply(ResNetModel model, WeightsFile file, bool freshHead)
     {
+        if (!freshHead && file.HeadClassCount is null && !file.Tensors.Keys.Any(k => k.EndsWith("fc.weight", StringComparison.Ordinal)))
+        {
+            throw new InvalidDataException(
+                $"Weights file '{file.Path}' ({file.Format}) has no classifier head (fc): it holds a feature extractor. Load it with a fresh head "
+                + $"(freshHead: true, as the trainer does) to train {Describe(model.Spec)} on top of it.");
+        }
+
         var source = StripDataParallelPrefix(file.Tensors);
         var target = model.state_dict();
         var problems = FindProblems(model.Spec, source, target, freshHead);
@@ -66,7 +73,10 @@ internal static class ResNetWeights
             throw new ArgumentException($"Got {labels.Count} labels for a network with {model.Spec.NumClasses} classes.", nameof(labels));
         }
 
-        var header = new WeightsHeader(model.Spec.Architecture, model.Spec.Variant, model.Spec.NumClasses, labels);
+        var header = new WeightsHeader(model.Spec.Architecture, model.Spec.Variant, model.Spec.NumClasses, labels)
+        {
+            StageDepths = model.Spec.HasCustomDepths ? [.. model.Spec.BlocksPerStage] : null,
+        };
         AtomicFile.Write(path, stream => NativeWeightsFormat.Write(stream, header, model.state_dict()));
     }
 
@@ -112,6 +122,5 @@ internal static class ResNetWeights
 
     private static string Shape(Tensor tensor) => $"[{string.Join(", ", tensor.shape)}]";
 
-    private static string Describe(ResNetSpec spec) =>
-        $"{spec.Architecture} ({spec.Variant}) with {spec.NumClasses} classes";
+    private static string Describe(ResNetSpec spec) => $"{spec.Describe()} with {spec.NumClasses} classes";
 }

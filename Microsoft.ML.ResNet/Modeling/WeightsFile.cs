@@ -6,16 +6,20 @@ namespace Microsoft.ML.ResNet.Modeling;
 
 /// <summary>
 /// The tensors of a weight file in any format we read, with what the file says about its network
-/// (only our own format says anything). Owns the tensors: dispose it.
+/// (our own format and ONNX say which network; PyTorch and safetensors files do not). Owns the tensors: dispose it.
 /// </summary>
 internal sealed class WeightsFile : IDisposable
 {
-    private WeightsFile(string path, WeightsFormat format, Dictionary<string, Tensor> tensors, WeightsHeader? header)
+    private WeightsFile(
+        string path, WeightsFormat format, Dictionary<string, Tensor> tensors, WeightsHeader? header, ResNetSpec? describedSpec = null, ImageNormalization? normalization = null)
     {
         Path = path;
         Format = format;
         Tensors = tensors;
         Header = header;
+        DescribedSpec = describedSpec
+            ?? (header is null ? null : new ResNetSpec(header.Architecture, header.NumClasses, header.Variant, StageDepths: header.StageDepths));
+        Normalization = normalization;
     }
 
     public string Path { get; }
@@ -26,6 +30,18 @@ internal sealed class WeightsFile : IDisposable
 
     /// <summary>Architecture and labels; null for PyTorch and safetensors files.</summary>
     public WeightsHeader? Header { get; }
+
+    /// <summary>
+    /// The network the file describes, for ONNX and our format (null for PyTorch and safetensors): the architecture
+    /// (ResNet18 for basic blocks, ResNet50 for bottlenecks unless the depths name another), custom
+    /// <see cref="ResNetSpec.StageDepths"/> and the head's class count. A file without a head
+    /// (<see cref="HeadClassCount"/> null) says ImageNet's 1000 here: build with your own class count and load with a fresh head.
+    /// </summary>
+    public ResNetSpec? DescribedSpec { get; }
+
+    /// <summary>The normalization the weights expect of 0..1 RGB pixels, when the file says (the DnnImageFeaturizer
+    /// package's ONNX with its preprocessing graph beside it); null otherwise.</summary>
+    public ImageNormalization? Normalization { get; }
 
     /// <summary>Class count read off <c>fc.weight</c>, or null when the file has no head.</summary>
     public int? HeadClassCount => Tensors.TryGetValue("fc.weight", out var fc) && fc.dim() == 2 ? (int)fc.shape[0] : null;
@@ -49,6 +65,12 @@ internal sealed class WeightsFile : IDisposable
         {
             var (header, tensors) = NativeWeightsFormat.Read(path);
             return new WeightsFile(path, format, tensors, header);
+        }
+
+        if (format == WeightsFormat.Onnx)
+        {
+            var import = OnnxResNetImporter.Read(path);
+            return new WeightsFile(path, format, import.Tensors, null, import.Spec, import.Normalization);
         }
 
         // PyBridge allocates whatever sizes the file declares; they are checked against the file first.
@@ -116,8 +138,24 @@ internal sealed class WeightsFile : IDisposable
             return WeightsFormat.SafeTensors;
         }
 
+        if (LooksLikeOnnx(start))
+        {
+            return WeightsFormat.Onnx;
+        }
+
         throw new InvalidDataException(
-            $"'{path}' is not a weights file we can read ({read} bytes at its start match none of: ResNetMl '{NativeWeightsFormat.Extension}', PyTorch .pth (zip or pickle), .safetensors).");
+            $"'{path}' is not a weights file we can read ({read} bytes at its start match none of: ResNetMl '{NativeWeightsFormat.Extension}', PyTorch .pth (zip or pickle), .safetensors, ONNX).");
+    }
+
+    /// <summary>
+    /// A serialized ModelProto starts with its lowest-numbered field: ir_version (field 1, varint: 0x08 and a small
+    /// number), then another field's tag (field 2 to 20, varint or length-delimited). Without ir_version it starts
+    /// with producer_name (0x12) or the graph (0x3A).
+    /// </summary>
+    private static bool LooksLikeOnnx(ReadOnlySpan<byte> start)
+    {
+        static bool IsTag(byte b) => (b & 0x07) is 0 or 2 && (b >> 3) is >= 2 and <= 20;
+        return start.Length >= 3 && (start[0] == 0x08 && start[1] is > 0 and < 0x80 && IsTag(start[2]) || start[0] is 0x12 or 0x3A);
     }
 
     private static Dictionary<string, Tensor> ToTensorDictionary(Hashtable table, string path)

@@ -11,4 +11,7 @@ internal enum WeightsFormat
 
     /// <summary>Hugging Face safetensors.</summary>
     SafeTensors,
+
+    /// <summary>An ONNX ResNet (ModelProto), mapped onto our modules by its structure (see <see cref="OnnxResNetImporter"/>).</summary>
+    Onnx,
 }

@@ -15,6 +15,9 @@ internal sealed record ScoringModelInfo(
     string? Architecture,
     IReadOnlyDictionary<string, string> Metadata)
 {
+    /// <summary>Blocks per stage as the model's metadata records them; null when it does not say.</summary>
+    public IReadOnlyList<int>? StageDepths { get; init; }
+
     /// <summary>Length of one row's pixel vector: 3 planes of Height x Width.</summary>
     public int PixelCount => 3 * Height * Width;
 
@@ -78,9 +81,25 @@ internal sealed record ScoringModelInfo(
         }
 
         metadata.TryGetValue(OnnxContract.Metadata.Architecture, out var architecture);
+        int[]? depths = null;
+        if (metadata.TryGetValue(OnnxContract.Metadata.StageDepths, out var depthsJson))
+        {
+            try
+            {
+                depths = JsonSerializer.Deserialize<int[]>(depthsJson);
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidOperationException($"Metadata '{OnnxContract.Metadata.StageDepths}' is not a JSON array of ints: {depthsJson}", e);
+            }
+        }
+
         return new ScoringModelInfo(
             inputName, height, width, probabilities.Dimensions[1], featureSize, labels, architecture,
-            new Dictionary<string, string>(metadata));
+            new Dictionary<string, string>(metadata))
+        {
+            StageDepths = depths,
+        };
     }
 
     private static string Describe(IReadOnlyDictionary<string, NodeMetadata> nodes) =>

@@ -10,6 +10,9 @@ internal sealed record TrainingSettings
 
     public ResNetVariant Variant { get; init; } = ResNetVariant.TorchVision;
 
+    /// <summary>Blocks per stage overriding the architecture's own; null = the architecture's.</summary>
+    public int[]? StageDepths { get; init; }
+
     public int ImageHeight { get; init; } = 224;
 
     public int ImageWidth { get; init; } = 224;
@@ -86,5 +89,5 @@ internal sealed record TrainingSettings
     /// What a checkpoint must agree with to be resumed: everything that changes the weights a run
     /// produces. Progress reporting, threads and the folder itself do not.
     /// </summary>
-    public string Fingerprint() => string.Join('|', FormattableString.Invariant($"{Architecture}|{Variant}|{ImageHeight}x{ImageWidth}|{Epochs}|{BatchSize}|{Optimizer}|{LearningRate}|{Momentum}|{Nesterov}|{WeightDecay}|{Schedule}|{WarmupFraction}|{StepSizeEpochs}|{StepFactor}|{LabelSmoothing}|{Crop}|{CropPadding}|{RandomResizedCropMinScale}|{HorizontalFlip}|{ValidationFraction}|{EarlyStoppingPatience}|{EarlyStoppingMetric}|{Seed}|{FreezeBackbone}|{CacheInMemory}|{ShufflePoolRows}"), string.Join(',', Mean), string.Join(',', Std));
+    public string Fingerprint() => string.Join('|', FormattableString.Invariant($"{Architecture}|{Variant}|{(StageDepths is null ? "default" : string.Join('/', StageDepths))}|{ImageHeight}x{ImageWidth}|{Epochs}|{BatchSize}|{Optimizer}|{LearningRate}|{Momentum}|{Nesterov}|{WeightDecay}|{Schedule}|{WarmupFraction}|{StepSizeEpochs}|{StepFactor}|{LabelSmoothing}|{Crop}|{CropPadding}|{RandomResizedCropMinScale}|{HorizontalFlip}|{ValidationFraction}|{EarlyStoppingPatience}|{EarlyStoppingMetric}|{Seed}|{FreezeBackbone}|{CacheInMemory}|{ShufflePoolRows}"), string.Join(',', Mean), string.Join(',', Std));
 }

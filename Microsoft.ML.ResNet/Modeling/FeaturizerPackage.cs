@@ -1,0 +1,40 @@
+namespace Microsoft.ML.ResNet.Modeling;
+
+/// <summary>
+/// Where ML.NET's <c>Microsoft.ML.DnnImageFeaturizer.ResNet18</c> package puts its ImageNet ResNet-18 (ONNX): its build
+/// props copy <c>tools/DnnImageModels/**</c> next to the binaries of any project that references the package.
+/// </summary>
+internal static class FeaturizerPackage
+{
+    /// <summary>The package that ships the network.</summary>
+    public const string PackageId = "Microsoft.ML.DnnImageFeaturizer.ResNet18";
+
+    /// <summary>The network's path relative to the application's folder.</summary>
+    public const string RelativeOnnxPath = "DnnImageModels/ResNet18Onnx/ResNet18.onnx";
+
+    /// <summary>The preprocessing graph (channel order, mean image) the package ships beside the network.</summary>
+    public const string RelativePreprocessPath = "DnnImageModels/ResNetPrepOnnx/ResNetPreprocess.onnx";
+
+    /// <summary>The package's blocks per stage: basic blocks 2/2/2/3 (not torchvision's ResNet-18, which has 2/2/2/2).</summary>
+    public static IReadOnlyList<int> StageDepths => [2, 2, 2, 3];
+
+    /// <summary>The network beside the application, or null when the package is not referenced.</summary>
+    public static string? FindResNet18Onnx()
+    {
+        var path = Path.Combine(AppContext.BaseDirectory, "DnnImageModels", "ResNet18Onnx", "ResNet18.onnx");
+        return File.Exists(path) ? path : null;
+    }
+
+    /// <summary>The preprocessing graph that belongs with <paramref name="networkPath"/> in the package's layout, or null.</summary>
+    public static string? FindPreprocessFor(string networkPath)
+    {
+        var models = Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(networkPath)));
+        if (models is null)
+        {
+            return null;
+        }
+
+        var path = Path.Combine(models, "ResNetPrepOnnx", "ResNetPreprocess.onnx");
+        return File.Exists(path) ? path : null;
+    }
+}
