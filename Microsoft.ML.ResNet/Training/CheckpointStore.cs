@@ -18,17 +18,42 @@ internal sealed class CheckpointStore
 
     private readonly string _folder;
     private readonly string _fingerprint;
+    private readonly int _seed;
+    private readonly int _epochs;
 
-    public CheckpointStore(string folder, string fingerprint)
+    /// <param name="folder">The checkpoint folder.</param>
+    /// <param name="fingerprint">The run's <see cref="TrainingSettings.Fingerprint"/>.</param>
+    /// <param name="seed">The run's seed, which must equal the checkpoint's.</param>
+    /// <param name="epochs">The run's epoch count, which may differ from the checkpoint's but not fall below its finished epochs.</param>
+    public CheckpointStore(string folder, string fingerprint, int seed, int epochs)
     {
         _folder = folder;
         _fingerprint = fingerprint;
+        _seed = seed;
+        _epochs = epochs;
     }
 
     public string StatePath => Path.Combine(_folder, StateFileName);
 
+    /// <summary>
+    /// The seed of the checkpoint in <paramref name="folder"/>, or null when there is none: a run without an
+    /// explicit seed resumes with it (a seed drawn from a new MLContext would differ from the interrupted run's).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The state file is not a checkpoint.</exception>
+    public static int? SeedOf(string? folder)
+    {
+        if (folder is null)
+        {
+            return null;
+        }
+
+        var path = Path.Combine(folder, StateFileName);
+        return File.Exists(path) ? Deserialize(path).Seed : null;
+    }
+
     /// <summary>The last checkpoint, or null when the folder has none.</summary>
-    /// <exception cref="InvalidOperationException">The checkpoint belongs to a run with different settings, or its files are missing.</exception>
+    /// <exception cref="InvalidOperationException">The checkpoint belongs to a run with different settings or another seed,
+    /// has more finished epochs than this run asks for, or its files are missing.</exception>
     public CheckpointState? TryRead()
     {
         if (!File.Exists(StatePath))
@@ -36,12 +61,23 @@ internal sealed class CheckpointStore
             return null;
         }
 
-        var state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(StatePath))
-            ?? throw new InvalidOperationException($"Checkpoint '{StatePath}' is empty.");
+        var state = Deserialize(StatePath);
         if (state.Fingerprint != _fingerprint)
         {
             throw new InvalidOperationException(
                 $"Checkpoint folder '{_folder}' holds a run with different settings (checkpoint: {state.Fingerprint}; this run: {_fingerprint}). Use another folder or delete it to start over.");
+        }
+
+        if (state.Seed != _seed)
+        {
+            throw new InvalidOperationException(
+                $"Checkpoint folder '{_folder}' holds a run with seed {state.Seed}; this run has Seed = {_seed}. Leave Seed unset (or set it to {state.Seed}) to resume, or use another folder to start over.");
+        }
+
+        if (state.CompletedEpochs > _epochs)
+        {
+            throw new InvalidOperationException(
+                $"Checkpoint folder '{_folder}' holds {state.CompletedEpochs} finished epochs; this run asks for Epochs = {_epochs}. Ask for {state.CompletedEpochs} or more epochs to resume, or use another folder to start over.");
         }
 
         foreach (var file in new[] { state.ModelFile, state.OptimizerFile, state.BestFile })
@@ -64,6 +100,19 @@ internal sealed class CheckpointStore
 
     public string PathOf(string file) => Path.Combine(_folder, file);
 
+    private static CheckpointState Deserialize(string path)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(path))
+                ?? throw new InvalidOperationException($"Checkpoint '{path}' is empty.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidOperationException($"Checkpoint '{path}' is not a checkpoint state file: {e.Message}", e);
+        }
+    }
+
     /// <summary>Writes the end-of-epoch checkpoint. <paramref name="bestImproved"/> also saves the current weights as the best.</summary>
     public CheckpointState Write(
         nn.Module model,
@@ -74,7 +123,9 @@ internal sealed class CheckpointStore
         double? bestMetric,
         int bestEpoch,
         int epochsWithoutImprovement,
-        bool stoppedEarly)
+        bool stoppedEarly,
+        int scheduleStartEpoch,
+        int scheduleEndEpoch)
     {
         Directory.CreateDirectory(_folder);
         var modelFile = $"epoch-{completedEpochs:D4}.model";
@@ -92,7 +143,8 @@ internal sealed class CheckpointStore
             AtomicFile.Write(PathOf(bestFile), stream => SaveModel(model, stream));
         }
 
-        var state = new CheckpointState(_fingerprint, completedEpochs, modelFile, optimizerFile, bestFile, bestMetric, bestEpoch, epochsWithoutImprovement, stoppedEarly);
+        var state = new CheckpointState(
+            _fingerprint, completedEpochs, modelFile, optimizerFile, bestFile, bestMetric, bestEpoch, epochsWithoutImprovement, stoppedEarly, _seed, scheduleStartEpoch, scheduleEndEpoch);
         AtomicFile.Write(StatePath, stream => JsonSerializer.Serialize(stream, state, JsonOptions));
 
         // Only now is nothing pointing at the older files.
