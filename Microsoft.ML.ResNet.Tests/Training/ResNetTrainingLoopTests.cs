@@ -138,12 +138,23 @@ public sealed class ResNetTrainingLoopTests
             var before = Directory.GetFiles(folder).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
             Assert.IsTrue(before.ContainsKey("epoch-0001.model"), $"Files: {string.Join(", ", before.Keys)}");
 
-            using var preCancelled = new CancellationTokenSource();
-            preCancelled.Cancel();
+            // The second run really resumes (reads the checkpoint, trains steps of epoch 2) before it is cancelled.
+            using var cancelAgain = new CancellationTokenSource();
             var second = SmallOptions(epochs: 2);
             second.CheckpointFolder = folder;
-            second.CancellationToken = preCancelled.Token;
+            second.CancellationToken = cancelAgain.Token;
+            second.ProgressInterval = 1;
+            var resumedSteps = new List<(int Epoch, int Step)>();
+            second.Progress = p =>
+            {
+                resumedSteps.Add((p.Epoch, p.Step));
+                if (p.Epoch == 2 && p.Step == 2)
+                {
+                    cancelAgain.Cancel();
+                }
+            };
             Assert.ThrowsExactly<OperationCanceledException>(() => Train(ml, data, second));
+            CollectionAssert.AreEqual(new[] { (2, 1), (2, 2) }, resumedSteps, "The second run resumed at epoch 2 and trained two steps.");
 
             var after = Directory.GetFiles(folder).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
             CollectionAssert.AreEquivalent(before.Keys.ToList(), after.Keys.ToList(), "No file may appear or vanish (temp files included).");
@@ -159,7 +170,7 @@ public sealed class ResNetTrainingLoopTests
     }
 
     [TestMethod]
-    public void Train_DivergingInSecondEpoch_LeavesFirstEpochCheckpointUnchanged()
+    public void Train_FailingInSecondEpoch_LeavesFirstEpochCheckpointUnchanged()
     {
         var ml = new MLContext(seed: 1);
         var rows = new TurnsNaNRows(rows: 16, nanFromPass: 3);
@@ -184,7 +195,8 @@ public sealed class ResNetTrainingLoopTests
 
             var error = Assert.ThrowsExactly<InvalidOperationException>(() => Train(ml, data, options));
 
-            StringAssert.Contains(error.Message, "epoch 2, step 1");
+            StringAssert.Contains(error.Message, "Row 0");
+            StringAssert.Contains(error.Message, "pixel 0 is NaN");
             Assert.IsNotNull(afterFirstEpoch);
             var now = Directory.GetFiles(folder).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
             CollectionAssert.AreEquivalent(afterFirstEpoch.Keys.ToList(), now.Keys.ToList());
@@ -197,6 +209,198 @@ public sealed class ResNetTrainingLoopTests
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    [TestMethod]
+    public void Train_NoSeedCheckpointThenFreshMLContext_ResumesInsteadOfRefusing()
+    {
+        // The issue's reproduction: one epoch with a checkpoint folder and no seed, then the same pipeline in a new MLContext.
+        var folder = TestPaths.NewTempFolder();
+        try
+        {
+            var options = SmallOptions(epochs: 1);
+            options.Seed = null;
+            options.CheckpointFolder = folder;
+            Dictionary<string, float[]> first;
+            var ml = new MLContext();
+            using (var trained = Train(ml, TrainingData.Synthetic(ml, rows: 24, classes: 3, size: 32), options))
+            {
+                first = Weights(trained);
+            }
+
+            var fresh = new MLContext();
+            using var resumed = Train(fresh, TrainingData.Synthetic(fresh, rows: 24, classes: 3, size: 32), options);
+
+            Assert.AreEqual(0, resumed.Outcome.History.Count, "The finished epoch is not trained again.");
+            Assert.AreEqual(1, resumed.Outcome.CompletedEpochs);
+            AssertSameWeights(first, Weights(resumed));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Train_NoSeedInterruptedThenFreshMLContext_MatchesUninterruptedRunOfTheStoredSeed()
+    {
+        var interruptedFolder = TestPaths.NewTempFolder();
+        var referenceFolder = TestPaths.NewTempFolder();
+        try
+        {
+            using var cancel = new CancellationTokenSource();
+            var interrupted = SmallOptions(epochs: 2);
+            interrupted.Seed = null;
+            interrupted.CheckpointFolder = interruptedFolder;
+            interrupted.CancellationToken = cancel.Token;
+            interrupted.Progress = p =>
+            {
+                if (p.IsEpochEnd && p.Epoch == 1)
+                {
+                    cancel.Cancel();
+                }
+            };
+            var ml = new MLContext();
+            Assert.ThrowsExactly<OperationCanceledException>(() => Train(ml, TrainingData.Synthetic(ml, rows: 40, classes: 4, size: 32), interrupted));
+            var state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(Path.Combine(interruptedFolder, CheckpointStore.StateFileName)))!;
+
+            var resume = SmallOptions(epochs: 2);
+            resume.Seed = null;
+            resume.CheckpointFolder = interruptedFolder;
+            var fresh = new MLContext();
+            using var resumed = Train(fresh, TrainingData.Synthetic(fresh, rows: 40, classes: 4, size: 32), resume);
+
+            var reference = SmallOptions(epochs: 2, seed: state.Seed);
+            reference.CheckpointFolder = referenceFolder;
+            var other = new MLContext();
+            using var uninterrupted = Train(other, TrainingData.Synthetic(other, rows: 40, classes: 4, size: 32), reference);
+
+            Assert.AreEqual(1, resumed.Outcome.History.Count);
+            Assert.AreEqual(state.Seed, resumed.Settings.Seed, "The resumed run took the checkpoint's seed.");
+            AssertSameWeights(Weights(uninterrupted), Weights(resumed));
+        }
+        finally
+        {
+            Directory.Delete(interruptedFolder, recursive: true);
+            Directory.Delete(referenceFolder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Train_MoreEpochsAfterFinishedRun_TrainsOnlyTheAddedEpochsWithAFreshScheduleSpan()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TrainingData.Synthetic(ml, rows: 40, classes: 4, size: 32);
+        var folder = TestPaths.NewTempFolder();
+        try
+        {
+            var first = SmallOptions(epochs: 2);
+            first.CheckpointFolder = folder;
+            using (Train(ml, data, first))
+            {
+            }
+
+            var more = SmallOptions(epochs: 3);
+            more.CheckpointFolder = folder;
+            more.ProgressInterval = 1;
+            var reports = new List<ResNetTrainingProgress>();
+            more.Progress = reports.Add;
+            using var extended = Train(ml, data, more);
+
+            Assert.AreEqual(1, extended.Outcome.History.Count, "Only the added epoch is trained.");
+            Assert.AreEqual(3, extended.Outcome.CompletedEpochs);
+            Assert.IsTrue(reports.All(r => r.Epoch == 3), string.Join("; ", reports.Select(r => $"{r.Epoch}.{r.Step}")));
+
+            // One-cycle over the added epoch: it starts at peak / 25 again (not at the old run's annealed ~0).
+            Assert.AreEqual(0.05 / 25, reports[0].LearningRate, 1e-12);
+            Assert.AreEqual(0.05, reports.Where(r => !r.IsEpochEnd).Max(r => r.LearningRate), 0.05 * 0.2, "The span warms up towards the peak.");
+            var state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(Path.Combine(folder, CheckpointStore.StateFileName)))!;
+            Assert.AreEqual((3, 2, 3), (state.CompletedEpochs, state.ScheduleStartEpoch, state.ScheduleEndEpoch));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Train_FewerEpochsThanTheCheckpointFinished_IsRefused()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TrainingData.Synthetic(ml, rows: 16, classes: 2, size: 32);
+        var folder = TestPaths.NewTempFolder();
+        try
+        {
+            var first = SmallOptions(epochs: 2);
+            first.CheckpointFolder = folder;
+            using (Train(ml, data, first))
+            {
+            }
+
+            var fewer = SmallOptions(epochs: 1);
+            fewer.CheckpointFolder = folder;
+            var error = Assert.ThrowsExactly<InvalidOperationException>(() => Train(ml, data, fewer));
+
+            StringAssert.Contains(error.Message, folder);
+            StringAssert.Contains(error.Message, "2 finished epochs");
+            StringAssert.Contains(error.Message, "Epochs = 1");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Train_ExplicitSeedOtherThanTheCheckpoints_IsRefused()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TrainingData.Synthetic(ml, rows: 16, classes: 2, size: 32);
+        var folder = TestPaths.NewTempFolder();
+        try
+        {
+            var first = SmallOptions(seed: 5);
+            first.CheckpointFolder = folder;
+            using (Train(ml, data, first))
+            {
+            }
+
+            var other = SmallOptions(seed: 6);
+            other.CheckpointFolder = folder;
+            var error = Assert.ThrowsExactly<InvalidOperationException>(() => Train(ml, data, other));
+
+            StringAssert.Contains(error.Message, folder);
+            StringAssert.Contains(error.Message, "seed 5");
+            StringAssert.Contains(error.Message, "Seed = 6");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Train_TwoRunsAtOnce_EachGivesTheWeightsOfItsRunAlone()
+    {
+        // Separate contexts and data per run: only libtorch's process-wide state is shared.
+        static Dictionary<string, float[]> Run(int seed, int threads)
+        {
+            var ml = new MLContext(seed: 1);
+            var options = SmallOptions(seed: seed);
+            options.NumberOfThreads = threads;
+            using var trained = Train(ml, TrainingData.Synthetic(ml, rows: 24, classes: 3, size: 32), options);
+            return Weights(trained);
+        }
+
+        var alone5 = Run(5, threads: 2);
+        var alone6 = Run(6, threads: 1);
+        using var start = new Barrier(2);
+        var first = Task.Factory.StartNew(() => { start.SignalAndWait(); return Run(5, threads: 2); }, TaskCreationOptions.LongRunning);
+        var second = Task.Factory.StartNew(() => { start.SignalAndWait(); return Run(6, threads: 1); }, TaskCreationOptions.LongRunning);
+        Assert.IsTrue(Task.WaitAll([first, second], TimeSpan.FromMinutes(5)), "Two runs at once did not finish within 5 minutes.");
+
+        AssertSameWeights(alone5, first.Result);
+        AssertSameWeights(alone6, second.Result);
     }
 
     [TestMethod]
@@ -366,7 +570,7 @@ public sealed class ResNetTrainingLoopTests
         public string Label { get; set; } = string.Empty;
     }
 
-    /// <summary>Rows that turn to NaN pixels from the given pass over them on: a run that diverges in a later epoch.</summary>
+    /// <summary>Rows that turn to NaN pixels from the given pass over them on: a run that fails in a later epoch.</summary>
     private sealed class TurnsNaNRows(int rows, int nanFromPass) : IEnumerable<PixelRow>
     {
         public int Passes { get; set; }

@@ -239,7 +239,7 @@ internal sealed class BatchFeeder
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                throw TrainingRowErrors.FailedAfter(last, e);
+                throw Locate(last, e, cancellation);
             }
 
             if (!moved)
@@ -324,6 +324,42 @@ internal sealed class BatchFeeder
                 onRow(dense, classIndex);
             }
         }
+    }
+
+    /// <summary>The error for a cursor whose MoveNext threw after <paramref name="lastPosition"/>, naming the failing row when it can be found.</summary>
+    private InvalidOperationException Locate(long lastPosition, Exception cause, CancellationToken cancellation)
+    {
+        // ML.NET computes cachable columns on several threads and reports a row's failure from MoveNext, without
+        // the row. Activating a column it cannot cache (the decoded image) keeps the cursor on one thread, so the
+        // failure shows up in the failing row's own getter. Only done on failure: the fast path stays parallel.
+        var columns = new List<DataViewSchema.Column> { _features, _label };
+        columns.AddRange(TrainingRowErrors.DescribingColumns(_data.Schema));
+        columns.AddRange(_data.Schema.Where(c => !c.IsHidden && c.Type is StructuredDataViewType and not VectorDataViewType));
+        try
+        {
+            using var cursor = _data.GetRowCursor(columns.DistinctBy(c => c.Index));
+            var errors = new TrainingRowErrors(cursor);
+            var pixels = cursor.GetGetter<VBuffer<float>>(_features);
+            var buffer = default(VBuffer<float>);
+            while (cursor.MoveNext())
+            {
+                cancellation.ThrowIfCancellationRequested();
+                try
+                {
+                    pixels(ref buffer);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    return errors.Failed(cursor.Position, _features.Name, e);
+                }
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The search is best effort; the original failure is reported below.
+        }
+
+        return TrainingRowErrors.FailedAfter(lastPosition, cause);
     }
 
     private bool InSplit(long position) => _split switch

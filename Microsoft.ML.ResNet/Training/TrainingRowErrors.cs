@@ -29,8 +29,11 @@ internal sealed class TrainingRowErrors
     public InvalidOperationException Failed(long position, string column, Exception cause)
     {
         var root = Unwrap(cause);
+
+        // LoadImages fails obscurely on an empty path ("Object is disposed" after an earlier image): say what is likely.
+        var hint = EmptyTextColumn() is { } empty ? $" (text column '{empty}' is empty, and LoadImages cannot read an empty image path)" : string.Empty;
         return new InvalidOperationException(
-            $"Row {position}{Describe()}: could not read column '{column}' for training: {root.GetType().Name}: {root.Message}", root);
+            $"Row {position}{Describe()}: could not read column '{column}' for training{hint}: {root.GetType().Name}: {root.Message}", root);
     }
 
     /// <summary>The cursor itself failed moving past row <paramref name="lastPosition"/>: no row values to show.</summary>
@@ -51,7 +54,16 @@ internal sealed class TrainingRowErrors
         foreach (var (name, getter) in _textColumns)
         {
             ReadOnlyMemory<char> value = default;
-            getter(ref value);
+            try
+            {
+                getter(ref value);
+            }
+            catch (Exception)
+            {
+                // A text column that cannot be read says nothing about an empty path.
+                continue;
+            }
+
             if (value.Span.Trim().IsEmpty)
             {
                 return name;
