@@ -82,7 +82,7 @@ public sealed class TrainCommandTests
     [TestMethod]
     public void Run_AgainAfterTheProcessIsKilled_ResumesAfterTheLastFinishedEpoch()
     {
-        const int Epochs = 8;
+        const int Epochs = 6;
         string[] args = ["train", "--data", Data, "--output", Output, "--epochs", Epochs.ToString(System.Globalization.CultureInfo.InvariantCulture)];
         var statePath = Path.Combine(Checkpoints, CheckpointState);
         using (var first = StartSample(args))
