@@ -447,14 +447,19 @@ public sealed class ResNetTrainingLoopTests
     [TestMethod]
     public void Train_EarlyStopping_RestoresBestValidationWeights()
     {
+        // Restoring is only observable when the best epoch is not the last (a steadily improving run ends with the best
+        // weights anyway). The training labels turn wrong from epoch 3 on, so validation is bound to get worse by then.
         var ml = new MLContext(seed: 1);
-        var data = TrainingData.Synthetic(ml, rows: 48, classes: 4, size: 32);
-        var options = SmallOptions(epochs: 4);
-        options.ValidationFraction = 0.25;
+        var trainingRows = new FlipsLabelsRows(rows: 96, classes: 4, flipFromPass: 4);
+        var data = KeyedPixels(ml, trainingRows);
+        trainingRows.Passes = 0;
+        var validation = KeyedPixels(ml, new FlipsLabelsRows(rows: 16, classes: 4, flipFromPass: int.MaxValue));
+        var options = SmallOptions(epochs: 5);
+        options.ValidationData = validation;
         options.EarlyStoppingPatience = 1;
         options.EarlyStoppingMetric = ResNetEarlyStoppingMetric.ValidationLoss;
         options.LearningRateSchedule = ResNetLearningRateSchedule.Constant;
-        options.LearningRate = 0.2;
+        options.LearningRate = 0.01;
         var reports = new List<ResNetTrainingProgress>();
         options.Progress = reports.Add;
 
@@ -463,15 +468,17 @@ public sealed class ResNetTrainingLoopTests
         var epochs = reports.Where(r => r.IsEpochEnd).ToList();
         Assert.IsTrue(epochs.All(r => r.ValidationLoss is not null), "Every epoch reports its validation loss.");
         var best = epochs.MinBy(r => r.ValidationLoss!.Value)!;
+        TestContext.WriteLine(string.Join("; ", epochs.Select(e => $"epoch {e.Epoch} val-loss {e.ValidationLoss:0.0000}")));
+        Assert.IsTrue(best.Epoch < epochs[^1].Epoch, "The scenario must end worse than its best epoch.");
+        Assert.IsTrue(trained.Outcome.StoppedEarly, "Patience 1 stops after the first worse epoch.");
         Assert.AreEqual(best.Epoch, trained.Outcome.BestEpoch);
         Assert.AreEqual(best.ValidationLoss!.Value, trained.Outcome.BestMetric!.Value, 1e-9);
 
-        // The restored weights give the best epoch's validation loss again.
+        // The restored weights give the best epoch's validation loss again, not the last epoch's.
         var settings = trained.Settings;
-        var holdout = new BatchFeeder(data, TrainingData.Features, TrainingData.Label, settings, DataSplit.Holdout);
-        var (_, loss) = new ResNetTrainingLoop(settings, CPU, null).Evaluate(trained.Model, holdout, CancellationToken.None);
+        var feeder = new BatchFeeder(validation, TrainingData.Features, TrainingData.Label, settings, DataSplit.All);
+        var (_, loss) = new ResNetTrainingLoop(settings, CPU, null).Evaluate(trained.Model, feeder, CancellationToken.None);
         Assert.AreEqual(best.ValidationLoss!.Value, loss, 1e-4);
-        TestContext.WriteLine($"epochs run {epochs.Count}, best epoch {best.Epoch}, stopped early {trained.Outcome.StoppedEarly}");
     }
 
     [TestMethod]
@@ -568,6 +575,43 @@ public sealed class ResNetTrainingLoopTests
         public float[] Features { get; set; } = [];
 
         public string Label { get; set; } = string.Empty;
+    }
+
+    private static IDataView KeyedPixels(MLContext ml, IEnumerable<PixelRow> rows)
+    {
+        var schema = Microsoft.ML.Data.SchemaDefinition.Create(typeof(PixelRow));
+        schema[nameof(PixelRow.Features)].ColumnType = new Microsoft.ML.Data.VectorDataViewType(Microsoft.ML.Data.NumberDataViewType.Single, 3 * 32 * 32);
+        var raw = ml.Data.LoadFromEnumerable(rows, schema);
+        return ml.Transforms.Conversion.MapValueToKey(TrainingData.Label).Fit(raw).Transform(raw);
+    }
+
+    /// <summary>
+    /// Easy rows (each class its own brightness, plus noise) whose labels shift to the next class from the given pass
+    /// over them on: training that learns, then unlearns what validation checks.
+    /// </summary>
+    private sealed class FlipsLabelsRows(int rows, int classes, int flipFromPass) : IEnumerable<PixelRow>
+    {
+        public int Passes { get; set; }
+
+        public IEnumerator<PixelRow> GetEnumerator()
+        {
+            var pass = ++Passes;
+            var random = new Random(3);
+            for (var i = 0; i < rows; i++)
+            {
+                var label = i % classes;
+                var pixels = new float[3 * 32 * 32];
+                for (var p = 0; p < pixels.Length; p++)
+                {
+                    pixels[p] = 0.1f + 0.8f * label / (classes - 1) + (float)(random.NextDouble() - 0.5) * 0.1f;
+                }
+
+                var shown = pass >= flipFromPass ? (label + 1) % classes : label;
+                yield return new PixelRow { Features = pixels, Label = $"c{shown}" };
+            }
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 
     /// <summary>Rows that turn to NaN pixels from the given pass over them on: a run that fails in a later epoch.</summary>
