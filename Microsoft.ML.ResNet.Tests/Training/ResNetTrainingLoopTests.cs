@@ -404,6 +404,39 @@ public sealed class ResNetTrainingLoopTests
     }
 
     [TestMethod]
+    public void Train_StartedFromAnotherRunsProgressCallback_ThrowsInsteadOfDeadlocking()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TrainingData.Synthetic(ml, rows: 16, classes: 2, size: 32);
+        Exception? nested = null;
+        var outer = SmallOptions();
+        outer.Progress = _ =>
+        {
+            if (nested is null)
+            {
+                try
+                {
+                    using (Train(ml, data, SmallOptions()))
+                    {
+                    }
+
+                    nested = new AssertFailedException("The nested run trained.");
+                }
+                catch (InvalidOperationException e)
+                {
+                    nested = e;
+                }
+            }
+        };
+
+        var run = Task.Factory.StartNew(() => Train(ml, data, outer).Dispose(), TaskCreationOptions.LongRunning);
+
+        Assert.IsTrue(run.Wait(TimeSpan.FromMinutes(2)), "A run started from another's progress callback deadlocked.");
+        Assert.IsInstanceOfType<InvalidOperationException>(nested);
+        StringAssert.Contains(nested.Message, "one at a time");
+    }
+
+    [TestMethod]
     public void Train_CheckpointOfOtherSettings_IsRefused()
     {
         var ml = new MLContext(seed: 1);
