@@ -437,6 +437,25 @@ public sealed class ResNetTrainingLoopTests
     }
 
     [TestMethod]
+    public void Train_WithNumberOfThreads_PutsLibtorchsThreadCountBack()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TrainingData.Synthetic(ml, rows: 16, classes: 2, size: 32);
+        var before = TorchSharp.torch.get_num_threads();
+        var options = SmallOptions();
+        options.NumberOfThreads = before == 1 ? 2 : 1;
+        var during = 0;
+        options.Progress = _ => during = TorchSharp.torch.get_num_threads();
+
+        using (Train(ml, data, options))
+        {
+        }
+
+        Assert.AreEqual(options.NumberOfThreads, during, "The run uses its own thread count.");
+        Assert.AreEqual(before, TorchSharp.torch.get_num_threads(), "The process-wide count is put back after the run.");
+    }
+
+    [TestMethod]
     public void Train_CheckpointOfOtherSettings_IsRefused()
     {
         var ml = new MLContext(seed: 1);
