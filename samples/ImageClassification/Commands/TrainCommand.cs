@@ -15,6 +15,10 @@ internal static class TrainCommand
 {
     private const int SamplePredictions = 8;
 
+    // The library's checkpoint state file; its presence means a run to resume.
+    private const string CheckpointFileName = "checkpoint.json";
+
+    /// <summary>Runs <c>train</c>; returns the exit code.</summary>
     /// <remarks>
     /// Nothing finished is lost: epochs are checkpointed into <c>&lt;output&gt;/checkpoints</c>, so running the same command
     /// again after an interruption (Ctrl+C, a crash, a reboot) resumes after the last finished epoch; <c>model.zip</c> and
@@ -85,16 +89,13 @@ internal static class TrainCommand
         catch (Exception)
         {
             console.MarkupLine(Markup.Escape(
-                $"Training finished and the model is saved: {modelPath} and {onnxPath}. Evaluating it failed (below); evaluate it again with: evaluate --model {modelPath} --data <labelled folder>"));
+                $"Training finished and the model is saved: {modelPath} and {onnxPath}. What came after failed (below); evaluate the model again with: evaluate --model {modelPath} --data <labelled folder>"));
             throw;
         }
 
         console.MarkupLine($"Done in {clock.Elapsed:mm\\:ss}. Next: [bold]predict <image|folder> --model {Markup.Escape(modelPath)}[/]");
         return 0;
     }
-
-    // The library's checkpoint state file; its presence means a run to resume.
-    private const string CheckpointFileName = "checkpoint.json";
 
     private static TrainSettings ReadSettings(CommandLineArgs args)
     {
