@@ -21,6 +21,9 @@ internal static class TestPaths
     /// </summary>
     public static string TuxPaintPhotos => Path.Combine(TestData, "tuxpaint-photos");
 
+    /// <summary>A genuinely all-black 28x28 grayscale PNG (see tools/make_black_image.py).</summary>
+    public static string BlackImage => Path.Combine(TestData, "black", "black-28x28.png");
+
     public static string Tools => Path.Combine(AppContext.BaseDirectory, "tools");
 
     /// <summary>A fresh folder under the system temp folder; the caller deletes it.</summary>

@@ -73,10 +73,12 @@ public sealed class ResNetTrainerInputTests
     }
 
     [TestMethod]
-    public void Train_NaNPixels_StopsAsDiverged()
+    [DataRow(float.NaN, "NaN")]
+    [DataRow(float.PositiveInfinity, "+Infinity")]
+    public void Train_NonFinitePixels_ThrowsNamingRowColumnPixelAndValue(float value, string shown)
     {
         var ml = new MLContext(seed: 1);
-        var rows = Enumerable.Range(0, 16).Select(i => new Row { Features = Enumerable.Repeat(i == 3 ? float.NaN : 0.5f, 3 * 32 * 32).ToArray(), Label = $"c{i % 2}" });
+        var rows = Enumerable.Range(0, 16).Select(i => new Row { Features = Enumerable.Repeat(i == 3 ? value : 0.5f, 3 * 32 * 32).ToArray(), Label = $"c{i % 2}" });
         var schema = SchemaDefinition.Create(typeof(Row));
         schema[nameof(Row.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 3 * 32 * 32);
         var raw = ml.Data.LoadFromEnumerable(rows, schema);
@@ -84,8 +86,9 @@ public sealed class ResNetTrainerInputTests
 
         var error = Assert.ThrowsExactly<InvalidOperationException>(() => ResNetTrainingLoopTests.Train(ml, data, Options()));
 
-        StringAssert.Contains(error.Message, "epoch 1, step");
-        StringAssert.Contains(error.Message, "NaN");
+        StringAssert.Contains(error.Message, "Row 3");
+        StringAssert.Contains(error.Message, "column 'Features'");
+        StringAssert.Contains(error.Message, $"pixel 0 is {shown}");
     }
 
     [TestMethod]

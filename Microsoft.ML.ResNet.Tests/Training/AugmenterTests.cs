@@ -99,6 +99,12 @@ public sealed class AugmenterTests
         augmenter.Apply(source, second, new Random(9));
 
         CollectionAssert.AreEqual(first, second);
+        var plain = new float[source.Length];
+        augmenter.Apply(source, plain, random: null);
+        CollectionAssert.AreNotEqual(plain, first, "The crop changed the image (a no-op would pass every other check).");
+        var other = new float[source.Length];
+        augmenter.Apply(source, other, new Random(10));
+        CollectionAssert.AreNotEqual(first, other, "Another seed, another crop.");
         var low = (source.Min() - 0.5f) / 0.25f;
         var high = (source.Max() - 0.5f) / 0.25f;
         Assert.IsTrue(first.All(v => v >= low - 1e-5f && v <= high + 1e-5f), "Bilinear interpolation never leaves the source range.");

@@ -1,3 +1,4 @@
+using Microsoft.ML.Data;
 using Microsoft.ML.ResNet.Training;
 
 namespace Microsoft.ML.ResNet.Tests.Training;
@@ -81,10 +82,147 @@ public sealed class BatchFeederTests
         var data = TrainingData.Synthetic(ml, rows: 40, classes: 2, size: 32);
         var feeder = new BatchFeeder(data, TrainingData.Features, TrainingData.Label, Settings(), DataSplit.All);
 
-        var first = feeder.ReadEpoch(0, train: true, CancellationToken.None).First();
+        // Abandoning the epoch waits for the producer: one that did not stop would hang here, so the wait has a limit.
+        var run = Task.Run(() =>
+        {
+            var first = feeder.ReadEpoch(0, train: true, CancellationToken.None).First();
+            return (first.Count, Rows(feeder, 1, train: true).Count);
+        });
 
-        Assert.AreEqual(5, first.Count);
-        Assert.AreEqual(40, Rows(feeder, 1, train: true).Count, "The feeder still works after an abandoned epoch.");
+        Assert.IsTrue(run.Wait(TimeSpan.FromSeconds(60)), "Abandoning an epoch did not return within 60 s: the producer did not stop.");
+        Assert.AreEqual(5, run.Result.Item1);
+        Assert.AreEqual(40, run.Result.Item2, "The feeder still works after an abandoned epoch.");
+    }
+
+    [TestMethod]
+    public void ReadEpoch_ImageFileGoneMidRun_ThrowsNamingRowFileAndColumn()
+    {
+        var folder = ImageFolder(perClass: 4, black: false);
+        try
+        {
+            var ml = new MLContext(seed: 1);
+            var data = TrainingData.LoadImages(ml, folder, 32);
+            var feeder = new BatchFeeder(data, TrainingData.Features, TrainingData.Label, Settings(), DataSplit.All);
+            Assert.AreEqual(8, Rows(feeder, 0, train: false).Count);
+            var gone = ImagePaths(folder)[5];
+            File.Delete(gone);
+
+            var error = Assert.ThrowsExactly<InvalidOperationException>(() => Rows(feeder, 1, train: true));
+
+            StringAssert.Contains(error.Message, "Row 5 ");
+            StringAssert.Contains(error.Message, $"ImagePath = '{gone}'");
+            StringAssert.Contains(error.Message, "column 'Features'");
+            Assert.IsNotNull(error.InnerException);
+            Assert.IsNotInstanceOfType<AggregateException>(error.InnerException);
+            StringAssert.Contains(error.Message, error.InnerException.Message, "The cause's own message is part of the error.");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void ReadEpoch_WrongPixelCount_ThrowsNamingRowAndColumn()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Enumerable.Range(0, 6).Select(i => new VariableRow { Features = new float[i == 3 ? 10 : 3 * 32 * 32], Label = $"c{i % 2}", Name = $"r{i}" }).ToList();
+        var raw = ml.Data.LoadFromEnumerable(rows);
+        var data = ml.Transforms.Conversion.MapValueToKey(TrainingData.Label).Fit(raw).Transform(raw);
+        var feeder = new BatchFeeder(data, TrainingData.Features, TrainingData.Label, Settings(), DataSplit.All);
+
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => Rows(feeder, 0, train: true));
+
+        StringAssert.Contains(error.Message, "Row 3 (Name = 'r3')");
+        StringAssert.Contains(error.Message, "column 'Features'");
+        StringAssert.Contains(error.Message, "has 10 values; expected 3 x 32 x 32 = 3072");
+    }
+
+    [TestMethod]
+    [DataRow(float.NaN, "NaN")]
+    [DataRow(float.PositiveInfinity, "+Infinity")]
+    [DataRow(float.NegativeInfinity, "-Infinity")]
+    public void ReadEpoch_NonFinitePixel_ThrowsNamingRowColumnIndexAndValue(float value, string shown)
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Enumerable.Range(0, 6).Select(i => new VariableRow { Features = Enumerable.Repeat(0.5f, 3 * 32 * 32).ToArray(), Label = $"c{i % 2}", Name = $"r{i}" }).ToList();
+        rows[4].Features[77] = value;
+        var raw = ml.Data.LoadFromEnumerable(rows);
+        var data = ml.Transforms.Conversion.MapValueToKey(TrainingData.Label).Fit(raw).Transform(raw);
+        var feeder = new BatchFeeder(data, TrainingData.Features, TrainingData.Label, Settings(cache: true), DataSplit.All);
+
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => Rows(feeder, 0, train: true));
+
+        StringAssert.Contains(error.Message, "Row 4 (Name = 'r4')");
+        StringAssert.Contains(error.Message, "column 'Features'");
+        StringAssert.Contains(error.Message, $"pixel 77 is {shown}");
+    }
+
+    [TestMethod]
+    public void ReadEpoch_LabelOutsideKeyRange_ThrowsNamingRowAndValue()
+    {
+        // ML.NET's own loaders turn an out-of-range key into a missing one; a custom IDataView can still deliver one.
+        var ml = new MLContext(seed: 1);
+        var data = new LabelOverrideView(TrainingData.Synthetic(ml, rows: 6, classes: 2, size: 32), row: 2, value: 5);
+        var feeder = new BatchFeeder(data, TrainingData.Features, TrainingData.Label, Settings(), DataSplit.All);
+
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => Rows(feeder, 0, train: false));
+
+        StringAssert.Contains(error.Message, "Row 2");
+        StringAssert.Contains(error.Message, "column 'Label'");
+        StringAssert.Contains(error.Message, "key value 5 is outside the label's key type (1 to 2");
+    }
+
+    [TestMethod]
+    public void ReadEpoch_AllBlackImageWithPath_IsDelivered()
+    {
+        var folder = ImageFolder(perClass: 3, black: true);
+        try
+        {
+            var ml = new MLContext(seed: 1);
+            var data = TrainingData.LoadImages(ml, folder, 32);
+            var feeder = new BatchFeeder(data, TrainingData.Features, TrainingData.Label, Settings(), DataSplit.All);
+
+            var batches = feeder.ReadEpoch(0, train: false, CancellationToken.None)
+                .SelectMany(b => Enumerable.Range(0, b.Count).Select(i => b.Pixels.AsSpan(i * 3 * 32 * 32, 3 * 32 * 32).ToArray()).ToList())
+                .ToList();
+
+            Assert.AreEqual(7, batches.Count, "Every image, the black one too.");
+            Assert.AreEqual(1, batches.Count(p => p.All(v => v == 0)), "The black image arrives as a row of zeros.");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void ReadEpoch_EmptyImagePath_ThrowsNamingRow()
+    {
+        var folder = ImageFolder(perClass: 3, black: false);
+        try
+        {
+            var ml = new MLContext(seed: 1);
+            var rows = ImagePaths(folder).Select(p => new PathRow { ImagePath = p, Label = Path.GetFileName(Path.GetDirectoryName(p)!) }).ToList();
+            rows[4].ImagePath = string.Empty;
+            var raw = ml.Data.LoadFromEnumerable(rows);
+            var data = ml.Transforms.LoadImages("Image", imageFolder: null, inputColumnName: nameof(PathRow.ImagePath))
+                .Append(ml.Transforms.ResizeImages("Image", 32, 32))
+                .Append(ml.Transforms.ExtractPixels(TrainingData.Features, "Image", scaleImage: 1f / 255))
+                .Append(ml.Transforms.Conversion.MapValueToKey(TrainingData.Label))
+                .Fit(raw)
+                .Transform(raw);
+            var feeder = new BatchFeeder(data, TrainingData.Features, TrainingData.Label, Settings(), DataSplit.All);
+
+            var error = Assert.ThrowsExactly<InvalidOperationException>(() => Rows(feeder, 0, train: true));
+
+            StringAssert.Contains(error.Message, "Row 4 (ImagePath = '')");
+            StringAssert.Contains(error.Message, "empty image path");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     [TestMethod]
@@ -102,5 +240,109 @@ public sealed class BatchFeederTests
                 cancel.Cancel();
             }
         });
+    }
+
+    /// <summary>A class-per-folder copy of <paramref name="perClass"/> committed Fashion-MNIST images of two classes, plus the black image in the first.</summary>
+    private static string ImageFolder(int perClass, bool black)
+    {
+        var folder = TestPaths.NewTempFolder();
+        foreach (var label in new[] { "Bag", "Trouser" })
+        {
+            var target = Directory.CreateDirectory(Path.Combine(folder, label)).FullName;
+            foreach (var file in Directory.GetFiles(Path.Combine(TestPaths.FashionMnistTrain, label), "*.png").Order(StringComparer.Ordinal).Take(perClass))
+            {
+                File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
+            }
+        }
+
+        if (black)
+        {
+            File.Copy(TestPaths.BlackImage, Path.Combine(folder, "Bag", "zz-black.png"));
+        }
+
+        return folder;
+    }
+
+    /// <summary>The images of <see cref="ImageFolder"/> in the order <see cref="TrainingData.LoadImages(MLContext, string, int)"/> reads them.</summary>
+    private static List<string> ImagePaths(string folder) =>
+        Directory.GetDirectories(folder).Order(StringComparer.Ordinal)
+            .SelectMany(d => Directory.GetFiles(d, "*.png").Order(StringComparer.Ordinal))
+            .ToList();
+
+    public sealed class VariableRow
+    {
+        public float[] Features { get; set; } = [];
+
+        public string Label { get; set; } = string.Empty;
+
+        public string Name { get; set; } = string.Empty;
+    }
+
+    /// <summary>A custom IDataView (as users write them) whose key label at one row is <c>value</c>, whatever the key type's count.</summary>
+    private sealed class LabelOverrideView(IDataView inner, long row, uint value) : IDataView
+    {
+        public bool CanShuffle => false;
+
+        public DataViewSchema Schema => inner.Schema;
+
+        public long? GetRowCount() => inner.GetRowCount();
+
+        public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null) =>
+            new Cursor(inner.GetRowCursor(columnsNeeded, rand), row, value);
+
+        public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
+            [GetRowCursor(columnsNeeded, rand)];
+
+        private sealed class Cursor(DataViewRowCursor inner, long row, uint value) : DataViewRowCursor
+        {
+            public override DataViewSchema Schema => inner.Schema;
+
+            public override long Position => inner.Position;
+
+            public override long Batch => inner.Batch;
+
+            public override bool MoveNext() => inner.MoveNext();
+
+            public override ValueGetter<DataViewRowId> GetIdGetter() => inner.GetIdGetter();
+
+            public override bool IsColumnActive(DataViewSchema.Column column) => inner.IsColumnActive(column);
+
+            public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
+            {
+                var getter = inner.GetGetter<TValue>(column);
+                if (column.Name != TrainingData.Label)
+                {
+                    return getter;
+                }
+
+                var label = (ValueGetter<uint>)(object)getter;
+                ValueGetter<uint> overridden = (ref uint v) =>
+                {
+                    label(ref v);
+                    if (inner.Position == row)
+                    {
+                        v = value;
+                    }
+                };
+                return (ValueGetter<TValue>)(object)overridden;
+            }
+
+            protected override void Dispose(bool disposing)
+            {
+                if (disposing)
+                {
+                    inner.Dispose();
+                }
+
+                base.Dispose(disposing);
+            }
+        }
+    }
+
+    public sealed class PathRow
+    {
+        public string ImagePath { get; set; } = string.Empty;
+
+        public string Label { get; set; } = string.Empty;
     }
 }

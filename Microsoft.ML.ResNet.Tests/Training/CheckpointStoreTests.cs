@@ -85,8 +85,8 @@ public sealed class CheckpointStoreTests
         var folder = Path.Combine(disk.Folder, "run");
         using var model = nn.Linear(3, 2);
         using var optimizer = optim.SGD(model.parameters(), 0.1, momentum: 0.9);
-        var store = new CheckpointStore(folder, Fingerprint);
-        var first = store.Write(model, optimizer, null, 1, bestImproved: true, 0.5, 1, 0, stoppedEarly: false);
+        var store = new CheckpointStore(folder, Fingerprint, seed: 1, epochs: 3);
+        var first = store.Write(model, optimizer, null, 1, bestImproved: true, 0.5, 1, 0, stoppedEarly: false, scheduleStartEpoch: 0, scheduleEndEpoch: 3);
         var firstFiles = Directory.GetFiles(folder).Order(StringComparer.Ordinal).ToArray();
         var expected = model.weight!.detach().clone();
 
@@ -97,7 +97,7 @@ public sealed class CheckpointStoreTests
             model.weight!.add_(1f);
         }
 
-        var error = Assert.ThrowsExactly<IOException>(() => store.Write(model, optimizer, first, 2, bestImproved: true, 0.6, 2, 0, stoppedEarly: false));
+        var error = Assert.ThrowsExactly<IOException>(() => store.Write(model, optimizer, first, 2, bestImproved: true, 0.6, 2, 0, stoppedEarly: false, scheduleStartEpoch: 0, scheduleEndEpoch: 3));
 
         StringAssert.Contains(error.Message, folder);
         CollectionAssert.AreEqual(firstFiles, Directory.GetFiles(folder).Order(StringComparer.Ordinal).ToArray(), "no epoch-2 file or temp file is left");
@@ -115,8 +115,8 @@ public sealed class CheckpointStoreTests
     {
         using var model = nn.Linear(3, 2);
         using var optimizer = optim.SGD(model.parameters(), 0.1);
-        var store = new CheckpointStore(folder, Fingerprint);
-        store.Write(model, optimizer, null, 1, bestImproved: true, 0.5, 1, 0, stoppedEarly: false);
+        var store = new CheckpointStore(folder, Fingerprint, seed: 1, epochs: 3);
+        store.Write(model, optimizer, null, 1, bestImproved: true, 0.5, 1, 0, stoppedEarly: false, scheduleStartEpoch: 0, scheduleEndEpoch: 3);
         return store;
     }
 

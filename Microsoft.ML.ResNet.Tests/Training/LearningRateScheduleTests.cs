@@ -40,4 +40,27 @@ public sealed class LearningRateScheduleTests
         Assert.AreEqual(0.1, schedule.At(12), 1e-12);
         Assert.AreEqual(0.01, schedule.At(35), 1e-12);
     }
+
+    [TestMethod]
+    public void At_SpanStartingLater_IsTheFullScheduleShiftedToTheSpan()
+    {
+        var settings = new TrainingSettings { LearningRate = 0.1, Epochs = 6, Schedule = ResNetLearningRateSchedule.OneCycle, WarmupFraction = 0.3 };
+        var whole = new LearningRateSchedule(settings with { Epochs = 2 }, stepsPerEpoch: 10);
+        var span = new LearningRateSchedule(settings, stepsPerEpoch: 10, startEpoch: 4, endEpoch: 6);
+
+        for (var s = 0; s < 20; s++)
+        {
+            Assert.AreEqual(whole.At(s), span.At(40 + s), 1e-15, $"Step {s} of the span.");
+        }
+    }
+
+    [TestMethod]
+    public void At_StepWithoutStepSize_DropsEveryThirdOfTheSpan()
+    {
+        var schedule = new LearningRateSchedule(new TrainingSettings { LearningRate = 1, Epochs = 9, Schedule = ResNetLearningRateSchedule.Step, StepFactor = 0.1 }, stepsPerEpoch: 4, startEpoch: 3, endEpoch: 9);
+
+        Assert.AreEqual(1, schedule.At(12 + 7), 1e-12, "Epochs 3-4 of the run are the span's first two.");
+        Assert.AreEqual(0.1, schedule.At(12 + 8), 1e-12);
+        Assert.AreEqual(0.01, schedule.At(12 + 23), 1e-12);
+    }
 }

@@ -138,12 +138,23 @@ public sealed class ResNetTrainingLoopTests
             var before = Directory.GetFiles(folder).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
             Assert.IsTrue(before.ContainsKey("epoch-0001.model"), $"Files: {string.Join(", ", before.Keys)}");
 
-            using var preCancelled = new CancellationTokenSource();
-            preCancelled.Cancel();
+            // The second run really resumes (reads the checkpoint, trains steps of epoch 2) before it is cancelled.
+            using var cancelAgain = new CancellationTokenSource();
             var second = SmallOptions(epochs: 2);
             second.CheckpointFolder = folder;
-            second.CancellationToken = preCancelled.Token;
+            second.CancellationToken = cancelAgain.Token;
+            second.ProgressInterval = 1;
+            var resumedSteps = new List<(int Epoch, int Step)>();
+            second.Progress = p =>
+            {
+                resumedSteps.Add((p.Epoch, p.Step));
+                if (p.Epoch == 2 && p.Step == 2)
+                {
+                    cancelAgain.Cancel();
+                }
+            };
             Assert.ThrowsExactly<OperationCanceledException>(() => Train(ml, data, second));
+            CollectionAssert.AreEqual(new[] { (2, 1), (2, 2) }, resumedSteps, "The second run resumed at epoch 2 and trained two steps.");
 
             var after = Directory.GetFiles(folder).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
             CollectionAssert.AreEquivalent(before.Keys.ToList(), after.Keys.ToList(), "No file may appear or vanish (temp files included).");
@@ -159,7 +170,7 @@ public sealed class ResNetTrainingLoopTests
     }
 
     [TestMethod]
-    public void Train_DivergingInSecondEpoch_LeavesFirstEpochCheckpointUnchanged()
+    public void Train_FailingInSecondEpoch_LeavesFirstEpochCheckpointUnchanged()
     {
         var ml = new MLContext(seed: 1);
         var rows = new TurnsNaNRows(rows: 16, nanFromPass: 3);
@@ -184,7 +195,8 @@ public sealed class ResNetTrainingLoopTests
 
             var error = Assert.ThrowsExactly<InvalidOperationException>(() => Train(ml, data, options));
 
-            StringAssert.Contains(error.Message, "epoch 2, step 1");
+            StringAssert.Contains(error.Message, "Row 0");
+            StringAssert.Contains(error.Message, "pixel 0 is NaN");
             Assert.IsNotNull(afterFirstEpoch);
             var now = Directory.GetFiles(folder).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
             CollectionAssert.AreEquivalent(afterFirstEpoch.Keys.ToList(), now.Keys.ToList());
@@ -197,6 +209,250 @@ public sealed class ResNetTrainingLoopTests
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    [TestMethod]
+    public void Train_NoSeedCheckpointThenFreshMLContext_ResumesInsteadOfRefusing()
+    {
+        // The issue's reproduction: one epoch with a checkpoint folder and no seed, then the same pipeline in a new MLContext.
+        var folder = TestPaths.NewTempFolder();
+        try
+        {
+            var options = SmallOptions(epochs: 1);
+            options.Seed = null;
+            options.CheckpointFolder = folder;
+            Dictionary<string, float[]> first;
+            var ml = new MLContext();
+            using (var trained = Train(ml, TrainingData.Synthetic(ml, rows: 24, classes: 3, size: 32), options))
+            {
+                first = Weights(trained);
+            }
+
+            var fresh = new MLContext();
+            using var resumed = Train(fresh, TrainingData.Synthetic(fresh, rows: 24, classes: 3, size: 32), options);
+
+            Assert.AreEqual(0, resumed.Outcome.History.Count, "The finished epoch is not trained again.");
+            Assert.AreEqual(1, resumed.Outcome.CompletedEpochs);
+            AssertSameWeights(first, Weights(resumed));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Train_NoSeedInterruptedThenFreshMLContext_MatchesUninterruptedRunOfTheStoredSeed()
+    {
+        var interruptedFolder = TestPaths.NewTempFolder();
+        var referenceFolder = TestPaths.NewTempFolder();
+        try
+        {
+            using var cancel = new CancellationTokenSource();
+            var interrupted = SmallOptions(epochs: 2);
+            interrupted.Seed = null;
+            interrupted.CheckpointFolder = interruptedFolder;
+            interrupted.CancellationToken = cancel.Token;
+            interrupted.Progress = p =>
+            {
+                if (p.IsEpochEnd && p.Epoch == 1)
+                {
+                    cancel.Cancel();
+                }
+            };
+            var ml = new MLContext();
+            Assert.ThrowsExactly<OperationCanceledException>(() => Train(ml, TrainingData.Synthetic(ml, rows: 40, classes: 4, size: 32), interrupted));
+            var state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(Path.Combine(interruptedFolder, CheckpointStore.StateFileName)))!;
+
+            var resume = SmallOptions(epochs: 2);
+            resume.Seed = null;
+            resume.CheckpointFolder = interruptedFolder;
+            var fresh = new MLContext();
+            using var resumed = Train(fresh, TrainingData.Synthetic(fresh, rows: 40, classes: 4, size: 32), resume);
+
+            var reference = SmallOptions(epochs: 2, seed: state.Seed);
+            reference.CheckpointFolder = referenceFolder;
+            var other = new MLContext();
+            using var uninterrupted = Train(other, TrainingData.Synthetic(other, rows: 40, classes: 4, size: 32), reference);
+
+            Assert.AreEqual(1, resumed.Outcome.History.Count);
+            Assert.AreEqual(state.Seed, resumed.Settings.Seed, "The resumed run took the checkpoint's seed.");
+            AssertSameWeights(Weights(uninterrupted), Weights(resumed));
+        }
+        finally
+        {
+            Directory.Delete(interruptedFolder, recursive: true);
+            Directory.Delete(referenceFolder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Train_MoreEpochsAfterFinishedRun_TrainsOnlyTheAddedEpochsWithAFreshScheduleSpan()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TrainingData.Synthetic(ml, rows: 40, classes: 4, size: 32);
+        var folder = TestPaths.NewTempFolder();
+        try
+        {
+            var first = SmallOptions(epochs: 2);
+            first.CheckpointFolder = folder;
+            using (Train(ml, data, first))
+            {
+            }
+
+            var more = SmallOptions(epochs: 3);
+            more.CheckpointFolder = folder;
+            more.ProgressInterval = 1;
+            var reports = new List<ResNetTrainingProgress>();
+            more.Progress = reports.Add;
+            using var extended = Train(ml, data, more);
+
+            Assert.AreEqual(1, extended.Outcome.History.Count, "Only the added epoch is trained.");
+            Assert.AreEqual(3, extended.Outcome.CompletedEpochs);
+            Assert.IsTrue(reports.All(r => r.Epoch == 3), string.Join("; ", reports.Select(r => $"{r.Epoch}.{r.Step}")));
+
+            // One-cycle over the added epoch: it starts at peak / 25 again (not at the old run's annealed ~0).
+            Assert.AreEqual(0.05 / 25, reports[0].LearningRate, 1e-12);
+            Assert.AreEqual(0.05, reports.Where(r => !r.IsEpochEnd).Max(r => r.LearningRate), 0.05 * 0.2, "The span warms up towards the peak.");
+            var state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(Path.Combine(folder, CheckpointStore.StateFileName)))!;
+            Assert.AreEqual((3, 2, 3), (state.CompletedEpochs, state.ScheduleStartEpoch, state.ScheduleEndEpoch));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Train_FewerEpochsThanTheCheckpointFinished_IsRefused()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TrainingData.Synthetic(ml, rows: 16, classes: 2, size: 32);
+        var folder = TestPaths.NewTempFolder();
+        try
+        {
+            var first = SmallOptions(epochs: 2);
+            first.CheckpointFolder = folder;
+            using (Train(ml, data, first))
+            {
+            }
+
+            var fewer = SmallOptions(epochs: 1);
+            fewer.CheckpointFolder = folder;
+            var error = Assert.ThrowsExactly<InvalidOperationException>(() => Train(ml, data, fewer));
+
+            StringAssert.Contains(error.Message, folder);
+            StringAssert.Contains(error.Message, "2 finished epochs");
+            StringAssert.Contains(error.Message, "Epochs = 1");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Train_ExplicitSeedOtherThanTheCheckpoints_IsRefused()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TrainingData.Synthetic(ml, rows: 16, classes: 2, size: 32);
+        var folder = TestPaths.NewTempFolder();
+        try
+        {
+            var first = SmallOptions(seed: 5);
+            first.CheckpointFolder = folder;
+            using (Train(ml, data, first))
+            {
+            }
+
+            var other = SmallOptions(seed: 6);
+            other.CheckpointFolder = folder;
+            var error = Assert.ThrowsExactly<InvalidOperationException>(() => Train(ml, data, other));
+
+            StringAssert.Contains(error.Message, folder);
+            StringAssert.Contains(error.Message, "seed 5");
+            StringAssert.Contains(error.Message, "Seed = 6");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Train_TwoRunsAtOnce_EachGivesTheWeightsOfItsRunAlone()
+    {
+        // Separate contexts and data per run: only libtorch's process-wide state is shared.
+        static Dictionary<string, float[]> Run(int seed, int threads)
+        {
+            var ml = new MLContext(seed: 1);
+            var options = SmallOptions(seed: seed);
+            options.NumberOfThreads = threads;
+            using var trained = Train(ml, TrainingData.Synthetic(ml, rows: 24, classes: 3, size: 32), options);
+            return Weights(trained);
+        }
+
+        var alone5 = Run(5, threads: 2);
+        var alone6 = Run(6, threads: 1);
+        using var start = new Barrier(2);
+        var first = Task.Factory.StartNew(() => { start.SignalAndWait(); return Run(5, threads: 2); }, TaskCreationOptions.LongRunning);
+        var second = Task.Factory.StartNew(() => { start.SignalAndWait(); return Run(6, threads: 1); }, TaskCreationOptions.LongRunning);
+        Assert.IsTrue(Task.WaitAll([first, second], TimeSpan.FromMinutes(5)), "Two runs at once did not finish within 5 minutes.");
+
+        AssertSameWeights(alone5, first.Result);
+        AssertSameWeights(alone6, second.Result);
+    }
+
+    [TestMethod]
+    public void Train_StartedFromAnotherRunsProgressCallback_ThrowsInsteadOfDeadlocking()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TrainingData.Synthetic(ml, rows: 16, classes: 2, size: 32);
+        Exception? nested = null;
+        var outer = SmallOptions();
+        outer.Progress = _ =>
+        {
+            if (nested is null)
+            {
+                try
+                {
+                    using (Train(ml, data, SmallOptions()))
+                    {
+                    }
+
+                    nested = new AssertFailedException("The nested run trained.");
+                }
+                catch (InvalidOperationException e)
+                {
+                    nested = e;
+                }
+            }
+        };
+
+        var run = Task.Factory.StartNew(() => Train(ml, data, outer).Dispose(), TaskCreationOptions.LongRunning);
+
+        Assert.IsTrue(run.Wait(TimeSpan.FromMinutes(2)), "A run started from another's progress callback deadlocked.");
+        Assert.IsInstanceOfType<InvalidOperationException>(nested);
+        StringAssert.Contains(nested.Message, "one at a time");
+    }
+
+    [TestMethod]
+    public void Train_WithNumberOfThreads_PutsLibtorchsThreadCountBack()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TrainingData.Synthetic(ml, rows: 16, classes: 2, size: 32);
+        var before = TorchSharp.torch.get_num_threads();
+        var options = SmallOptions();
+        options.NumberOfThreads = before == 1 ? 2 : 1;
+        var during = 0;
+        options.Progress = _ => during = TorchSharp.torch.get_num_threads();
+
+        using (Train(ml, data, options))
+        {
+        }
+
+        Assert.AreEqual(options.NumberOfThreads, during, "The run uses its own thread count.");
+        Assert.AreEqual(before, TorchSharp.torch.get_num_threads(), "The process-wide count is put back after the run.");
     }
 
     [TestMethod]
@@ -243,14 +499,19 @@ public sealed class ResNetTrainingLoopTests
     [TestMethod]
     public void Train_EarlyStopping_RestoresBestValidationWeights()
     {
+        // Restoring is only observable when the best epoch is not the last (a steadily improving run ends with the best
+        // weights anyway). The training labels turn wrong from epoch 3 on, so validation is bound to get worse by then.
         var ml = new MLContext(seed: 1);
-        var data = TrainingData.Synthetic(ml, rows: 48, classes: 4, size: 32);
-        var options = SmallOptions(epochs: 4);
-        options.ValidationFraction = 0.25;
+        var trainingRows = new FlipsLabelsRows(rows: 96, classes: 4, flipFromPass: 4);
+        var data = KeyedPixels(ml, trainingRows);
+        trainingRows.Passes = 0;
+        var validation = KeyedPixels(ml, new FlipsLabelsRows(rows: 16, classes: 4, flipFromPass: int.MaxValue));
+        var options = SmallOptions(epochs: 5);
+        options.ValidationData = validation;
         options.EarlyStoppingPatience = 1;
         options.EarlyStoppingMetric = ResNetEarlyStoppingMetric.ValidationLoss;
         options.LearningRateSchedule = ResNetLearningRateSchedule.Constant;
-        options.LearningRate = 0.2;
+        options.LearningRate = 0.01;
         var reports = new List<ResNetTrainingProgress>();
         options.Progress = reports.Add;
 
@@ -259,15 +520,17 @@ public sealed class ResNetTrainingLoopTests
         var epochs = reports.Where(r => r.IsEpochEnd).ToList();
         Assert.IsTrue(epochs.All(r => r.ValidationLoss is not null), "Every epoch reports its validation loss.");
         var best = epochs.MinBy(r => r.ValidationLoss!.Value)!;
+        TestContext.WriteLine(string.Join("; ", epochs.Select(e => $"epoch {e.Epoch} val-loss {e.ValidationLoss:0.0000}")));
+        Assert.IsTrue(best.Epoch < epochs[^1].Epoch, "The scenario must end worse than its best epoch.");
+        Assert.IsTrue(trained.Outcome.StoppedEarly, "Patience 1 stops after the first worse epoch.");
         Assert.AreEqual(best.Epoch, trained.Outcome.BestEpoch);
         Assert.AreEqual(best.ValidationLoss!.Value, trained.Outcome.BestMetric!.Value, 1e-9);
 
-        // The restored weights give the best epoch's validation loss again.
+        // The restored weights give the best epoch's validation loss again, not the last epoch's.
         var settings = trained.Settings;
-        var holdout = new BatchFeeder(data, TrainingData.Features, TrainingData.Label, settings, DataSplit.Holdout);
-        var (_, loss) = new ResNetTrainingLoop(settings, CPU, null).Evaluate(trained.Model, holdout, CancellationToken.None);
+        var feeder = new BatchFeeder(validation, TrainingData.Features, TrainingData.Label, settings, DataSplit.All);
+        var (_, loss) = new ResNetTrainingLoop(settings, CPU, null).Evaluate(trained.Model, feeder, CancellationToken.None);
         Assert.AreEqual(best.ValidationLoss!.Value, loss, 1e-4);
-        TestContext.WriteLine($"epochs run {epochs.Count}, best epoch {best.Epoch}, stopped early {trained.Outcome.StoppedEarly}");
     }
 
     [TestMethod]
@@ -366,7 +629,44 @@ public sealed class ResNetTrainingLoopTests
         public string Label { get; set; } = string.Empty;
     }
 
-    /// <summary>Rows that turn to NaN pixels from the given pass over them on: a run that diverges in a later epoch.</summary>
+    private static IDataView KeyedPixels(MLContext ml, IEnumerable<PixelRow> rows)
+    {
+        var schema = Microsoft.ML.Data.SchemaDefinition.Create(typeof(PixelRow));
+        schema[nameof(PixelRow.Features)].ColumnType = new Microsoft.ML.Data.VectorDataViewType(Microsoft.ML.Data.NumberDataViewType.Single, 3 * 32 * 32);
+        var raw = ml.Data.LoadFromEnumerable(rows, schema);
+        return ml.Transforms.Conversion.MapValueToKey(TrainingData.Label).Fit(raw).Transform(raw);
+    }
+
+    /// <summary>
+    /// Easy rows (each class its own brightness, plus noise) whose labels shift to the next class from the given pass
+    /// over them on: training that learns, then unlearns what validation checks.
+    /// </summary>
+    private sealed class FlipsLabelsRows(int rows, int classes, int flipFromPass) : IEnumerable<PixelRow>
+    {
+        public int Passes { get; set; }
+
+        public IEnumerator<PixelRow> GetEnumerator()
+        {
+            var pass = ++Passes;
+            var random = new Random(3);
+            for (var i = 0; i < rows; i++)
+            {
+                var label = i % classes;
+                var pixels = new float[3 * 32 * 32];
+                for (var p = 0; p < pixels.Length; p++)
+                {
+                    pixels[p] = 0.1f + 0.8f * label / (classes - 1) + (float)(random.NextDouble() - 0.5) * 0.1f;
+                }
+
+                var shown = pass >= flipFromPass ? (label + 1) % classes : label;
+                yield return new PixelRow { Features = pixels, Label = $"c{shown}" };
+            }
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
+    /// <summary>Rows that turn to NaN pixels from the given pass over them on: a run that fails in a later epoch.</summary>
     private sealed class TurnsNaNRows(int rows, int nanFromPass) : IEnumerable<PixelRow>
     {
         public int Passes { get; set; }

@@ -36,13 +36,28 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
     /// and save/load as <c>ResNet34Classify</c>. Streams the data once per epoch (or caches it when asked).
     /// </summary>
     /// <param name="input">Training data with the pixel and key-typed label columns.</param>
+    /// <remarks>
+    /// <para>Process-wide state: libtorch has one random generator and one intra-op thread count per process. Training runs
+    /// in one process therefore take turns: a second <c>Fit</c> waits (cancellable through its options' token) until the
+    /// first one's training ends, so each gives the weights it would give alone. A CPU run already keeps every core busy,
+    /// so taking turns costs no throughput. <see cref="ResNetTrainerOptions.NumberOfThreads"/> is put back afterwards.</para>
+    /// <para>Environment: on Linux, the first use of libtorch sets <c>OMP_WAIT_POLICY=PASSIVE</c> in the process's native
+    /// environment unless the variable is already set (idle OpenMP threads then sleep instead of spinning: on 2 shared cores a
+    /// ResNet-34 step took 1.6-3.6 s spinning and 0.6-0.8 s passive). It applies to every OpenMP library the process loads afterwards; set the variable
+    /// yourself (e.g. to ACTIVE) before the first Fit to keep another policy.</para>
+    /// <para>Rows that cannot be read or used (an image file gone mid-epoch, a wrong pixel count, a NaN or infinite pixel,
+    /// a label outside the key type, an empty image path) stop training with an <see cref="InvalidOperationException"/>
+    /// naming the row, its text columns (the image path among them) and the column; the cause is its inner exception.</para>
+    /// </remarks>
     /// <returns>The trained classifier; dispose it.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="input"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A column is missing, the label is not a key type with at least 2 classes,
     /// or the pixel column is not Vector&lt;Single, 3*H*W&gt; of the configured image size (ParamName "input").</exception>
     /// <exception cref="ArgumentException">Validation data whose label keys differ from the training data's.</exception>
     /// <exception cref="InvalidOperationException">Fewer than 2 labelled rows; the loss became NaN or infinite (the message names
-    /// epoch, step and learning rate); a GPU was asked for without CUDA and without fallback; the checkpoint folder holds another run.</exception>
+    /// epoch, step and learning rate); a GPU was asked for without CUDA and without fallback; the checkpoint folder holds another run
+    /// (other settings, another explicit seed, or more finished epochs than <see cref="ResNetTrainerOptions.Epochs"/>); a row cannot be
+    /// read or used (see remarks); Fit was called from inside another Fit's progress callback.</exception>
     /// <exception cref="OperationCanceledException">The options' cancellation token fired; the last checkpoint is intact.</exception>
     public ResNetClassifierTransformer Fit(IDataView input)
     {
@@ -122,12 +137,15 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
             TrainingSchema.CheckValidation(validationData.Schema, _options, labels);
         }
 
-        var seed = _options.Seed ?? _host.NextSeed();
+        // Drawn even when a checkpoint supplies the seed, so the context's later draws do not depend on whether this run resumed.
+        var drawn = _options.Seed is null ? _host.NextSeed() : 0;
+        var seed = _options.Seed ?? CheckpointStore.SeedOf(_options.CheckpointFolder) ?? drawn;
         var settings = TrainerOptionsResolver.Resolve(_options, seed);
         var device = _options.GpuDeviceId is { } gpu
             ? TrainingDevice.Resolve(gpu, _options.FallbackToCpu)
             : TrainingDevice.Resolve(_host.GpuDeviceId, _host.FallbackToCpu);
 
+        using var gate = TrainingGate.Enter(_options.CancellationToken);
         manual_seed(seed);
         var model = new ResNetModel(new ResNetSpec(settings.Architecture, labels.Count, StageDepths: settings.StageDepths));
         try

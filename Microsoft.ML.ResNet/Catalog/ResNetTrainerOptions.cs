@@ -16,6 +16,12 @@ public sealed class ResNetTrainerOptions
 
     /// <summary>The pixel column: Vector&lt;Single, 3 x <see cref="ImageHeight"/> x <see cref="ImageWidth"/>&gt; of RGB planes in 0..1,
     /// as ExtractPixels(scaleImage: 1f / 255) makes it. Default "Features".</summary>
+    /// <remarks>A row with a NaN or infinite pixel is refused (the error names the row, the column, the pixel index and
+    /// value). An all-black row trains as it is, unless one of the row's text columns is empty: LoadImages makes an empty
+    /// image path into an all-black image, so that row is refused naming the row and the column. A pipeline that feeds raw
+    /// pixels without a path column cannot tell a missing image from a black one: filter rows with no image before the
+    /// trainer (e.g. <c>mlContext.Data.FilterByCustomPredicate</c> on the path), or keep the path column in the data so the
+    /// trainer can check it.</remarks>
     public string FeatureColumnName { get; set; } = TrainerDefaults.FeatureColumnName;
 
     /// <summary>The network. Default ResNet-34.</summary>
@@ -104,7 +110,9 @@ public sealed class ResNetTrainerOptions
     public ResNetEarlyStoppingMetric EarlyStoppingMetric { get; set; } = ResNetEarlyStoppingMetric.ValidationAccuracy;
 
     /// <summary>Seed of weight initialization, shuffling, augmentation and the validation split; null draws one from the MLContext
-    /// (so <c>new MLContext(seed)</c> makes runs repeatable). The same seed and data give the same weights on the CPU.</summary>
+    /// (so <c>new MLContext(seed)</c> makes runs repeatable), or, when <see cref="CheckpointFolder"/> holds a checkpoint, takes
+    /// the checkpoint's. The same seed and data give the same weights on the CPU, also when other Fit calls run at the same
+    /// time in the process (training runs take turns: see <see cref="ResNetTrainer.Fit"/>).</summary>
     public int? Seed { get; set; }
 
     /// <summary>Weights to start from: ours, PyTorch <c>.pth</c> or <c>.safetensors</c> of the same architecture. The classifier head
@@ -122,6 +130,18 @@ public sealed class ResNetTrainerOptions
 
     /// <summary>Folder for epoch checkpoints. A run finding a checkpoint of the same settings there resumes after its last
     /// finished epoch; a failed or cancelled run leaves the last checkpoint intact.</summary>
+    /// <remarks>
+    /// <para>What may differ on resume: <see cref="Epochs"/> (at least the checkpoint's finished epochs), <see cref="Seed"/>
+    /// when left null (the checkpoint's seed is used, so a fresh <c>new MLContext()</c> resumes too), and what does not change
+    /// the weights: <see cref="Progress"/>, <see cref="ProgressInterval"/>, <see cref="NumberOfThreads"/>,
+    /// <see cref="CancellationToken"/>, the GPU options. Any other option (and an explicit seed other than the checkpoint's)
+    /// is refused with an <see cref="InvalidOperationException"/> naming the folder.</para>
+    /// <para>The learning-rate schedule: with the same <see cref="Epochs"/> the run continues the checkpoint's schedule and
+    /// ends with the weights an uninterrupted run would have (on the CPU). With another count ("train 5 more epochs") the
+    /// epochs left get a schedule of their own over their span: one-cycle and cosine warm up and anneal again, the step
+    /// schedule starts again at the peak rate (with a null <see cref="StepSizeEpochs"/>, a third of the span). A run that
+    /// stopped early stays stopped.</para>
+    /// </remarks>
     public string? CheckpointFolder { get; set; }
 
     /// <summary>Keep all training (and validation) pixels in memory after the first epoch and shuffle them fully; otherwise rows
@@ -131,7 +151,8 @@ public sealed class ResNetTrainerOptions
     /// <summary>Rows in the streaming shuffle pool, 1 or more; null sizes it to 256 MB. Ignored with <see cref="CacheInMemory"/>.</summary>
     public int? ShufflePoolRows { get; set; }
 
-    /// <summary>libtorch threads, 1 or more; null lets libtorch use one per core.</summary>
+    /// <summary>libtorch threads, 1 or more; null keeps libtorch's setting (by default one per core). libtorch's thread count is
+    /// process-wide: it is set for the run and put back when Fit returns.</summary>
     public int? NumberOfThreads { get; set; }
 
     /// <summary>Called every <see cref="ProgressInterval"/> steps and at the end of every epoch; null writes the same lines to <c>MLContext.Log</c>.</summary>

@@ -136,7 +136,7 @@ internal static class TrainerOptionsResolver
             Schedule = options.LearningRateSchedule,
             WarmupFraction = options.WarmupFraction
                 ?? (options.LearningRateSchedule == ResNetLearningRateSchedule.OneCycle ? TrainerDefaults.OneCycleWarmupFraction : TrainerDefaults.CosineWarmupFraction),
-            StepSizeEpochs = options.StepSizeEpochs ?? Math.Max(1, options.Epochs / 3),
+            StepSizeEpochs = options.StepSizeEpochs,
             StepFactor = options.StepFactor,
             LabelSmoothing = options.LabelSmoothing,
             Crop = options.Crop,

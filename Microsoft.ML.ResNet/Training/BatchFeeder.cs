@@ -23,6 +23,7 @@ internal sealed class BatchFeeder
     private readonly TrainingSettings _settings;
     private readonly DataSplit _split;
     private readonly Augmenter _augmenter;
+    private readonly long _classCount;
     private List<(float[] Pixels, long Label)>? _cache;
 
     public BatchFeeder(IDataView data, string featureColumnName, string labelColumnName, TrainingSettings settings, DataSplit split)
@@ -33,6 +34,7 @@ internal sealed class BatchFeeder
         _settings = settings;
         _split = split;
         _augmenter = new Augmenter(settings);
+        _classCount = _label.Type is KeyDataViewType key ? (long)Math.Min(key.Count, long.MaxValue) : long.MaxValue;
     }
 
     /// <summary>Rows this feeder delivers per epoch (labelled rows of its split); reads only the label column.</summary>
@@ -97,15 +99,16 @@ internal sealed class BatchFeeder
             {
                 producer.Wait(CancellationToken.None);
             }
-            catch (AggregateException e) when (e.InnerExceptions.All(inner => inner is OperationCanceledException))
+            catch (AggregateException)
             {
-                // The consumer stopped early (cancellation, error, early exit): the producer followed.
+                // Observed here so it cannot escape a finally; a real failure is rethrown below, unwrapped.
             }
         }
 
-        if (producer.Exception is { } failure)
+        // Reached only when the consumer read to the end: the producer finished, or failed and completed the queue early.
+        if (producer.Exception?.InnerExceptions.FirstOrDefault(e => e is not OperationCanceledException) is { } failure)
         {
-            ExceptionDispatchInfo.Capture(failure.InnerException ?? failure).Throw();
+            ExceptionDispatchInfo.Capture(failure).Throw();
         }
 
         cancellation.ThrowIfCancellationRequested();
@@ -214,43 +217,104 @@ internal sealed class BatchFeeder
     }
 
     /// <summary>Every labelled row of the split, in the data's order, as dense pixels of the declared size.</summary>
+    /// <exception cref="InvalidOperationException">A row cannot be read (an image file gone, undecodable) or used (a wrong
+    /// pixel count, a NaN or infinite pixel, a label outside the key type, an empty image path); the message names the
+    /// row, its text columns (the image path among them) and the column.</exception>
     private void ReadRows(Emitter onRow, CancellationToken cancellation)
     {
         var rowSize = _settings.RowSize;
-        using var cursor = _data.GetRowCursor([_features, _label]);
+        using var cursor = _data.GetRowCursor([_features, _label, .. TrainingRowErrors.DescribingColumns(_data.Schema)]);
+        var errors = new TrainingRowErrors(cursor);
         var label = LabelGetter(cursor);
         var pixels = cursor.GetGetter<VBuffer<float>>(_features);
         var buffer = default(VBuffer<float>);
         var dense = new float[rowSize];
-        while (cursor.MoveNext())
+        while (true)
         {
+            var last = cursor.Position;
+            bool moved;
+            try
+            {
+                moved = cursor.MoveNext();
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                throw Locate(last, e, cancellation);
+            }
+
+            if (!moved)
+            {
+                break;
+            }
+
             cancellation.ThrowIfCancellationRequested();
-            if (!InSplit(cursor.Position))
+            var position = cursor.Position;
+            if (!InSplit(position))
             {
                 continue;
             }
 
-            var classIndex = label();
+            long classIndex;
+            try
+            {
+                classIndex = label();
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                throw errors.Failed(position, _label.Name, e);
+            }
+
             if (classIndex < 0)
             {
                 continue;
             }
 
-            pixels(ref buffer);
+            if (classIndex >= _classCount)
+            {
+                throw errors.Rejected(position, _label.Name, $"key value {classIndex + 1} is outside the label's key type (1 to {_classCount}; 0 is a missing label)");
+            }
+
+            try
+            {
+                pixels(ref buffer);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                throw errors.Failed(position, _features.Name, e);
+            }
+
             if (buffer.Length != rowSize)
             {
-                throw new InvalidOperationException(
-                    $"Column '{_features.Name}' has {buffer.Length} values in row {cursor.Position}; expected 3 x {_settings.ImageHeight} x {_settings.ImageWidth} = {rowSize} (RGB planes of the declared image size).");
+                throw errors.Rejected(
+                    position,
+                    _features.Name,
+                    $"it has {buffer.Length} values; expected 3 x {_settings.ImageHeight} x {_settings.ImageWidth} = {rowSize} (RGB planes of the declared image size)");
+            }
+
+            var values = buffer.GetValues();
+            if (TrainingRowErrors.NonFinite(values) is var (index, value))
+            {
+                var at = buffer.IsDense ? index : buffer.GetIndices()[index];
+                throw errors.Rejected(position, _features.Name, $"pixel {at} is {TrainingRowErrors.Show(value)}; expected finite values (0 to 1 from ExtractPixels with scaleImage 1/255)");
+            }
+
+            // A genuinely black image trains as it is. LoadImages also turns an empty image path into an all-black
+            // image without complaint, and an empty path is never meant: refused where the row shows it.
+            if (values.IndexOfAnyExcept(0f) < 0 && errors.EmptyTextColumn() is { } emptyColumn)
+            {
+                throw errors.Rejected(
+                    position,
+                    _features.Name,
+                    $"every pixel is 0 and text column '{emptyColumn}' is empty, which is what LoadImages makes of an empty image path; give the row its image path or filter the row out (a black image with a path trains as it is)");
             }
 
             if (buffer.IsDense)
             {
-                onRow(buffer.GetValues(), classIndex);
+                onRow(values, classIndex);
             }
             else
             {
                 Array.Clear(dense);
-                var values = buffer.GetValues();
                 var indices = buffer.GetIndices();
                 for (var i = 0; i < values.Length; i++)
                 {
@@ -260,6 +324,42 @@ internal sealed class BatchFeeder
                 onRow(dense, classIndex);
             }
         }
+    }
+
+    /// <summary>The error for a cursor whose MoveNext threw after <paramref name="lastPosition"/>, naming the failing row when it can be found.</summary>
+    private InvalidOperationException Locate(long lastPosition, Exception cause, CancellationToken cancellation)
+    {
+        // ML.NET computes cachable columns on several threads and reports a row's failure from MoveNext, without
+        // the row. Activating a column it cannot cache (the decoded image) keeps the cursor on one thread, so the
+        // failure shows up in the failing row's own getter. Only done on failure: the fast path stays parallel.
+        var columns = new List<DataViewSchema.Column> { _features, _label };
+        columns.AddRange(TrainingRowErrors.DescribingColumns(_data.Schema));
+        columns.AddRange(_data.Schema.Where(c => !c.IsHidden && c.Type is StructuredDataViewType and not VectorDataViewType));
+        try
+        {
+            using var cursor = _data.GetRowCursor(columns.DistinctBy(c => c.Index));
+            var errors = new TrainingRowErrors(cursor);
+            var pixels = cursor.GetGetter<VBuffer<float>>(_features);
+            var buffer = default(VBuffer<float>);
+            while (cursor.MoveNext())
+            {
+                cancellation.ThrowIfCancellationRequested();
+                try
+                {
+                    pixels(ref buffer);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    return errors.Failed(cursor.Position, _features.Name, e);
+                }
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The search is best effort; the original failure is reported below.
+        }
+
+        return TrainingRowErrors.FailedAfter(lastPosition, cause);
     }
 
     private bool InSplit(long position) => _split switch

@@ -10,6 +10,9 @@ namespace Microsoft.ML.ResNet.Training;
 /// <param name="BestEpoch">The 1-based epoch of <paramref name="BestMetric"/>, or 0.</param>
 /// <param name="EpochsWithoutImprovement">Patience used up so far.</param>
 /// <param name="StoppedEarly">The run ended by early stopping: resuming has nothing left to train.</param>
+/// <param name="Seed">The run's seed; a resumed run without an explicit seed takes it from here.</param>
+/// <param name="ScheduleStartEpoch">First epoch of the learning-rate schedule's span the run is in.</param>
+/// <param name="ScheduleEndEpoch">Epoch the span ends at (the run's Epochs when the span began).</param>
 internal sealed record CheckpointState(
     string Fingerprint,
     int CompletedEpochs,
@@ -19,4 +22,7 @@ internal sealed record CheckpointState(
     double? BestMetric,
     int BestEpoch,
     int EpochsWithoutImprovement,
-    bool StoppedEarly);
+    bool StoppedEarly,
+    int Seed,
+    int ScheduleStartEpoch,
+    int ScheduleEndEpoch);

@@ -19,17 +19,42 @@ internal sealed partial class CheckpointStore
 
     private readonly string _folder;
     private readonly string _fingerprint;
+    private readonly int _seed;
+    private readonly int _epochs;
 
-    public CheckpointStore(string folder, string fingerprint)
+    /// <param name="folder">The checkpoint folder.</param>
+    /// <param name="fingerprint">The run's <see cref="TrainingSettings.Fingerprint"/>.</param>
+    /// <param name="seed">The run's seed, which must equal the checkpoint's.</param>
+    /// <param name="epochs">The run's epoch count, which may differ from the checkpoint's but not fall below its finished epochs.</param>
+    public CheckpointStore(string folder, string fingerprint, int seed, int epochs)
     {
         _folder = folder;
         _fingerprint = fingerprint;
+        _seed = seed;
+        _epochs = epochs;
     }
 
     public string StatePath => Path.Combine(_folder, StateFileName);
 
+    /// <summary>
+    /// The seed of the checkpoint in <paramref name="folder"/>, or null when there is none: a run without an
+    /// explicit seed resumes with it (a seed drawn from a new MLContext would differ from the interrupted run's).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The state file is not a checkpoint.</exception>
+    public static int? SeedOf(string? folder)
+    {
+        if (folder is null)
+        {
+            return null;
+        }
+
+        var path = Path.Combine(folder, StateFileName);
+        return File.Exists(path) ? Deserialize(path).Seed : null;
+    }
+
     /// <summary>The last checkpoint, or null when the folder has none.</summary>
-    /// <exception cref="InvalidOperationException">The checkpoint belongs to a run with different settings, or its files are missing.</exception>
+    /// <exception cref="InvalidOperationException">The checkpoint belongs to a run with different settings or another seed,
+    /// has more finished epochs than this run asks for, or its files are missing.</exception>
     /// <exception cref="InvalidDataException"><see cref="StateFileName"/> is not valid JSON, or names a file this store
     /// does not write (an absolute path, a "..", another folder): names from it are opened and later deleted.</exception>
     public CheckpointState? TryRead()
@@ -39,21 +64,7 @@ internal sealed partial class CheckpointStore
             return null;
         }
 
-        CheckpointState? state;
-        try
-        {
-            state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(StatePath));
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"Checkpoint '{StatePath}' is damaged: {e.Message}", e);
-        }
-
-        if (state is null)
-        {
-            throw new InvalidOperationException($"Checkpoint '{StatePath}' is empty.");
-        }
-
+        var state = Deserialize(StatePath);
         RequireOwnFileName(state.ModelFile, ModelFilePattern(), nameof(state.ModelFile));
         RequireOwnFileName(state.OptimizerFile, OptimizerFilePattern(), nameof(state.OptimizerFile));
         if (state.BestFile is not null)
@@ -65,6 +76,18 @@ internal sealed partial class CheckpointStore
         {
             throw new InvalidOperationException(
                 $"Checkpoint folder '{_folder}' holds a run with different settings (checkpoint: {state.Fingerprint}; this run: {_fingerprint}). Use another folder or delete it to start over.");
+        }
+
+        if (state.Seed != _seed)
+        {
+            throw new InvalidOperationException(
+                $"Checkpoint folder '{_folder}' holds a run with seed {state.Seed}; this run has Seed = {_seed}. Leave Seed unset (or set it to {state.Seed}) to resume, or use another folder to start over.");
+        }
+
+        if (state.CompletedEpochs > _epochs)
+        {
+            throw new InvalidOperationException(
+                $"Checkpoint folder '{_folder}' holds {state.CompletedEpochs} finished epochs; this run asks for Epochs = {_epochs}. Ask for {state.CompletedEpochs} or more epochs to resume, or use another folder to start over.");
         }
 
         foreach (var file in new[] { state.ModelFile, state.OptimizerFile, state.BestFile })
@@ -87,6 +110,19 @@ internal sealed partial class CheckpointStore
 
     public string PathOf(string file) => Path.Combine(_folder, file);
 
+    private static CheckpointState Deserialize(string path)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(path))
+                ?? throw new InvalidDataException($"Checkpoint '{path}' is empty.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"Checkpoint '{path}' is damaged: {e.Message}", e);
+        }
+    }
+
     /// <summary>Writes the end-of-epoch checkpoint. <paramref name="bestImproved"/> also saves the current weights as the best.</summary>
     public CheckpointState Write(
         nn.Module model,
@@ -97,13 +133,16 @@ internal sealed partial class CheckpointStore
         double? bestMetric,
         int bestEpoch,
         int epochsWithoutImprovement,
-        bool stoppedEarly)
+        bool stoppedEarly,
+        int scheduleStartEpoch,
+        int scheduleEndEpoch)
     {
         Directory.CreateDirectory(_folder);
         var modelFile = $"epoch-{completedEpochs:D4}.model";
         var optimizerFile = $"epoch-{completedEpochs:D4}.optimizer";
         var bestFile = bestImproved ? $"best-{completedEpochs:D4}.model" : previous?.BestFile;
-        var state = new CheckpointState(_fingerprint, completedEpochs, modelFile, optimizerFile, bestFile, bestMetric, bestEpoch, epochsWithoutImprovement, stoppedEarly);
+        var state = new CheckpointState(
+            _fingerprint, completedEpochs, modelFile, optimizerFile, bestFile, bestMetric, bestEpoch, epochsWithoutImprovement, stoppedEarly, _seed, scheduleStartEpoch, scheduleEndEpoch);
         var written = new List<string>();
         try
         {

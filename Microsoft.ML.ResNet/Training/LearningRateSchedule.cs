@@ -1,6 +1,10 @@
 namespace Microsoft.ML.ResNet.Training;
 
-/// <summary>The learning rate at every step of a run, from the schedule in <see cref="TrainingSettings"/>.</summary>
+/// <summary>
+/// The learning rate at every step of a run, from the schedule in <see cref="TrainingSettings"/>. The schedule spans
+/// the epochs <c>startEpoch</c> to <c>endEpoch</c> (a fresh run: 0 to <see cref="TrainingSettings.Epochs"/>; a resumed
+/// run that was given more or fewer epochs: a new span from its last finished epoch, see <see cref="ResNetTrainingLoop"/>).
+/// </summary>
 internal sealed class LearningRateSchedule
 {
     // PyTorch OneCycleLR's defaults, so runs compare with the Python reference.
@@ -10,17 +14,28 @@ internal sealed class LearningRateSchedule
     private readonly TrainingSettings _settings;
     private readonly int _stepsPerEpoch;
     private readonly long _totalSteps;
+    private readonly long _firstStep;
+    private readonly int _stepSizeEpochs;
 
     public LearningRateSchedule(TrainingSettings settings, int stepsPerEpoch)
+        : this(settings, stepsPerEpoch, 0, settings.Epochs)
+    {
+    }
+
+    public LearningRateSchedule(TrainingSettings settings, int stepsPerEpoch, int startEpoch, int endEpoch)
     {
         _settings = settings;
         _stepsPerEpoch = Math.Max(1, stepsPerEpoch);
-        _totalSteps = (long)_stepsPerEpoch * settings.Epochs;
+        var span = Math.Max(1, endEpoch - startEpoch);
+        _firstStep = (long)_stepsPerEpoch * startEpoch;
+        _totalSteps = (long)_stepsPerEpoch * span;
+        _stepSizeEpochs = settings.StepSizeEpochs ?? Math.Max(1, span / 3);
     }
 
-    /// <summary>The rate for the 0-based global step (epoch * stepsPerEpoch + step).</summary>
-    public double At(long step)
+    /// <summary>The rate for the 0-based global step (epoch * stepsPerEpoch + step), at or after the span's first step.</summary>
+    public double At(long globalStep)
     {
+        var step = Math.Max(0, globalStep - _firstStep);
         var peak = _settings.LearningRate;
         var last = Math.Max(1, _totalSteps - 1);
         switch (_settings.Schedule)
@@ -47,7 +62,7 @@ internal sealed class LearningRateSchedule
             }
 
             case ResNetLearningRateSchedule.Step:
-                return peak * Math.Pow(_settings.StepFactor, step / _stepsPerEpoch / _settings.StepSizeEpochs);
+                return peak * Math.Pow(_settings.StepFactor, step / _stepsPerEpoch / _stepSizeEpochs);
 
             default:
                 return peak;

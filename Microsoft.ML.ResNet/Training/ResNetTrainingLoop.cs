@@ -32,11 +32,28 @@ internal sealed class ResNetTrainingLoop
     public TrainingOutcome Train(ResNetModel model, BatchFeeder training, BatchFeeder? validation, CancellationToken cancellation)
     {
         TorchNativeLoader.EnsureLoaded();
+        var threadsBefore = torch.get_num_threads();
         if (_settings.Threads is { } threads)
         {
             torch.set_num_threads(threads);
         }
 
+        try
+        {
+            return TrainWithThreads(model, training, validation, cancellation);
+        }
+        finally
+        {
+            // The thread count is process-wide: the next run (or the user's own libtorch code) gets what it had.
+            if (_settings.Threads is not null)
+            {
+                torch.set_num_threads(threadsBefore);
+            }
+        }
+    }
+
+    private TrainingOutcome TrainWithThreads(ResNetModel model, BatchFeeder training, BatchFeeder? validation, CancellationToken cancellation)
+    {
         var trainingRows = training.CountRows(cancellation);
         if (trainingRows < 2)
         {
@@ -45,11 +62,10 @@ internal sealed class ResNetTrainingLoop
         }
 
         var stepsPerEpoch = (int)(trainingRows / _settings.BatchSize) + (trainingRows % _settings.BatchSize > 1 ? 1 : 0);
-        var schedule = new LearningRateSchedule(_settings, stepsPerEpoch);
 
         model.to(_device);
         using var optimizer = CreateOptimizer(model);
-        var store = _settings.CheckpointFolder is { } folder ? new CheckpointStore(folder, _settings.Fingerprint()) : null;
+        var store = _settings.CheckpointFolder is { } folder ? new CheckpointStore(folder, _settings.Fingerprint(), _settings.Seed, _settings.Epochs) : null;
         var checkpoint = store?.TryRead();
         Dictionary<string, Tensor>? best = null;
         double? bestMetric = null;
@@ -57,6 +73,7 @@ internal sealed class ResNetTrainingLoop
         var withoutImprovement = 0;
         var stoppedEarly = false;
         var startEpoch = 0;
+        var (scheduleStart, scheduleEnd) = (0, _settings.Epochs);
         if (checkpoint is not null)
         {
             if (checkpoint.BestFile is not null)
@@ -68,8 +85,20 @@ internal sealed class ResNetTrainingLoop
             store!.Restore(checkpoint, model, optimizer);
             (startEpoch, bestMetric, bestEpoch, withoutImprovement, stoppedEarly) =
                 (checkpoint.CompletedEpochs, checkpoint.BestMetric, checkpoint.BestEpoch, checkpoint.EpochsWithoutImprovement, checkpoint.StoppedEarly);
+
+            // The same epoch count continues the checkpoint's schedule, so an interrupted run resumes bit for bit.
+            // Another count ("5 more epochs") starts a new span over the epochs left: warm-up and anneal again, as
+            // fastai's fit_one_cycle does when called again. Stretching the old schedule over the new total would
+            // jump the rate from its annealed minimum back near the peak with no warm-up; keeping the final rate
+            // (about 0 for one-cycle and cosine) would train the added epochs at nothing. The new span depends only
+            // on the checkpoint and the new count, so it is as deterministic as a fresh run, and the checkpoint
+            // records it, so a second interruption resumes inside it.
+            (scheduleStart, scheduleEnd) = checkpoint.ScheduleEndEpoch == _settings.Epochs
+                ? (checkpoint.ScheduleStartEpoch, checkpoint.ScheduleEndEpoch)
+                : (checkpoint.CompletedEpochs, _settings.Epochs);
         }
 
+        var schedule = new LearningRateSchedule(_settings, stepsPerEpoch, scheduleStart, scheduleEnd);
         var history = new List<EpochSummary>();
         try
         {
@@ -102,7 +131,7 @@ internal sealed class ResNetTrainingLoop
                 }
 
                 cancellation.ThrowIfCancellationRequested();
-                checkpoint = store?.Write(model, optimizer, checkpoint, epoch + 1, improved, bestMetric, bestEpoch, withoutImprovement, stoppedEarly);
+                checkpoint = store?.Write(model, optimizer, checkpoint, epoch + 1, improved, bestMetric, bestEpoch, withoutImprovement, stoppedEarly, scheduleStart, scheduleEnd);
                 history.Add(summary);
                 Report(summary, epoch, stepsPerEpoch, stepsPerEpoch, schedule.At(((long)epoch + 1) * stepsPerEpoch - 1), isEpochEnd: true, remainingSteps: (long)(_settings.Epochs - epoch - 1) * stepsPerEpoch);
             }

@@ -36,7 +36,8 @@ internal sealed record TrainingSettings
     /// <summary>Fraction of all steps spent warming up (one-cycle and cosine schedules).</summary>
     public double WarmupFraction { get; init; } = 0.3;
 
-    public int StepSizeEpochs { get; init; } = 3;
+    /// <summary>Epochs between drops of the step schedule; null = a third of the schedule's span (see <see cref="LearningRateSchedule"/>).</summary>
+    public int? StepSizeEpochs { get; init; }
 
     public double StepFactor { get; init; } = 0.1;
 
@@ -87,7 +88,9 @@ internal sealed record TrainingSettings
 
     /// <summary>
     /// What a checkpoint must agree with to be resumed: everything that changes the weights a run
-    /// produces. Progress reporting, threads and the folder itself do not.
+    /// produces, except the two a resumed run may take from the checkpoint or change. <see cref="Seed"/>
+    /// is stored in the checkpoint (a run without an explicit seed reuses it) and <see cref="Epochs"/> may
+    /// grow (see <see cref="CheckpointStore"/>). Progress reporting, threads and the folder itself do not count.
     /// </summary>
-    public string Fingerprint() => string.Join('|', FormattableString.Invariant($"{Architecture}|{Variant}|{(StageDepths is null ? "default" : string.Join('/', StageDepths))}|{ImageHeight}x{ImageWidth}|{Epochs}|{BatchSize}|{Optimizer}|{LearningRate}|{Momentum}|{Nesterov}|{WeightDecay}|{Schedule}|{WarmupFraction}|{StepSizeEpochs}|{StepFactor}|{LabelSmoothing}|{Crop}|{CropPadding}|{RandomResizedCropMinScale}|{HorizontalFlip}|{ValidationFraction}|{EarlyStoppingPatience}|{EarlyStoppingMetric}|{Seed}|{FreezeBackbone}|{CacheInMemory}|{ShufflePoolRows}"), string.Join(',', Mean), string.Join(',', Std));
+    public string Fingerprint() => string.Join('|', FormattableString.Invariant($"{Architecture}|{Variant}|{(StageDepths is null ? "default" : string.Join('/', StageDepths))}|{ImageHeight}x{ImageWidth}|{BatchSize}|{Optimizer}|{LearningRate}|{Momentum}|{Nesterov}|{WeightDecay}|{Schedule}|{WarmupFraction}|{StepSizeEpochs}|{StepFactor}|{LabelSmoothing}|{Crop}|{CropPadding}|{RandomResizedCropMinScale}|{HorizontalFlip}|{ValidationFraction}|{EarlyStoppingPatience}|{EarlyStoppingMetric}|{FreezeBackbone}|{CacheInMemory}|{ShufflePoolRows}"), string.Join(',', Mean), string.Join(',', Std));
 }

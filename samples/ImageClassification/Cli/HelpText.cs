@@ -23,7 +23,8 @@ internal static class HelpText
                        --batch-size <n>       default 32
                        --learning-rate <lr>   peak of the one-cycle schedule (default 0.03)
                        --weights <file.pth>   start from PyTorch weights (fine-tune)
-                       --output <folder>      where model.zip and model.onnx go (default ./out)
+                       --output <folder>      where model.zip and model.onnx go (default ./out); epoch
+                                              checkpoints in <folder>/checkpoints until the model is saved
                        --seed <n>             default 1
           evaluate   Metrics of a saved model on a labelled folder.
                        --model <model.zip>    default ./out/model.zip

@@ -9,6 +9,9 @@ internal static class CommandDefaults
     public const string OutputFolder = "out";
     public const string ModelFileName = "model.zip";
     public const string OnnxFileName = "model.onnx";
+
+    /// <summary>Sub-folder of the output folder where <c>train</c> keeps its epoch checkpoints until the model is saved.</summary>
+    public const string CheckpointFolderName = "checkpoints";
     public const int TopK = 3;
 
     /// <summary><c>--model</c>, or <c>out/model.zip</c> (what <c>train</c> writes by default).</summary>

@@ -15,12 +15,22 @@ internal static class TrainCommand
 {
     private const int SamplePredictions = 8;
 
+    // The library's checkpoint state file; its presence means a run to resume.
+    private const string CheckpointFileName = "checkpoint.json";
+
+    /// <summary>Runs <c>train</c>; returns the exit code.</summary>
+    /// <remarks>
+    /// Nothing finished is lost: epochs are checkpointed into <c>&lt;output&gt;/checkpoints</c>, so running the same command
+    /// again after an interruption (Ctrl+C, a crash, a reboot) resumes after the last finished epoch; <c>model.zip</c> and
+    /// <c>model.onnx</c> are written as soon as training ends, before evaluation, and a later failure says where they are.
+    /// </remarks>
     public static int Run(CommandLineArgs args, IAnsiConsole console)
     {
         var clock = Stopwatch.StartNew();
-        var settings = ReadSettings(args);
-        var topK = CommandDefaults.TopKOption(args);
         var output = Path.GetFullPath(args.GetString("output") ?? CommandDefaults.OutputFolder);
+        var checkpoints = Path.Combine(output, CommandDefaults.CheckpointFolderName);
+        var settings = ReadSettings(args) with { CheckpointFolder = checkpoints };
+        var topK = CommandDefaults.TopKOption(args);
         var dataFolder = args.GetString("data") ?? TrainTestData.EmbeddedSampleFolder;
 
         var data = TrainTestData.Load(dataFolder, args.GetString("test-data"), CommandDefaults.BadImages(args));
@@ -29,7 +39,14 @@ internal static class TrainCommand
         console.MarkupLine(Markup.Escape(
             $"Training {settings.Architecture} on {settings.ImageSize}x{settings.ImageSize} images, {settings.Epochs} epoch(s), batch {settings.BatchSize}" +
             (settings.WeightsPath is null ? ", from scratch" : $", starting from {settings.WeightsPath}")));
+        if (File.Exists(Path.Combine(checkpoints, CheckpointFileName)))
+        {
+            console.MarkupLine(Markup.Escape(
+                $"Resuming from the checkpoint in {checkpoints} (an earlier run of this command was interrupted); delete that folder to start over."));
+        }
 
+        TrainTestData.RequireImagePaths(data.Train, "training");
+        TrainTestData.RequireImagePaths(data.Test, "test");
         var ml = new MLContext(seed: settings.Seed);
         var trainView = ml.Data.LoadFromEnumerable(data.Train);
         var model = TrainingProgressView.Run($"{settings.Architecture}", progress =>
@@ -43,11 +60,7 @@ internal static class TrainCommand
         using var session = model as IDisposable;  // the chain owns the ONNX Runtime session
         console.MarkupLine($"Trained in {clock.Elapsed:mm\\:ss}.");
 
-        console.Write(new Rule("Evaluation on held-out images").LeftJustified());
-        var scored = model.Transform(ml.Data.LoadFromEnumerable(data.Test));
-        var metrics = ml.MulticlassClassification.Evaluate(scored, ImagePipeline.LabelColumn, ImagePipeline.ScoreColumn, ImagePipeline.PredictedLabelColumn, topKPredictionCount: topK);
-        EvaluationReport.Write(console, metrics, PredictionReader.ClassNames(scored.Schema), topK);
-
+        // Saved before anything else can fail: a finished training run is the expensive part.
         Directory.CreateDirectory(output);
         var modelPath = Path.Combine(output, CommandDefaults.ModelFileName);
         AtomicFile.Write(modelPath, temp => ml.Model.Save(model, trainView.Schema, temp));
@@ -56,9 +69,30 @@ internal static class TrainCommand
         var onnx = OnnxFromModelZip.Extract(modelPath, onnxPath);
         console.MarkupLine($"Saved [bold]{Markup.Escape(onnxPath)}[/] ({Markup.Escape(onnx)})");
 
-        console.Write(new Rule("A few held-out images").LeftJustified());
-        var samples = data.Test.GroupBy(i => i.Label).Select(g => g.First()).Take(SamplePredictions).ToList();
-        console.Write(PredictionWriter.ToTable(PredictionReader.Predict(ml, model, samples, topK, withActual: true)));
+        // The saved model is the result now; the checkpoints would make the next run resume a finished run.
+        if (Directory.Exists(checkpoints))
+        {
+            Directory.Delete(checkpoints, recursive: true);
+        }
+
+        try
+        {
+            console.Write(new Rule("Evaluation on held-out images").LeftJustified());
+            var scored = model.Transform(ml.Data.LoadFromEnumerable(data.Test));
+            var metrics = ml.MulticlassClassification.Evaluate(scored, ImagePipeline.LabelColumn, ImagePipeline.ScoreColumn, ImagePipeline.PredictedLabelColumn, topKPredictionCount: topK);
+            EvaluationReport.Write(console, metrics, PredictionReader.ClassNames(scored.Schema), topK);
+
+            console.Write(new Rule("A few held-out images").LeftJustified());
+            var samples = data.Test.GroupBy(i => i.Label).Select(g => g.First()).Take(SamplePredictions).ToList();
+            console.Write(PredictionWriter.ToTable(PredictionReader.Predict(ml, model, samples, topK, withActual: true)));
+        }
+        catch (Exception)
+        {
+            console.MarkupLine(Markup.Escape(
+                $"Training finished and the model is saved: {modelPath} and {onnxPath}. What came after failed (below); evaluate the model again with: evaluate --model {modelPath} --data <labelled folder>"));
+            throw;
+        }
+
         console.MarkupLine($"Done in {clock.Elapsed:mm\\:ss}. Next: [bold]predict <image|folder> --model {Markup.Escape(modelPath)}[/]");
         return 0;
     }

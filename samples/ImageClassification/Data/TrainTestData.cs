@@ -48,6 +48,24 @@ internal sealed record TrainTestData(
             $"{train.Root}: {train.Images.Count} train images; {test.Root}: {test.Images.Count} test images; {train.Labels.Count} labels");
     }
 
+    /// <summary>
+    /// Refuses a row without an image path. ML.NET's LoadImages would read an empty path as an all-black image and
+    /// train or score it without a word; here the row and its label are still visible, so the error can name them.
+    /// </summary>
+    /// <exception cref="DatasetException">A row's <see cref="ImageInput.ImagePath"/> is empty or white space.</exception>
+    public static void RequireImagePaths(IReadOnlyList<ImageInput> rows, string setName)
+    {
+        for (var i = 0; i < rows.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(rows[i].ImagePath))
+            {
+                throw new DatasetException(
+                    $"Row {i} of the {setName} set (label '{rows[i].Label}') has an empty image path; expected the path of an image file. " +
+                    "An empty path would be read as an all-black image.");
+            }
+        }
+    }
+
     private static bool IsPreSplit(string root)
     {
         if (!Directory.Exists(root))

@@ -25,6 +25,7 @@ internal static class ResNetTraining
             LearningRate = settings.LearningRate,
             PretrainedWeightsPath = settings.WeightsPath,
             Seed = settings.Seed,
+            CheckpointFolder = settings.CheckpointFolder,
             // Small images: holding the pixels in memory (3 x 32 x 32 floats = 12 KB each) saves decoding every epoch.
             CacheInMemory = (long)settings.ImageSize * settings.ImageSize <= 64 * 64,
             // Every step: the live bar should move on small data sets too (a report costs nothing next to a step).

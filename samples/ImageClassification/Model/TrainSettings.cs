@@ -28,4 +28,7 @@ internal sealed record TrainSettings
 
     /// <summary>Seeds shuffling and initialization, so reruns compare.</summary>
     public int Seed { get; init; } = 1;
+
+    /// <summary>Folder for epoch checkpoints (a rerun with the same settings resumes from it); null = no checkpoints.</summary>
+    public string? CheckpointFolder { get; init; }
 }
