@@ -1,6 +1,9 @@
 namespace Microsoft.ML.ResNet.Training;
 
-/// <summary>The learning rate at every step of a run, from the schedule in <see cref="TrainingSettings"/>.</summary>
+/// <summary>
+/// The learning rate at every step of a run, from the schedule in <see cref="TrainingSettings"/>. Head warm-up epochs
+/// come first with a cosine decay of their own from the peak rate; the configured schedule covers the epochs after them.
+/// </summary>
 internal sealed class LearningRateSchedule
 {
     // PyTorch OneCycleLR's defaults, so runs compare with the Python reference.
@@ -9,19 +12,28 @@ internal sealed class LearningRateSchedule
 
     private readonly TrainingSettings _settings;
     private readonly int _stepsPerEpoch;
+    private readonly long _headWarmupSteps;
     private readonly long _totalSteps;
 
     public LearningRateSchedule(TrainingSettings settings, int stepsPerEpoch)
     {
         _settings = settings;
         _stepsPerEpoch = Math.Max(1, stepsPerEpoch);
-        _totalSteps = (long)_stepsPerEpoch * settings.Epochs;
+        _headWarmupSteps = (long)_stepsPerEpoch * settings.HeadWarmupEpochs;
+        _totalSteps = (long)_stepsPerEpoch * (settings.Epochs - settings.HeadWarmupEpochs);
     }
 
     /// <summary>The rate for the 0-based global step (epoch * stepsPerEpoch + step).</summary>
     public double At(long step)
     {
         var peak = _settings.LearningRate;
+        if (step < _headWarmupSteps)
+        {
+            // The fresh head learns fast on fixed features, then settles before the backbone starts moving.
+            return Cosine(peak, peak / OneCycleDivFactor, (double)step / _headWarmupSteps);
+        }
+
+        step -= _headWarmupSteps;
         var last = Math.Max(1, _totalSteps - 1);
         switch (_settings.Schedule)
         {

@@ -67,6 +67,12 @@ internal sealed record TrainingSettings
 
     public bool FreezeBackbone { get; init; }
 
+    /// <summary>Head-only epochs at the start (backbone frozen in eval mode), before end-to-end fine-tuning.</summary>
+    public int HeadWarmupEpochs { get; init; }
+
+    /// <summary>The backbone's learning rate as a fraction of the head's.</summary>
+    public double BackboneLearningRateFactor { get; init; } = 1;
+
     public string? CheckpointFolder { get; init; }
 
     public bool CacheInMemory { get; init; }
@@ -89,5 +95,5 @@ internal sealed record TrainingSettings
     /// What a checkpoint must agree with to be resumed: everything that changes the weights a run
     /// produces. Progress reporting, threads and the folder itself do not.
     /// </summary>
-    public string Fingerprint() => string.Join('|', FormattableString.Invariant($"{Architecture}|{Variant}|{(StageDepths is null ? "default" : string.Join('/', StageDepths))}|{ImageHeight}x{ImageWidth}|{Epochs}|{BatchSize}|{Optimizer}|{LearningRate}|{Momentum}|{Nesterov}|{WeightDecay}|{Schedule}|{WarmupFraction}|{StepSizeEpochs}|{StepFactor}|{LabelSmoothing}|{Crop}|{CropPadding}|{RandomResizedCropMinScale}|{HorizontalFlip}|{ValidationFraction}|{EarlyStoppingPatience}|{EarlyStoppingMetric}|{Seed}|{FreezeBackbone}|{CacheInMemory}|{ShufflePoolRows}"), string.Join(',', Mean), string.Join(',', Std));
+    public string Fingerprint() => string.Join('|', FormattableString.Invariant($"{Architecture}|{Variant}|{(StageDepths is null ? "default" : string.Join('/', StageDepths))}|{ImageHeight}x{ImageWidth}|{Epochs}|{BatchSize}|{Optimizer}|{LearningRate}|{Momentum}|{Nesterov}|{WeightDecay}|{Schedule}|{WarmupFraction}|{StepSizeEpochs}|{StepFactor}|{LabelSmoothing}|{Crop}|{CropPadding}|{RandomResizedCropMinScale}|{HorizontalFlip}|{ValidationFraction}|{EarlyStoppingPatience}|{EarlyStoppingMetric}|{Seed}|{FreezeBackbone}|{HeadWarmupEpochs}|{BackboneLearningRateFactor}|{CacheInMemory}|{ShufflePoolRows}"), string.Join(',', Mean), string.Join(',', Std));
 }
