@@ -64,4 +64,40 @@ public sealed class TrainerOptionsResolverTests
         Assert.AreEqual(nameof(ResNetTrainerOptions.StageDepths), error.ParamName);
         StringAssert.Contains(error.Message, $"[{string.Join(", ", depths)}]");
     }
+
+    [TestMethod]
+    public void Resolve_PretrainedStart_WarmsUpTheHeadAndSlowsTheBackbone()
+    {
+        var scratch = TrainerOptionsResolver.Resolve(new ResNetTrainerOptions { Epochs = 4 }, seed: 1);
+        var imageNet = TrainerOptionsResolver.Resolve(new ResNetTrainerOptions { Epochs = 4, StartingWeights = ResNetStartingWeights.ImageNet }, seed: 1);
+        var oneEpoch = TrainerOptionsResolver.Resolve(new ResNetTrainerOptions { Epochs = 1, StartingWeights = ResNetStartingWeights.ImageNet }, seed: 1);
+        var frozen = TrainerOptionsResolver.Resolve(new ResNetTrainerOptions { Epochs = 4, StartingWeights = ResNetStartingWeights.ImageNet, FreezeBackbone = true }, seed: 1);
+
+        Assert.AreEqual((0, 1.0), (scratch.HeadWarmupEpochs, scratch.BackboneLearningRateFactor));
+        Assert.AreEqual((1, 0.1), (imageNet.HeadWarmupEpochs, imageNet.BackboneLearningRateFactor));
+        Assert.AreEqual(0, oneEpoch.HeadWarmupEpochs, "A single epoch must fine-tune the whole network.");
+        Assert.AreEqual(0, frozen.HeadWarmupEpochs, "A frozen backbone trains only the head anyway.");
+        Assert.AreNotEqual(scratch.Fingerprint(), TrainerOptionsResolver.Resolve(new ResNetTrainerOptions { Epochs = 4, BackboneLearningRateFactor = 0.5 }, seed: 1).Fingerprint());
+    }
+
+    [TestMethod]
+    public void Validate_HeadWarmupAndBackboneFactorOutOfRange_ThrowNamingTheOption()
+    {
+        var warmup = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => TrainerOptionsResolver.Validate(new ResNetTrainerOptions { Epochs = 3, HeadWarmupEpochs = 3 }));
+        var factor = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => TrainerOptionsResolver.Validate(new ResNetTrainerOptions { BackboneLearningRateFactor = 0 }));
+        var starting = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => TrainerOptionsResolver.Validate(new ResNetTrainerOptions { StartingWeights = (ResNetStartingWeights)7 }));
+
+        Assert.AreEqual(nameof(ResNetTrainerOptions.HeadWarmupEpochs), warmup.ParamName);
+        StringAssert.Contains(warmup.Message, "0 to 2");
+        Assert.AreEqual(nameof(ResNetTrainerOptions.BackboneLearningRateFactor), factor.ParamName);
+        Assert.AreEqual(nameof(ResNetTrainerOptions.StartingWeights), starting.ParamName);
+    }
+
+    [TestMethod]
+    public void Validate_FreezeBackboneWithImageNetStart_IsAccepted()
+    {
+        TrainerOptionsResolver.Validate(new ResNetTrainerOptions { StartingWeights = ResNetStartingWeights.ImageNet, FreezeBackbone = true });
+        var error = Assert.ThrowsExactly<ArgumentException>(() => TrainerOptionsResolver.Validate(new ResNetTrainerOptions { FreezeBackbone = true }));
+        Assert.AreEqual(nameof(ResNetTrainerOptions.FreezeBackbone), error.ParamName);
+    }
 }

@@ -63,4 +63,23 @@ public sealed class LearningRateScheduleTests
         Assert.AreEqual(0.1, schedule.At(12 + 8), 1e-12);
         Assert.AreEqual(0.01, schedule.At(12 + 23), 1e-12);
     }
+
+    [TestMethod]
+    public void At_HeadWarmup_DecaysFromPeakThenTheScheduleCoversTheRemainingEpochs()
+    {
+        var settings = new TrainingSettings { LearningRate = 0.1, Epochs = 4, HeadWarmupEpochs = 1, Schedule = ResNetLearningRateSchedule.OneCycle, WarmupFraction = 0.3 };
+        var schedule = new LearningRateSchedule(settings, stepsPerEpoch: 10);
+        var withoutWarmup = new LearningRateSchedule(settings with { Epochs = 3, HeadWarmupEpochs = 0 }, stepsPerEpoch: 10);
+
+        Assert.AreEqual(0.1, schedule.At(0), 1e-12, "The fresh head starts at the peak rate.");
+        for (var s = 1; s < 10; s++)
+        {
+            Assert.IsTrue(schedule.At(s) < schedule.At(s - 1), $"Head warm-up step {s} does not decay.");
+        }
+
+        for (var s = 0; s < 30; s++)
+        {
+            Assert.AreEqual(withoutWarmup.At(s), schedule.At(10 + s), 1e-12, $"Fine-tuning step {s} is not the one-cycle schedule over the last 3 epochs.");
+        }
+    }
 }

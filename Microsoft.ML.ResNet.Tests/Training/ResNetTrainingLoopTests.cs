@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.ML.ResNet.Catalog;
+using Microsoft.ML.ResNet.Modeling;
 using Microsoft.ML.ResNet.Training;
 using static TorchSharp.torch;
 
@@ -683,4 +684,45 @@ public sealed class ResNetTrainingLoopTests
 
         System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
+
+    /// <summary>
+    /// Starting from ImageNet weights: the head-warm-up epoch moves only fc (the backbone and its BatchNorm statistics stay as
+    /// loaded), then fine-tuning moves the backbone too.
+    /// </summary>
+    [TestMethod]
+    public void Train_HeadWarmupEpoch_MovesOnlyTheHeadThenFineTunesTheBackbone()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TrainingData.Synthetic(ml, rows: 16, classes: 4, size: 32);
+        var options = SmallOptions(epochs: 2);
+        options.StartingWeights = ResNetStartingWeights.ImageNet;
+        using var start = PretrainedStart.Open(options)!;
+        var settings = start.ApplyTo(TrainerOptionsResolver.Resolve(options, seed: 5));
+        using var model = new ResNetModel(new ResNetSpec(settings.Architecture, 4, StageDepths: settings.StageDepths));
+        start.LoadInto(model);
+        var loaded = Snapshot(model);
+        var afterEpoch = new List<Dictionary<string, float[]>>();
+        var loop = new ResNetTrainingLoop(settings, CPU, p =>
+        {
+            if (p.IsEpochEnd)
+            {
+                afterEpoch.Add(Snapshot(model));
+            }
+        });
+
+        loop.Train(model, new BatchFeeder(data, TrainingData.Features, TrainingData.Label, settings, DataSplit.All), null, CancellationToken.None);
+
+        Assert.AreEqual(2, afterEpoch.Count);
+        foreach (var key in loaded.Keys.Where(k => !k.StartsWith("fc.", StringComparison.Ordinal)))
+        {
+            CollectionAssert.AreEqual(loaded[key], afterEpoch[0][key], $"'{key}' changed during head warm-up.");
+        }
+
+        CollectionAssert.AreNotEqual(loaded["fc.weight"], afterEpoch[0]["fc.weight"], "The head learns during warm-up.");
+        CollectionAssert.AreNotEqual(loaded["layer4.1.conv2.weight"], afterEpoch[1]["layer4.1.conv2.weight"], "Fine-tuning moves the backbone.");
+        CollectionAssert.AreNotEqual(loaded["bn1.running_mean"], afterEpoch[1]["bn1.running_mean"], "Fine-tuning updates BatchNorm statistics.");
+    }
+
+    private static Dictionary<string, float[]> Snapshot(ResNetModel model) =>
+        model.state_dict().ToDictionary(e => e.Key, e => e.Value.to_type(ScalarType.Float32).data<float>().ToArray());
 }

@@ -140,20 +140,24 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
         // Drawn even when a checkpoint supplies the seed, so the context's later draws do not depend on whether this run resumed.
         var drawn = _options.Seed is null ? _host.NextSeed() : 0;
         var seed = _options.Seed ?? CheckpointStore.SeedOf(_options.CheckpointFolder) ?? drawn;
+        using var start = PretrainedStart.Open(_options);
         var settings = TrainerOptionsResolver.Resolve(_options, seed);
+        if (start is not null)
+        {
+            settings = start.ApplyTo(settings);
+            _host.Info($"Starting from {start.Description}: {settings.Architecture}{(settings.StageDepths is { } depths ? $" with stages {string.Join('/', depths)}" : string.Empty)}.");
+        }
+
         var device = _options.GpuDeviceId is { } gpu
             ? TrainingDevice.Resolve(gpu, _options.FallbackToCpu)
             : TrainingDevice.Resolve(_host.GpuDeviceId, _host.FallbackToCpu);
 
         using var gate = TrainingGate.Enter(_options.CancellationToken);
         manual_seed(seed);
-        var model = new ResNetModel(new ResNetSpec(settings.Architecture, labels.Count, StageDepths: settings.StageDepths));
+        var model = new ResNetModel(new ResNetSpec(settings.Architecture, labels.Count, settings.Variant, StageDepths: settings.StageDepths));
         try
         {
-            if (_options.PretrainedWeightsPath is { } weights)
-            {
-                ResNetWeights.Load(model, weights, freshHead: true);
-            }
+            start?.LoadInto(model);
 
             var split = settings.ValidationFraction > 0;
             var training = new BatchFeeder(input, _options.FeatureColumnName, _options.LabelColumnName, settings, split ? DataSplit.Training : DataSplit.All);

@@ -115,12 +115,43 @@ public sealed class ResNetTrainerOptions
     /// time in the process (training runs take turns: see <see cref="ResNetTrainer.Fit"/>).</summary>
     public int? Seed { get; set; }
 
-    /// <summary>Weights to start from: ours, PyTorch <c>.pth</c> or <c>.safetensors</c> of the same architecture. The classifier head
-    /// (<c>fc</c>) is always fresh, sized to the label's classes.</summary>
+    /// <summary>Weights to start from: ours, PyTorch <c>.pth</c> or <c>.safetensors</c> of the same architecture, or an ONNX ResNet
+    /// (whose shape and input normalization are then taken from the file). The classifier head (<c>fc</c>) is always fresh, sized
+    /// to the label's classes. Takes precedence over <see cref="StartingWeights"/>.</summary>
     public string? PretrainedWeightsPath { get; set; }
 
-    /// <summary>Train only the head: the backbone's weights and BatchNorm statistics stay as loaded. Needs <see cref="PretrainedWeightsPath"/>.</summary>
+    /// <summary>
+    /// Start from random weights (default) or from ImageNet's. With <see cref="ResNetStartingWeights.ImageNet"/> and no
+    /// <see cref="PretrainedWeightsPath"/>, the network is the ImageNet ResNet of the NuGet package
+    /// <c>Microsoft.ML.DnnImageFeaturizer.ResNet18</c> (basic blocks 2/2/2/3; <see cref="Architecture"/>, <see cref="StageDepths"/>,
+    /// <see cref="Mean"/> and <see cref="Std"/> are then the package network's), found beside the application when the project
+    /// references that package.
+    /// </summary>
+    public ResNetStartingWeights StartingWeights { get; set; } = ResNetStartingWeights.Random;
+
+    /// <summary>
+    /// Epochs at the start that train only the fresh head on the pretrained backbone (BatchNorm statistics kept), before
+    /// the whole network is fine-tuned: a random head's first gradients would otherwise disturb the pretrained features.
+    /// They count toward <see cref="Epochs"/> and follow their own cosine decay from the head's learning rate; the
+    /// <see cref="LearningRateSchedule"/> covers the epochs after them. 0 or more and below <see cref="Epochs"/>; null means
+    /// 1 when starting from pretrained weights (if <see cref="Epochs"/> is at least 2) and 0 otherwise. Ignored with
+    /// <see cref="FreezeBackbone"/>.
+    /// </summary>
+    public int? HeadWarmupEpochs { get; set; }
+
+    /// <summary>
+    /// The backbone's learning rate as a fraction of <see cref="LearningRate"/> (which the fresh head gets), greater than 0
+    /// and at most 1: pretrained layers need smaller steps than a new head. Null means 0.1 when starting from pretrained
+    /// weights and 1 otherwise.
+    /// </summary>
+    public double? BackboneLearningRateFactor { get; set; }
+
+    /// <summary>Train only the head: the backbone's weights and BatchNorm statistics stay as loaded. Needs pretrained weights
+    /// (<see cref="PretrainedWeightsPath"/> or <see cref="StartingWeights"/>).</summary>
     public bool FreezeBackbone { get; set; }
+
+    /// <summary>True when the network starts from a file's weights rather than random ones.</summary>
+    internal bool StartsPretrained => PretrainedWeightsPath is not null || StartingWeights == ResNetStartingWeights.ImageNet;
 
     /// <summary>CUDA device to train on; null uses <c>MLContext.GpuDeviceId</c> (and then <c>MLContext.FallbackToCpu</c>).</summary>
     public int? GpuDeviceId { get; set; }

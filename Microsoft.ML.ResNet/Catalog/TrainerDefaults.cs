@@ -24,6 +24,13 @@ internal static class TrainerDefaults
     public const double LabelSmoothing = 0.1;
     public const double RandomResizedCropMinScale = 0.25;
     public const int ProgressInterval = 10;
+
+    /// <summary>Head-only epochs before fine-tuning a pretrained network end to end (linear probing, then fine-tuning:
+    /// Kumar et al., 2022).</summary>
+    public const int PretrainedHeadWarmupEpochs = 1;
+
+    /// <summary>The pretrained backbone's share of the head's learning rate.</summary>
+    public const double PretrainedBackboneLearningRateFactor = 0.1;
     public const int PrefetchBatches = 2;
 
     /// <summary>Memory the streaming shuffle pool may use when no row count is given (32x32 images: every

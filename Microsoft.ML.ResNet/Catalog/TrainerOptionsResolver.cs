@@ -87,9 +87,20 @@ internal static class TrainerOptionsResolver
                 throw new FileNotFoundException($"No weights file at '{weights}' (ResNetTrainerOptions.PretrainedWeightsPath).", weights);
             }
         }
-        else if (options.FreezeBackbone)
+        else if (options.FreezeBackbone && !options.StartsPretrained)
         {
-            throw new ArgumentException("Freezing the backbone needs pretrained weights: set PretrainedWeightsPath.", nameof(options.FreezeBackbone));
+            throw new ArgumentException("Freezing the backbone needs pretrained weights: set PretrainedWeightsPath or StartingWeights = ImageNet.", nameof(options.FreezeBackbone));
+        }
+
+        Defined(options.StartingWeights, nameof(options.StartingWeights));
+        if (options.HeadWarmupEpochs is { } warmupEpochs && (warmupEpochs < 0 || warmupEpochs >= options.Epochs))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.HeadWarmupEpochs), warmupEpochs, $"Expected 0 to {options.Epochs - 1} head-only epochs: at least one of the {options.Epochs} epochs must fine-tune the whole network.");
+        }
+
+        if (options.BackboneLearningRateFactor is { } factor && !(factor > 0 && factor <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.BackboneLearningRateFactor), factor, "Expected a fraction of the learning rate greater than 0 and at most 1.");
         }
 
         if (options.GpuDeviceId is < 0)
@@ -150,6 +161,10 @@ internal static class TrainerOptionsResolver
             EarlyStoppingMetric = options.EarlyStoppingMetric,
             Seed = seed,
             FreezeBackbone = options.FreezeBackbone,
+            HeadWarmupEpochs = options.FreezeBackbone ? 0
+                : options.HeadWarmupEpochs ?? (options.StartsPretrained ? Math.Min(TrainerDefaults.PretrainedHeadWarmupEpochs, options.Epochs - 1) : 0),
+            BackboneLearningRateFactor = options.BackboneLearningRateFactor
+                ?? (options.StartsPretrained ? TrainerDefaults.PretrainedBackboneLearningRateFactor : 1),
             CheckpointFolder = options.CheckpointFolder,
             CacheInMemory = options.CacheInMemory,
             ShufflePoolRows = options.ShufflePoolRows ?? (int)Math.Clamp(TrainerDefaults.ShufflePoolBytes / rowBytes, 2L * options.BatchSize, int.MaxValue),

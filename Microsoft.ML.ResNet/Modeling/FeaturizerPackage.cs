@@ -19,9 +19,10 @@ internal static class FeaturizerPackage
     public static IReadOnlyList<int> StageDepths => [2, 2, 2, 3];
 
     /// <summary>The network beside the application, or null when the package is not referenced.</summary>
-    public static string? FindResNet18Onnx()
+    /// <param name="applicationFolder">Where to look; null means the application's own folder.</param>
+    public static string? FindResNet18Onnx(string? applicationFolder = null)
     {
-        var path = Path.Combine(AppContext.BaseDirectory, "DnnImageModels", "ResNet18Onnx", "ResNet18.onnx");
+        var path = Path.Combine(applicationFolder ?? AppContext.BaseDirectory, "DnnImageModels", "ResNet18Onnx", "ResNet18.onnx");
         return File.Exists(path) ? path : null;
     }
 

@@ -4,6 +4,8 @@ namespace Microsoft.ML.ResNet.Training;
 /// The learning rate at every step of a run, from the schedule in <see cref="TrainingSettings"/>. The schedule spans
 /// the epochs <c>startEpoch</c> to <c>endEpoch</c> (a fresh run: 0 to <see cref="TrainingSettings.Epochs"/>; a resumed
 /// run that was given more or fewer epochs: a new span from its last finished epoch, see <see cref="ResNetTrainingLoop"/>).
+/// Head warm-up epochs (global epochs below <see cref="TrainingSettings.HeadWarmupEpochs"/>) come first with a cosine
+/// decay of their own from the peak rate; the configured schedule spans the epochs after them.
 /// </summary>
 internal sealed class LearningRateSchedule
 {
@@ -13,6 +15,7 @@ internal sealed class LearningRateSchedule
 
     private readonly TrainingSettings _settings;
     private readonly int _stepsPerEpoch;
+    private readonly long _headWarmupSteps;
     private readonly long _totalSteps;
     private readonly long _firstStep;
     private readonly int _stepSizeEpochs;
@@ -26,8 +29,11 @@ internal sealed class LearningRateSchedule
     {
         _settings = settings;
         _stepsPerEpoch = Math.Max(1, stepsPerEpoch);
-        var span = Math.Max(1, endEpoch - startEpoch);
-        _firstStep = (long)_stepsPerEpoch * startEpoch;
+        var headWarmupEnd = Math.Min(settings.HeadWarmupEpochs, endEpoch);
+        _headWarmupSteps = (long)_stepsPerEpoch * headWarmupEnd;
+        var spanStart = Math.Max(startEpoch, headWarmupEnd);
+        var span = Math.Max(1, endEpoch - spanStart);
+        _firstStep = (long)_stepsPerEpoch * spanStart;
         _totalSteps = (long)_stepsPerEpoch * span;
         _stepSizeEpochs = settings.StepSizeEpochs ?? Math.Max(1, span / 3);
     }
@@ -35,8 +41,14 @@ internal sealed class LearningRateSchedule
     /// <summary>The rate for the 0-based global step (epoch * stepsPerEpoch + step), at or after the span's first step.</summary>
     public double At(long globalStep)
     {
-        var step = Math.Max(0, globalStep - _firstStep);
         var peak = _settings.LearningRate;
+        if (globalStep < _headWarmupSteps)
+        {
+            // The fresh head learns fast on fixed features, then settles before the backbone starts moving.
+            return Cosine(peak, peak / OneCycleDivFactor, (double)globalStep / _headWarmupSteps);
+        }
+
+        var step = Math.Max(0, globalStep - _firstStep);
         var last = Math.Max(1, _totalSteps - 1);
         switch (_settings.Schedule)
         {

@@ -18,6 +18,7 @@ internal sealed class ResNetTrainingLoop
     private readonly TrainingSettings _settings;
     private readonly Device _device;
     private readonly Action<ResNetTrainingProgress>? _progress;
+    private double[] _groupRateFactors = [1];
 
     public ResNetTrainingLoop(TrainingSettings settings, Device device, Action<ResNetTrainingProgress>? progress)
     {
@@ -149,29 +150,52 @@ internal sealed class ResNetTrainingLoop
         }
     }
 
+    /// <summary>
+    /// One parameter group, or two when the backbone learns at a fraction of the head's rate: the backbone's first, then
+    /// fc's. <see cref="_groupRateFactors"/> keeps each group's share of the scheduled rate.
+    /// </summary>
     private OptimizerHelper CreateOptimizer(ResNetModel model)
     {
-        IEnumerable<Parameter> parameters = model.parameters();
+        var named = model.named_parameters().ToList();
         if (_settings.FreezeBackbone)
         {
-            foreach (var (name, parameter) in model.named_parameters())
+            foreach (var (name, parameter) in named)
             {
-                parameter.requires_grad = name.StartsWith("fc.", StringComparison.Ordinal);
+                parameter.requires_grad = IsHead(name);
             }
-
-            parameters = model.fc.parameters();
         }
 
+        var head = named.Where(p => IsHead(p.name)).Select(p => p.parameter).ToList();
+        var backbone = named.Where(p => !IsHead(p.name)).Select(p => p.parameter).ToList();
+        var groups = _settings.FreezeBackbone ? [head]
+            : _settings.BackboneLearningRateFactor == 1 ? [named.Select(p => p.parameter).ToList()]
+            : new List<List<Parameter>> { backbone, head };
+        _groupRateFactors = groups.Count == 2 ? [_settings.BackboneLearningRateFactor, 1] : [1];
+        var nesterov = _settings.Nesterov && _settings.Momentum > 0;
         return _settings.Optimizer switch
         {
-            ResNetOptimizer.AdamW => optim.AdamW(parameters, _settings.LearningRate, weight_decay: _settings.WeightDecay),
-            _ => optim.SGD(parameters, _settings.LearningRate, _settings.Momentum, weight_decay: _settings.WeightDecay, nesterov: _settings.Nesterov && _settings.Momentum > 0),
+            ResNetOptimizer.AdamW => optim.AdamW(
+                groups.Select(g => new AdamW.ParamGroup(g, _settings.LearningRate, weight_decay: _settings.WeightDecay)),
+                _settings.LearningRate,
+                weight_decay: _settings.WeightDecay),
+            _ => optim.SGD(
+                groups.Select(g => new SGD.ParamGroup(g, _settings.LearningRate, _settings.Momentum, weight_decay: _settings.WeightDecay, nesterov: nesterov)),
+                _settings.LearningRate,
+                _settings.Momentum,
+                weight_decay: _settings.WeightDecay,
+                nesterov: nesterov),
         };
     }
 
+    private static bool IsHead(string parameterName) => parameterName.StartsWith("fc.", StringComparison.Ordinal);
+
+    /// <summary>Only fc learns in this epoch: always with a frozen backbone, and during head warm-up.</summary>
+    private bool HeadOnly(int epoch) => _settings.FreezeBackbone || epoch < _settings.HeadWarmupEpochs;
+
     private EpochSummary TrainEpoch(ResNetModel model, OptimizerHelper optimizer, BatchFeeder training, LearningRateSchedule schedule, int epoch, int stepsPerEpoch, CancellationToken cancellation)
     {
-        SetTrainingMode(model);
+        var headOnly = HeadOnly(epoch);
+        SetTrainingMode(model, headOnly);
         var shape = new long[] { _settings.BatchSize, 3, _settings.ImageHeight, _settings.ImageWidth };
         var total = Stopwatch.StartNew();
         var waiting = new Stopwatch();
@@ -189,12 +213,13 @@ internal sealed class ResNetTrainingLoop
             waiting.Stop();
 
             learningRate = schedule.At((long)epoch * stepsPerEpoch + step);
+            var groupIndex = 0;
             foreach (var group in optimizer.ParamGroups)
             {
-                group.LearningRate = learningRate;
+                group.LearningRate = learningRate * _groupRateFactors[groupIndex++];
             }
 
-            var logits = Forward(model, input);
+            var logits = Forward(model, input, headOnly);
             var loss = nn.functional.cross_entropy(logits, target, label_smoothing: _settings.LabelSmoothing);
             var lossValue = loss.item<float>();
             if (!float.IsFinite(lossValue))
@@ -225,9 +250,9 @@ internal sealed class ResNetTrainingLoop
         return new EpochSummary(epoch + 1, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), null, null, seen / total.Elapsed.TotalSeconds, waiting.Elapsed / total.Elapsed);
     }
 
-    private Tensor Forward(ResNetModel model, Tensor input)
+    private static Tensor Forward(ResNetModel model, Tensor input, bool headOnly)
     {
-        if (!_settings.FreezeBackbone)
+        if (!headOnly)
         {
             return model.call(input);
         }
@@ -243,10 +268,10 @@ internal sealed class ResNetTrainingLoop
     }
 
     /// <summary>Train mode, except that a frozen backbone keeps its BatchNorm statistics (eval mode) so only fc changes.</summary>
-    private void SetTrainingMode(ResNetModel model)
+    private static void SetTrainingMode(ResNetModel model, bool headOnly)
     {
         model.train();
-        if (_settings.FreezeBackbone)
+        if (headOnly)
         {
             foreach (var (name, child) in model.named_children())
             {

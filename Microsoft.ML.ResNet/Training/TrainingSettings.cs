@@ -68,6 +68,12 @@ internal sealed record TrainingSettings
 
     public bool FreezeBackbone { get; init; }
 
+    /// <summary>Head-only epochs at the start (backbone frozen in eval mode), before end-to-end fine-tuning.</summary>
+    public int HeadWarmupEpochs { get; init; }
+
+    /// <summary>The backbone's learning rate as a fraction of the head's.</summary>
+    public double BackboneLearningRateFactor { get; init; } = 1;
+
     public string? CheckpointFolder { get; init; }
 
     public bool CacheInMemory { get; init; }
@@ -92,5 +98,5 @@ internal sealed record TrainingSettings
     /// is stored in the checkpoint (a run without an explicit seed reuses it) and <see cref="Epochs"/> may
     /// grow (see <see cref="CheckpointStore"/>). Progress reporting, threads and the folder itself do not count.
     /// </summary>
-    public string Fingerprint() => string.Join('|', FormattableString.Invariant($"{Architecture}|{Variant}|{(StageDepths is null ? "default" : string.Join('/', StageDepths))}|{ImageHeight}x{ImageWidth}|{BatchSize}|{Optimizer}|{LearningRate}|{Momentum}|{Nesterov}|{WeightDecay}|{Schedule}|{WarmupFraction}|{StepSizeEpochs}|{StepFactor}|{LabelSmoothing}|{Crop}|{CropPadding}|{RandomResizedCropMinScale}|{HorizontalFlip}|{ValidationFraction}|{EarlyStoppingPatience}|{EarlyStoppingMetric}|{FreezeBackbone}|{CacheInMemory}|{ShufflePoolRows}"), string.Join(',', Mean), string.Join(',', Std));
+    public string Fingerprint() => string.Join('|', FormattableString.Invariant($"{Architecture}|{Variant}|{(StageDepths is null ? "default" : string.Join('/', StageDepths))}|{ImageHeight}x{ImageWidth}|{BatchSize}|{Optimizer}|{LearningRate}|{Momentum}|{Nesterov}|{WeightDecay}|{Schedule}|{WarmupFraction}|{StepSizeEpochs}|{StepFactor}|{LabelSmoothing}|{Crop}|{CropPadding}|{RandomResizedCropMinScale}|{HorizontalFlip}|{ValidationFraction}|{EarlyStoppingPatience}|{EarlyStoppingMetric}|{FreezeBackbone}|{HeadWarmupEpochs}|{BackboneLearningRateFactor}|{CacheInMemory}|{ShufflePoolRows}"), string.Join(',', Mean), string.Join(',', Std));
 }
