@@ -1,3 +1,4 @@
+using Microsoft.ML.ResNet.Modeling;
 using Microsoft.ML.ResNet.Catalog;
 using Microsoft.ML.ResNet.Export;
 
@@ -141,7 +142,7 @@ public sealed class ResNetTrainerOptions
 
     /// <summary>
     /// The backbone's learning rate as a fraction of <see cref="LearningRate"/> (which the fresh head gets), greater than 0
-    /// and at most 1: pretrained layers need smaller steps than a new head. Null means 0.1 when starting from pretrained
+    /// and at most 1: pretrained layers need smaller steps than a new head. Null means 0.5 when starting from pretrained
     /// weights and 1 otherwise.
     /// </summary>
     public double? BackboneLearningRateFactor { get; set; }
@@ -149,6 +150,13 @@ public sealed class ResNetTrainerOptions
     /// <summary>Train only the head: the backbone's weights and BatchNorm statistics stay as loaded. Needs pretrained weights
     /// (<see cref="PretrainedWeightsPath"/> or <see cref="StartingWeights"/>).</summary>
     public bool FreezeBackbone { get; set; }
+
+    /// <summary>
+    /// The ImageNet network that <see cref="ResNetStartingWeights.ImageNet"/> uses when no <see cref="PretrainedWeightsPath"/> is
+    /// given: the file of the NuGet package <c>Microsoft.ML.DnnImageFeaturizer.ResNet18</c> beside the application, or null when
+    /// the application's project does not reference that package.
+    /// </summary>
+    public static string? FeaturizerPackageNetworkPath => FeaturizerPackage.FindResNet18Onnx();
 
     /// <summary>True when the network starts from a file's weights rather than random ones.</summary>
     internal bool StartsPretrained => PretrainedWeightsPath is not null || StartingWeights == ResNetStartingWeights.ImageNet;

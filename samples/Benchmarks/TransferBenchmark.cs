@@ -5,6 +5,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.ResNet;
 using Microsoft.ML.Transforms;
 using Microsoft.ML.Transforms.Onnx;
+using ImageClassification.Model;
 
 namespace ResNetBenchmarks;
 
@@ -34,12 +35,8 @@ internal sealed class TransferBenchmark : IBenchmark
     private const string NetworkInput = "Input247";
     private const string NetworkOutput = "Pooling395_Output_0";
 
-    // The sample's `train` defaults (samples/ImageClassification/Model/TrainSettings.cs), repeated here because the
-    // benchmark must not depend on the console app; keep the two in step.
-    private const int ScratchImageSize = 32;
-    private const int ScratchEpochs = 6;
-    private const int ScratchBatchSize = 32;
-    private const double ScratchLearningRate = 0.03;
+    // The recipes are the console sample's own (samples/ImageClassification/Model/TrainSettings.cs, compiled into this
+    // project too), so the benchmark measures exactly what `train` does.
     private const int Seed = 1;
 
     private static readonly DataSet[] DataSets =
@@ -48,12 +45,8 @@ internal sealed class TransferBenchmark : IBenchmark
         new("tuxpaint", "tuxpaint-photos", "Tux Paint stamp photographs: 4 labels, 246 train (123 photos + mirrors) / 59 test, 96x96 RGB"),
     ];
 
-    /// <summary>
-    /// THE ONE PLACE that configures the fine-tuned run: a factory of the trainer options (architecture, image size,
-    /// pretrained start, schedule...). The benchmark overrides only the column names. Null means "not configured"
-    /// and the fine-tuned row is reported as such.
-    /// </summary>
-    internal static Func<ResNetTrainerOptions>? FineTunedRecipe => null;
+    /// <summary>The fine-tuned run: the sample's default recipe (ImageNet weights of the featurizer package, fine-tuned).</summary>
+    internal static Func<ResNetTrainerOptions>? FineTunedRecipe => TrainSettings.FineTuned.ToTrainerOptions;
 
     public string Name => "transfer";
 
@@ -79,7 +72,7 @@ internal sealed class TransferBenchmark : IBenchmark
             throw new ArgumentException($"--dataset accepts {string.Join("|", DataSets.Select(d => d.Name))}|all; got '{dataSetName}'.", nameof(arguments));
         }
 
-        var epochs = IntOption(arguments, "--epochs", ScratchEpochs);
+        var epochs = IntOption(arguments, "--epochs", TrainSettings.FromScratch.Epochs);
         var perLabel = IntOption(arguments, "--per-label", int.MaxValue);
         int? builtInThreads = StringOption(arguments, "--builtin-threads") is null ? null : IntOption(arguments, "--builtin-threads", 1);
         Console.WriteLine($"CPU: {CpuModelName()} ({Environment.ProcessorCount} logical cores)");
@@ -199,22 +192,11 @@ internal sealed class TransferBenchmark : IBenchmark
     private static Result RunScratch(DataSet dataSet, int perLabel, int epochs)
     {
         const string method = "scratch";
-        var options = new ResNetTrainerOptions
-        {
-            LabelColumnName = LabelColumn,
-            FeatureColumnName = PixelsColumn,
-            ImageHeight = ScratchImageSize,
-            ImageWidth = ScratchImageSize,
-            Epochs = epochs,
-            BatchSize = ScratchBatchSize,
-            LearningRate = ScratchLearningRate,
-            Seed = Seed,
-
-            // As the sample does for images of at most 64x64: decoding once beats decoding every epoch.
-            CacheInMemory = true,
-            Progress = EpochLine(method),
-        };
-        return RunOurs(method, dataSet, perLabel, options, ml => ml.MulticlassClassification.Trainers.ResNet34(options));
+        var options = (TrainSettings.FromScratch with { Epochs = epochs }).ToTrainerOptions();
+        options.LabelColumnName = LabelColumn;
+        options.FeatureColumnName = PixelsColumn;
+        options.Progress = EpochLine(method);
+        return RunOurs(method, dataSet, perLabel, options, ml => ml.MulticlassClassification.Trainers.ResNet(options));
     }
 
     private static Result RunOurs(string method, DataSet dataSet, int perLabel, ResNetTrainerOptions options, Func<MLContext, ResNetTrainer> trainer)

@@ -8,8 +8,8 @@ internal static class HelpText
 
         Usage: dotnet run --project samples/ImageClassification -- [command] [options]
 
-        With no command: train ResNet-34 on the embedded Fashion-MNIST sample, evaluate it, save
-        out/model.zip and out/model.onnx, and classify a few held-out images.
+        With no command: fine-tune an ImageNet ResNet on the embedded Fashion-MNIST sample, evaluate
+        it, save out/model.zip and out/model.onnx, and classify a few held-out images.
 
         Commands:
           train      Train on a folder with one sub-folder per label (<data>/<label>/<image>).
@@ -17,12 +17,18 @@ internal static class HelpText
                      --test-data is the test set, or 1 image in 5 of each label is held out.
                        --data <folder>        default: the embedded Fashion-MNIST sample
                        --test-data <folder>   labelled test images
-                       --arch <name>          resnet18 | resnet34 (default) | resnet50 | resnet101 | resnet152
-                       --epochs <n>           default 6
-                       --image-size <pixels>  square input size, >= 32 (default 32)
-                       --batch-size <n>       default 32
-                       --learning-rate <lr>   peak of the one-cycle schedule (default 0.03)
-                       --weights <file.pth>   start from PyTorch weights (fine-tune)
+                       By default the network starts from ImageNet weights (the ResNet of ML.NET's
+                       Microsoft.ML.DnnImageFeaturizer.ResNet18 package, basic blocks 2/2/2/3) and is
+                       fine-tuned: 112x112 images, 5 epochs (1 head-only), batch 32, learning rate 0.02.
+                       --from-scratch         random weights instead: ResNet-34, 32x32 images, 6 epochs,
+                                              learning rate 0.03
+                       --arch <name>          resnet18 | resnet34 | resnet50 | resnet101 | resnet152
+                                              (with --from-scratch or --weights)
+                       --epochs <n>           passes over the training images
+                       --image-size <pixels>  square input size, >= 32
+                       --batch-size <n>       images per step
+                       --learning-rate <lr>   peak of the one-cycle schedule (the head's when fine-tuning)
+                       --weights <file>       start from these weights (.pth, .safetensors, .resnet, ONNX)
                        --output <folder>      where model.zip and model.onnx go (default ./out); epoch
                                               checkpoints in <folder>/checkpoints until the model is saved
                        --seed <n>             default 1

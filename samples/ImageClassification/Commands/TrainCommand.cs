@@ -37,8 +37,7 @@ internal static class TrainCommand
         console.MarkupLine($"[bold]Data[/] {Markup.Escape(data.Description)}");
         SkippedReport.Write(console, data.Skipped);
         console.MarkupLine(Markup.Escape(
-            $"Training {settings.Architecture} on {settings.ImageSize}x{settings.ImageSize} images, {settings.Epochs} epoch(s), batch {settings.BatchSize}" +
-            (settings.WeightsPath is null ? ", from scratch" : $", starting from {settings.WeightsPath}")));
+            $"Training {settings.Architecture} on {settings.ImageSize}x{settings.ImageSize} images, {settings.Epochs} epoch(s), batch {settings.BatchSize}, {DescribeStart(settings)}"));
         if (File.Exists(Path.Combine(checkpoints, CheckpointFileName)))
         {
             console.MarkupLine(Markup.Escape(
@@ -97,26 +96,44 @@ internal static class TrainCommand
         return 0;
     }
 
-    private static TrainSettings ReadSettings(CommandLineArgs args)
+    /// <summary>
+    /// The recipe: ImageNet fine-tuning when the featurizer package's network is beside the sample (it is, through the
+    /// package reference) and neither <c>--from-scratch</c> nor <c>--weights</c> says otherwise; options override its values.
+    /// </summary>
+    internal static TrainSettings ReadSettings(CommandLineArgs args)
     {
-        var defaults = new TrainSettings();
         var weights = args.GetString("weights");
         if (weights is not null && !File.Exists(weights))
         {
             throw new UsageException($"Weights file '{Path.GetFullPath(weights)}' does not exist.");
         }
 
-        return new TrainSettings
+        if (weights is not null && args.Has("from-scratch"))
+        {
+            throw new UsageException("Options '--weights' and '--from-scratch' contradict each other: give one.");
+        }
+
+        var defaults = args.Has("from-scratch") || (weights is null && ResNetTrainerOptions.FeaturizerPackageNetworkPath is null)
+            ? TrainSettings.FromScratch
+            : TrainSettings.FineTuned;
+        return defaults with
         {
             Architecture = ParseArchitecture(args.GetString("arch")) ?? defaults.Architecture,
             Epochs = args.GetInt("epochs", defaults.Epochs, min: 1, max: 1000),
             ImageSize = args.GetInt("image-size", defaults.ImageSize, min: 32, max: 1024),
-            BatchSize = args.GetInt("batch-size", defaults.BatchSize, min: 1, max: 4096),
-            LearningRate = args.GetDouble("learning-rate"),
+            BatchSize = args.GetInt("batch-size", defaults.BatchSize, min: 2, max: 1024),
+            LearningRate = args.GetDouble("learning-rate") ?? defaults.LearningRate,
             WeightsPath = weights is null ? null : Path.GetFullPath(weights),
             Seed = args.GetInt("seed", defaults.Seed, min: 0),
         };
     }
+
+    /// <summary>What the run starts from, in words.</summary>
+    private static string DescribeStart(TrainSettings settings) =>
+        settings.WeightsPath is { } path ? $"fine-tuning the weights in {path}"
+        : settings.StartingWeights == ResNetStartingWeights.ImageNet
+            ? $"fine-tuning ImageNet weights (the ResNet of the Microsoft.ML.DnnImageFeaturizer.ResNet18 package, basic blocks 2/2/2/3); --from-scratch trains from random weights"
+            : "from scratch (random weights)";
 
     /// <summary>Accepts "resnet34", "ResNet34", "34".</summary>
     internal static ResNetArchitecture? ParseArchitecture(string? text)

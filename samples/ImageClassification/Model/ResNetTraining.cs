@@ -13,25 +13,12 @@ internal static class ResNetTraining
     /// </summary>
     public static ResNetTrainer Trainer(MLContext ml, TrainSettings settings, IProgress<TrainingUpdate> progress)
     {
-        var options = new ResNetTrainerOptions
-        {
-            Architecture = settings.Architecture,
-            LabelColumnName = ImagePipeline.LabelColumn,
-            FeatureColumnName = ImagePipeline.PixelsColumn,
-            ImageHeight = settings.ImageSize,
-            ImageWidth = settings.ImageSize,
-            Epochs = settings.Epochs,
-            BatchSize = settings.BatchSize,
-            LearningRate = settings.LearningRate,
-            PretrainedWeightsPath = settings.WeightsPath,
-            Seed = settings.Seed,
-            CheckpointFolder = settings.CheckpointFolder,
-            // Small images: holding the pixels in memory (3 x 32 x 32 floats = 12 KB each) saves decoding every epoch.
-            CacheInMemory = (long)settings.ImageSize * settings.ImageSize <= 64 * 64,
-            // Every step: the live bar should move on small data sets too (a report costs nothing next to a step).
-            ProgressInterval = 1,
-            Progress = p => progress.Report(ToUpdate(p)),
-        };
+        var options = settings.ToTrainerOptions();
+        options.LabelColumnName = ImagePipeline.LabelColumn;
+        options.FeatureColumnName = ImagePipeline.PixelsColumn;
+        // Every step: the live bar should move on small data sets too (a report costs nothing next to a step).
+        options.ProgressInterval = 1;
+        options.Progress = p => progress.Report(ToUpdate(p));
         return ml.MulticlassClassification.Trainers.ResNet(options);
     }
 
