@@ -5,8 +5,10 @@ namespace Microsoft.ML.ResNet.Scoring;
 
 /// <summary>
 /// One consumer's input and output buffers for up to <see cref="Capacity"/> rows, allocated once and
-/// reused for every run, with the ONNX Runtime tensors that wrap them. Not thread-safe: each cursor or
-/// prediction row owns one. Dispose it.
+/// reused for every run, with the ONNX Runtime tensors that wrap them. Holds a reference on the session from
+/// construction to <see cref="Dispose"/>, so the session outlives a disposed transformer while this batch
+/// lives. Each cursor or prediction row owns one; a <see cref="Dispose"/> on another thread waits for a
+/// running <see cref="Run"/> instead of freeing its tensors under it. Dispose it.
 /// </summary>
 internal sealed class ScoringBatch : IDisposable
 {
@@ -16,10 +18,14 @@ internal sealed class ScoringBatch : IDisposable
     private readonly string[] _outputNames;
     private readonly OrtValue[] _fullInputs;
     private readonly OrtValue[] _fullOutputs;
+    private readonly Lock _gate = new();
+    private bool _disposed;
 
+    /// <exception cref="ObjectDisposedException">The session's last reference is gone (the classifier was disposed).</exception>
     public ScoringBatch(OnnxScoringSession session, int capacity, bool withFeatures)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        session.AddReference();
         _session = session;
         Capacity = capacity;
         var info = session.Info;
@@ -30,8 +36,16 @@ internal sealed class ScoringBatch : IDisposable
         _outputNames = withFeatures
             ? [OnnxContract.ProbabilitiesOutput, OnnxContract.FeaturesOutput]
             : [OnnxContract.ProbabilitiesOutput];
-        _fullInputs = Inputs(capacity);
-        _fullOutputs = Outputs(capacity);
+        try
+        {
+            _fullInputs = Inputs(capacity);
+            _fullOutputs = Outputs(capacity);
+        }
+        catch
+        {
+            session.Release();
+            throw;
+        }
     }
 
     public int Capacity { get; }
@@ -46,10 +60,37 @@ internal sealed class ScoringBatch : IDisposable
     public float[] Features { get; }
 
     /// <summary>Scores the first <paramref name="count"/> rows of <see cref="Pixels"/> in one ONNX Runtime run.</summary>
+    /// <exception cref="ObjectDisposedException">This batch was disposed.</exception>
     public void Run(int count)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, Capacity);
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            RunUnderLock(count);
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            DisposeAll(_fullInputs);
+            DisposeAll(_fullOutputs);
+            _runOptions.Dispose();
+            _session.Release();
+        }
+    }
+
+    private void RunUnderLock(int count)
+    {
         if (count == Capacity)
         {
             _session.Run(_runOptions, _inputNames, _fullInputs, _outputNames, _fullOutputs);
@@ -68,13 +109,6 @@ internal sealed class ScoringBatch : IDisposable
             DisposeAll(inputs);
             DisposeAll(outputs);
         }
-    }
-
-    public void Dispose()
-    {
-        DisposeAll(_fullInputs);
-        DisposeAll(_fullOutputs);
-        _runOptions.Dispose();
     }
 
     private OrtValue[] Inputs(int rows)
