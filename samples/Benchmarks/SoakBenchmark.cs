@@ -12,7 +12,8 @@ namespace ResNetBenchmarks;
 /// Memory over a long run: [--rows 50000] rows through a small classifier (a fresh ResNet-18 at 32x32, exported
 /// with our exporter) three ways, each in a child process of its own: one lazy <c>Transform</c> read to the end,
 /// one PredictionEngine kept for every row, and a PredictionEngine created and disposed per row (a web
-/// request's pattern). Working set and managed heap (after a full collection) are sampled [--samples 20] times;
+/// request's pattern); and, as the control for the last, a PredictionEngine over ML.NET's own CopyColumns created
+/// and disposed per row (what ML.NET's engine creation costs without us). Working set and managed heap (after a full collection) are sampled [--samples 20] times;
 /// growth is the last sample against the first one after warm-up (the first tenth of the rows). Goal: under 5%.
 /// </summary>
 internal sealed class SoakBenchmark : IBenchmark
@@ -24,12 +25,12 @@ internal sealed class SoakBenchmark : IBenchmark
     private const int DistinctRows = 64;
     private const double GoalPercent = 5;
     private const string PixelColumn = OnnxContract.PixelsInput;
-    private static readonly string[] Cases = ["transform", "engine-kept", "engine-per-row"];
+    private static readonly string[] Cases = ["transform", "engine-kept", "engine-per-row", "mlnet-per-row"];
 
     public string Name => "soak";
 
     public string Description =>
-        $"Memory growth over [--rows {DefaultRows}] rows (ResNet-18 {Size}x{Size}, our exporter): Transform, one kept PredictionEngine, an engine created and disposed per row; each in its own process, working set and managed heap sampled [--samples {DefaultSamples}] times; growth after warm-up, goal under {GoalPercent}%.";
+        $"Memory growth over [--rows {DefaultRows}] rows (ResNet-18 {Size}x{Size}, our exporter): Transform, one kept PredictionEngine, an engine created and disposed per row, and the same with ML.NET's CopyColumns as control; each in its own process, working set and managed heap sampled [--samples {DefaultSamples}] times; growth after warm-up, goal under {GoalPercent}%.";
 
     public void Run(string[] arguments)
     {
@@ -171,6 +172,21 @@ internal sealed class SoakBenchmark : IBenchmark
                 }
 
                 break;
+            case "mlnet-per-row":
+                {
+                    var copy = ml.Transforms.CopyColumns("Copy", PixelColumn).Fit(data);
+                    for (long row = 0; row < rows; row++)
+                    {
+                        using (var engine = ml.Model.CreatePredictionEngine<PixelRow, Copied>(copy, new PredictionEngineOptions { OwnsTransformer = false, InputSchemaDefinition = definition }))
+                        {
+                            engine.Predict(pool[row % pool.Length]);
+                        }
+
+                        Sample(row);
+                    }
+                }
+
+                break;
             default:
                 throw new ArgumentException($"Unknown soak phase '{phase}'. Known: {string.Join(", ", Cases)}.", nameof(phase));
         }
@@ -203,6 +219,12 @@ internal sealed class SoakBenchmark : IBenchmark
     private sealed class PixelRow
     {
         public float[] Pixels { get; set; } = [];
+    }
+
+    private sealed class Copied
+    {
+        [VectorType(3 * Size * Size)]
+        public float[] Copy { get; set; } = [];
     }
 
     private sealed class Prediction
