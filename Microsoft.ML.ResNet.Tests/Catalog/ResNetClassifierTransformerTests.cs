@@ -390,6 +390,32 @@ public sealed class ResNetClassifierTransformerTests
     }
 
     [TestMethod]
+    public void Dispose_AfterEnginesAndCursorsAreDisposed_FreesTheNativeSession()
+    {
+        var ml = new MLContext(1);
+        var pixels = PhotoPixels(ml, SmallSize);
+        var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }).Fit(pixels);
+        PredictAndDispose(ml, transformer, new PixelRow { Pixels = Scores(pixels, "Pixels")[0] });
+        Scores(transformer.Transform(pixels));
+        var session = transformer.Scorer.Session;
+        Assert.IsTrue(session.IsAlive);
+
+        transformer.Dispose();
+
+        // ML.NET's PredictionEngine never disposes the row our mapper made: that row's reference goes with the engine.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        Assert.IsFalse(session.IsAlive, "a disposed engine or cursor must not keep the native session alive");
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void PredictAndDispose(MLContext ml, ResNetClassifierTransformer transformer, PixelRow row)
+    {
+        using var engine = ml.Model.CreatePredictionEngine<PixelRow, Prediction>(transformer, Shared);
+        engine.Predict(row);
+    }
+
+    [TestMethod]
     public void GetRowToRowMapper_MapperMadeBeforeDispose_GetRowThrowsObjectDisposed()
     {
         var ml = new MLContext(1);

@@ -67,6 +67,9 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     /// <summary>Where the session runs: "CPU" or "CUDA:n".</summary>
     public string Device => _scorer.Session.Device;
 
+    /// <summary>The scoring core (tests look at its session's references).</summary>
+    internal ResNetScorer Scorer => _scorer;
+
     /// <summary>Always true: rows can be scored one at a time (PredictionEngine).</summary>
     public bool IsRowToRowMapper => true;
 

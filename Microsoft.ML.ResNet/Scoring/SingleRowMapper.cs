@@ -77,7 +77,8 @@ internal sealed class SingleRowMapper : IRowToRowMapper
                 _pixels = input.GetGetter<VBuffer<float>>(input.Schema[pixelIndex]);
                 _errors = new RowErrors(input);
                 _image = image is { } column && input.IsColumnActive(column) ? input.GetGetter<MLImage>(column) : null;
-                _batch = new ScoringBatch(scorer.Session, 1, scorer.Columns.Features is not null);
+                // PredictionEngine never disposes this row: the batch keeps no native object between runs.
+                _batch = new ScoringBatch(scorer.Session, 1, scorer.Columns.Features is not null, cacheTensors: false);
             }
         }
 
