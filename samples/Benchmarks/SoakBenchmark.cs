@@ -203,10 +203,12 @@ internal sealed class SoakBenchmark : IBenchmark
         var heapGrowth = 100.0 * (last.Heap - warm.Heap) / warm.Heap;
         var verdict = workingSetGrowth < GoalPercent && heapGrowth < GoalPercent ? "within" : "OVER";
         Console.WriteLine(FormattableString.Invariant(
-            $"SOAK {phase}: {rows:N0} rows in {stopwatch.Elapsed.TotalSeconds:F0} s; after warm-up (row {warm.Row:N0}) to the end: working set {Mb(warm.WorkingSet):F1} -> {Mb(last.WorkingSet):F1} MB ({workingSetGrowth:+0.0;-0.0}%), managed heap {Mb(warm.Heap):F1} -> {Mb(last.Heap):F1} MB ({heapGrowth:+0.0;-0.0}%); peak working set {Mb(points.Max(p => p.WorkingSet)):F1} MB; {verdict} the {GoalPercent}% goal"));
+            $"SOAK {phase}: {rows:N0} rows in {stopwatch.Elapsed.TotalSeconds:F0} s; after warm-up (row {warm.Row:N0}) to the end: working set {Mb(warm.WorkingSet):F1} -> {Mb(last.WorkingSet):F1} MB ({Signed(workingSetGrowth)}%), managed heap {Mb(warm.Heap):F1} -> {Mb(last.Heap):F1} MB ({Signed(heapGrowth)}%); peak working set {Mb(points.Max(p => p.WorkingSet)):F1} MB; {verdict} the {GoalPercent}% goal"));
     }
 
     private static double Mb(long bytes) => bytes / (1024.0 * 1024.0);
+
+    private static string Signed(double percent) => (percent >= 0 ? "+" : string.Empty) + percent.ToString("F1", CultureInfo.InvariantCulture);
 
     private static int Option(string[] arguments, string name, int fallback)
     {
