@@ -14,7 +14,8 @@ namespace Microsoft.ML.ResNet.Scoring;
 /// engines share): running a freed native session kills the process. The creator holds the first
 /// reference and gives it up with <see cref="Dispose"/>; every <see cref="ScoringBatch"/> holds one
 /// (<see cref="AddReference"/>/<see cref="Release"/>), so every run happens under a reference and the
-/// native session is freed when the last one goes. Taking a reference after that throws
+/// native session is freed when the last one goes (a batch nobody disposes gives its reference back from
+/// its finalizer). Taking a reference after that throws
 /// <see cref="ObjectDisposedException"/>.
 /// </remarks>
 internal sealed class OnnxScoringSession : IDisposable
