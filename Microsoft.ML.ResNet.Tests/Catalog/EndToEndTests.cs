@@ -1,3 +1,4 @@
+using Microsoft.ML.Data;
 using Microsoft.ML.ResNet.Tests.Scoring;
 using static Microsoft.ML.ResNet.Tests.Scoring.ScoringFixtures;
 
@@ -95,6 +96,50 @@ public sealed class EndToEndTests
 
         Assert.IsTrue(difference <= 1e-4f, $"max |ours - PyTorch softmax| = {difference}");
         (model.LastTransformer as IDisposable)?.Dispose();
+    }
+
+    [TestMethod]
+    public void ResNet34ClassifyImages_BlackImageAndEmptyPath_ScoresTheImageRejectsThePathNamingTheRow()
+    {
+        var fixture = PythonReference.Get("resnet34");
+        var onnx = ReferenceResNet34(fixture);
+        var ml = new MLContext(1);
+        var folder = TestPaths.NewTempFolder();
+        try
+        {
+            var black = Path.Combine(folder, "black.png");
+            var bgra = new byte[224 * 224 * 4];
+            for (var i = 3; i < bgra.Length; i += 4)
+            {
+                bgra[i] = 255;
+            }
+
+            using (var image = MLImage.CreateFromPixels(224, 224, MLPixelFormat.Bgra32, bgra))
+            {
+                image.Save(black);
+            }
+
+            var pipeline = ml.Transforms.LoadImages("Image", imageFolder: "", inputColumnName: "ImagePath")
+                .Append(ml.Transforms.ResNet34ClassifyImages("PredictedLabel", onnx, "Image"));
+            var model = pipeline.Fit(Photos(ml));
+            try
+            {
+                var scores = Scores(model.Transform(Paths(ml, [black, PhotoPaths()[0]])));
+                var error = Assert.ThrowsExactly<InvalidOperationException>(() => Scores(model.Transform(Paths(ml, ["", black]))));
+
+                Assert.AreEqual(1.0, scores[0].Sum(), 1e-4, "the black image is scored");
+                StringAssert.Contains(error.Message, "Row 0 (ImagePath = '')");
+                StringAssert.Contains(error.Message, "no image");
+            }
+            finally
+            {
+                (model.LastTransformer as IDisposable)?.Dispose();
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     [TestMethod]

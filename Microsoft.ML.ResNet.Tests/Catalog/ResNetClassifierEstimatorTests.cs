@@ -32,6 +32,28 @@ public sealed class ResNetClassifierEstimatorTests
     }
 
     [TestMethod]
+    public void GetOutputSchema_ModelFileMissingThenCreated_TriesAgainInsteadOfReplayingTheError()
+    {
+        var ml = new MLContext(1);
+        var folder = TestPaths.NewTempFolder();
+        try
+        {
+            var path = Path.Combine(folder, "late.onnx");
+            var pipeline = PixelPipeline(ml, SmallSize).Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = path }));
+            Assert.ThrowsExactly<FileNotFoundException>(() => pipeline.GetOutputSchema(PhotoShape(ml)));
+
+            File.Copy(SmallModel(), path);
+            var shape = pipeline.GetOutputSchema(PhotoShape(ml));
+
+            Assert.IsTrue(shape.Any(c => c.Name == "PredictedLabel"), "the second attempt reads the file that now exists");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
     public void GetOutputSchema_MissingColumn_ListsTheColumnsThatExist()
     {
         var ml = new MLContext(1);

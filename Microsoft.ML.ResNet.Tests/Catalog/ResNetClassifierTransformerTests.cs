@@ -360,6 +360,159 @@ public sealed class ResNetClassifierTransformerTests
         StringAssert.Contains(error.Message, "no ResNet classifier");
     }
 
+    [TestMethod]
+    public void Dispose_FirstOfTwoOwningEngines_SecondStillPredictsInAChildProcess()
+    {
+        var output = RunProbe("engines");
+
+        StringAssert.Contains(output, "engines: second engine after the first was disposed: label");
+        StringAssert.Contains(output, "same as before: True");
+        StringAssert.Contains(output, "engines: new engine after the last owner was disposed: ObjectDisposedException");
+    }
+
+    [TestMethod]
+    public void Dispose_WhileACursorIsOpen_CursorFinishesAndLaterUseThrowsInAChildProcess()
+    {
+        var output = RunProbe("cursor");
+
+        StringAssert.Contains(output, "cursor: rows scored after the transformer was disposed: 40");
+        StringAssert.Contains(output, "cursor: new cursor on a view made before dispose: ObjectDisposedException");
+        StringAssert.Contains(output, "cursor: Transform after dispose: ObjectDisposedException");
+    }
+
+    [TestMethod]
+    public void Dispose_RacingRunningBatchesAndPredictions_NoCrashInAChildProcess()
+    {
+        var output = RunProbe("race");
+
+        StringAssert.Contains(output, "race: after the owner disposed the transformer mid-run: 30 predictions, 200 rows");
+        StringAssert.Contains(output, "race: engine disposed during Predict on another thread: no crash");
+    }
+
+    [TestMethod]
+    public void Dispose_AfterEnginesAndCursorsAreDisposed_FreesTheNativeSession()
+    {
+        var ml = new MLContext(1);
+        var pixels = PhotoPixels(ml, SmallSize);
+        var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }).Fit(pixels);
+        PredictAndDispose(ml, transformer, new PixelRow { Pixels = Scores(pixels, "Pixels")[0] });
+        Scores(transformer.Transform(pixels));
+        var session = transformer.Scorer.Session;
+        Assert.IsTrue(session.IsAlive);
+
+        transformer.Dispose();
+
+        // ML.NET's PredictionEngine never disposes the row our mapper made: that row's reference goes with the engine.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        Assert.IsFalse(session.IsAlive, "a disposed engine or cursor must not keep the native session alive");
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void PredictAndDispose(MLContext ml, ResNetClassifierTransformer transformer, PixelRow row)
+    {
+        using var engine = ml.Model.CreatePredictionEngine<PixelRow, Prediction>(transformer, Shared);
+        engine.Predict(row);
+    }
+
+    [TestMethod]
+    public void GetRowToRowMapper_MapperMadeBeforeDispose_GetRowThrowsObjectDisposed()
+    {
+        var ml = new MLContext(1);
+        var pixels = PhotoPixels(ml, SmallSize);
+        var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }).Fit(pixels);
+        var mapper = transformer.GetRowToRowMapper(pixels.Schema);
+        using var input = pixels.GetRowCursor(pixels.Schema);
+        transformer.Dispose();
+
+        Assert.ThrowsExactly<ObjectDisposedException>(() => mapper.GetRow(input, mapper.OutputSchema));
+    }
+
+    [TestMethod]
+    public void Transform_CursorOpenedBeforeDispose_KeepsScoringWithTheSameAnswers()
+    {
+        var ml = new MLContext(1);
+        var pixels = PhotoPixels(ml, SmallSize);
+        var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), BatchSize = 2 }).Fit(pixels);
+        var expected = Scores(transformer.Transform(pixels));
+        var view = transformer.Transform(pixels);
+        var actual = new List<float[]>();
+        using (var cursor = view.GetRowCursor(view.Schema))
+        {
+            var getter = cursor.GetGetter<VBuffer<float>>(view.Schema["Score"]);
+            VBuffer<float> value = default;
+            var first = true;
+            while (cursor.MoveNext())
+            {
+                if (first)
+                {
+                    transformer.Dispose();
+                    first = false;
+                }
+
+                getter(ref value);
+                actual.Add(value.DenseValues().ToArray());
+            }
+        }
+
+        Assert.AreEqual(0f, MaxDifference(expected, actual.ToArray()));
+        Assert.ThrowsExactly<ObjectDisposedException>(() => view.GetRowCursor(view.Schema));
+    }
+
+    private static readonly object ProbeGate = new();
+    private static string? _probe;
+
+    /// <summary>
+    /// Saves a classifier, then runs samples/LifetimeProbe's <paramref name="scenario"/> on it in a child process:
+    /// a native crash there fails this test (exit code 139) instead of killing the test host.
+    /// </summary>
+    private string RunProbe(string scenario)
+    {
+        var ml = new MLContext(1);
+        var pixels = PhotoPixels(ml, SmallSize);
+        var zip = Path.Combine(_folder, "model.zip");
+        using (var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }).Fit(pixels))
+        {
+            transformer.Save(zip, pixels.Schema);
+        }
+
+        var dll = Probe();
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { dll, scenario, zip })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEnd();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"LifetimeProbe {scenario} did not finish in 5 minutes:\n{stdout.Result}");
+        }
+
+        var output = stdout.Result;
+        Assert.AreEqual(0, process.ExitCode, $"LifetimeProbe {scenario} (139 = segmentation fault):\n{output}\n{stderr}");
+        StringAssert.Contains(output, $"{scenario}: done");
+        return output;
+    }
+
+    private static string Probe()
+    {
+        lock (ProbeGate)
+        {
+            if (_probe is null)
+            {
+                var project = Path.Combine(RepositoryRoot(), "samples", "LifetimeProbe");
+                RunDotnet("build", "-c", "Release", project);
+                _probe = Path.Combine(project, "bin", "Release", "net10.0", "LifetimeProbe.dll");
+            }
+
+            return _probe;
+        }
+    }
+
     private static string RepositoryRoot()
     {
         for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)

@@ -43,8 +43,12 @@ public sealed class TrainCommandTests
     [TestMethod]
     public void Run_FolderWithAnAllBlackImage_TrainsEvaluatesAndSaves()
     {
-        // Sorts first in its label, so the 1-in-5 split keeps it in the training images.
-        File.Copy(TestPaths.BlackImage, Path.Combine(Data, "Bag", "0-black.png"));
+        // One sorts first in its label, so the 1-in-5 split keeps it in the training images; the other sorts fifth
+        // (just after the third original image), so it is held out and evaluation scores it.
+        var bag = Path.Combine(Data, "Bag");
+        var third = Path.GetFileNameWithoutExtension(Directory.GetFiles(bag, "*.png").Order(StringComparer.Ordinal).ElementAt(2));
+        File.Copy(TestPaths.BlackImage, Path.Combine(bag, "0-black.png"));
+        File.Copy(TestPaths.BlackImage, Path.Combine(bag, $"{third}_black.png"));
         var (console, text) = NewConsole();
 
         var exit = TrainCommand.Run(CommandLineArgs.Parse(["train", "--data", Data, "--output", Output, "--epochs", "1"]), console);

@@ -1,4 +1,6 @@
+using Google.Protobuf;
 using Microsoft.ML.Data;
+using Onnx;
 using static Microsoft.ML.ResNet.Tests.Scoring.ScoringFixtures;
 
 namespace Microsoft.ML.ResNet.Tests.Scoring;
@@ -57,27 +59,152 @@ public sealed class BatchedScoringCursorTests
     }
 
     [TestMethod]
-    public void MoveNext_EmptyImagePathFirst_AllZeroImageIsRejected()
+    public void MoveNext_EmptyImagePathFirstWithRejectAllZeroPixels_AllZeroImageIsRejected()
     {
         var photos = PhotoPaths();
 
-        var error = ScoreAll(["", photos[1]]);
+        var error = ScoreAll(["", photos[1]], new ResNetClassifierOptions { ModelPath = SmallModel(), BatchSize = 2, RejectAllZeroPixels = true });
 
         StringAssert.Contains(error.Message, "Row 0 (ImagePath = '')");
         StringAssert.Contains(error.Message, "every pixel is 0");
     }
 
     [TestMethod]
-    public void MoveNext_AllZeroPixelsAllowed_ScoresTheRow()
+    public void MoveNext_EmptyImagePathFirstWithImageColumn_IsRejectedNamingTheRow()
+    {
+        var photos = PhotoPaths();
+
+        var error = ScoreAll(["", photos[1]], new ResNetClassifierOptions { ModelPath = SmallModel(), BatchSize = 2, ImageColumnName = "Image" });
+
+        StringAssert.Contains(error.Message, "Row 0 (ImagePath = '')");
+        StringAssert.Contains(error.Message, "'Image'");
+        StringAssert.Contains(error.Message, "no image");
+    }
+
+    [TestMethod]
+    public void MoveNext_BlackImageFileWithImageColumn_ScoresTheRow()
+    {
+        var black = BlackPng();
+        var ml = new MLContext(1);
+        var pipeline = PixelPipeline(ml, SmallSize).Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), ImageColumnName = "Image" }));
+        var model = pipeline.Fit(Photos(ml));
+        try
+        {
+            var scores = Scores(model.Transform(Paths(ml, [PhotoPaths()[0], black])));
+
+            Assert.HasCount(2, scores);
+            Assert.AreEqual(1.0, scores[1].Sum(), 1e-4);
+        }
+        finally
+        {
+            (model.LastTransformer as IDisposable)?.Dispose();
+        }
+    }
+
+    [TestMethod]
+    public void MoveNext_AllZeroPixelsByDefault_ScoresTheRow()
     {
         var ml = new MLContext(1);
         var rows = new[] { new PixelRow { Pixels = new float[3 * SmallSize * SmallSize] } };
         var data = ml.Data.LoadFromEnumerable(rows);
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), RejectAllZeroPixels = false }).Fit(data);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }).Fit(data);
 
         var scores = Scores(transformer.Transform(data));
 
         Assert.AreEqual(1.0, scores[0].Sum(), 1e-4);
+    }
+
+    [TestMethod]
+    [DataRow(float.PositiveInfinity, "+Infinity")]
+    [DataRow(float.NegativeInfinity, "-Infinity")]
+    public void MoveNext_InfinitePixel_IsRejectedNamingRowColumnIndexAndValue(float value, string expected)
+    {
+        var ml = new MLContext(1);
+        var rows = Enumerable.Range(0, 3).Select(_ => new PixelRow { Pixels = Enumerable.Repeat(0.5f, 3 * SmallSize * SmallSize).ToArray() }).ToArray();
+        rows[1].Pixels[42] = value;
+        var data = ml.Data.LoadFromEnumerable(rows);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }).Fit(data);
+
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => Scores(transformer.Transform(data)));
+
+        StringAssert.Contains(error.Message, "Row 1");
+        StringAssert.Contains(error.Message, "'Pixels'");
+        StringAssert.Contains(error.Message, $"pixel 42 is {expected}");
+    }
+
+    [TestMethod]
+    public void MoveNext_AfterARowError_ThrowsTheSameErrorAgainAndServesNoRow()
+    {
+        var ml = new MLContext(1);
+        var rows = Enumerable.Range(0, 6).Select(_ => new PixelRow { Pixels = Enumerable.Repeat(0.5f, 3 * SmallSize * SmallSize).ToArray() }).ToArray();
+        rows[3].Pixels[0] = float.NaN;
+        var data = ml.Data.LoadFromEnumerable(rows);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), BatchSize = 2 }).Fit(data);
+        var scored = transformer.Transform(data);
+        using var cursor = scored.GetRowCursor(scored.Schema);
+        Assert.IsTrue(cursor.MoveNext());
+        Assert.IsTrue(cursor.MoveNext());
+
+        var first = Assert.ThrowsExactly<InvalidOperationException>(() => cursor.MoveNext());
+        var second = Assert.ThrowsExactly<InvalidOperationException>(() => cursor.MoveNext());
+
+        Assert.AreSame(first, second);
+        StringAssert.Contains(first.Message, "Row 3");
+        Assert.AreEqual(1, cursor.Position, "the cursor did not move past the failed batch");
+    }
+
+    [TestMethod]
+    public void MoveNext_NaNWeights_ThrowsNamingTheRowInsteadOfLabelZero()
+    {
+        var ml = new MLContext(1);
+        var rows = Enumerable.Range(0, 3).Select(_ => new PixelRow { Pixels = Enumerable.Repeat(0.5f, 3 * SmallSize * SmallSize).ToArray() }).ToArray();
+        var data = ml.Data.LoadFromEnumerable(rows);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = NaNWeightsModel(), BatchSize = 2 }).Fit(data);
+
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => Keys(transformer.Transform(data)));
+
+        StringAssert.Contains(error.Message, "Row 0");
+        StringAssert.Contains(error.Message, "is NaN");
+    }
+
+    [TestMethod]
+    public void Predict_NaNWeights_ThrowsInsteadOfLabelZero()
+    {
+        var ml = new MLContext(1);
+        var row = new PixelRow { Pixels = Enumerable.Repeat(0.5f, 3 * SmallSize * SmallSize).ToArray() };
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = NaNWeightsModel() }).Fit(ml.Data.LoadFromEnumerable(new[] { row }));
+        using var engine = ml.Model.CreatePredictionEngine<PixelRow, Prediction>(transformer, new PredictionEngineOptions { OwnsTransformer = false });
+
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => engine.Predict(row));
+
+        StringAssert.Contains(error.Message, "is NaN");
+    }
+
+    [TestMethod]
+    [DataRow(new byte[0], DisplayName = "empty file")]
+    [DataRow(new byte[] { 0x89, 0x50, 0x4E, 0x47, 1, 2, 3, 4, 5 }, DisplayName = "truncated PNG")]
+    public void MoveNext_UndecodableImageFile_SaysItCouldNotBeDecodedNotThatThePathIsEmpty(byte[] content)
+    {
+        var bad = Path.Combine(_folder, "bad.png");
+        File.WriteAllBytes(bad, content);
+        var photos = PhotoPaths();
+        var ml = new MLContext(1);
+        var rows = new[] { photos[0], bad, photos[2] }.Select(p => new NotedImageRow { ImagePath = p, Note = "" }).ToArray();
+        var pipeline = PixelPipeline(ml, SmallSize).Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), BatchSize = 2 }));
+        var model = pipeline.Fit(Photos(ml));
+        try
+        {
+            var error = Assert.ThrowsExactly<InvalidOperationException>(() => Scores(model.Transform(ml.Data.LoadFromEnumerable(rows))));
+
+            StringAssert.Contains(error.Message, "Row 1");
+            StringAssert.Contains(error.Message, bad);
+            StringAssert.Contains(error.Message, "could not be decoded");
+            Assert.IsFalse(error.Message.Contains("path empty", StringComparison.Ordinal), error.Message);
+        }
+        finally
+        {
+            (model.LastTransformer as IDisposable)?.Dispose();
+        }
     }
 
     [TestMethod]
@@ -124,10 +251,39 @@ public sealed class BatchedScoringCursorTests
         (model.LastTransformer as IDisposable)?.Dispose();
     }
 
-    private static InvalidOperationException ScoreAll(string[] paths)
+    /// <summary>A real 64x64 PNG whose every pixel is black (opaque).</summary>
+    private string BlackPng()
+    {
+        var path = Path.Combine(_folder, "black.png");
+        var bgra = new byte[SmallSize * SmallSize * 4];
+        for (var i = 3; i < bgra.Length; i += 4)
+        {
+            bgra[i] = 255;
+        }
+
+        using var image = MLImage.CreateFromPixels(SmallSize, SmallSize, MLPixelFormat.Bgra32, bgra);
+        image.Save(path);
+        return path;
+    }
+
+    /// <summary><see cref="SmallModel"/> with its classifier's bias set to NaN: every score comes out NaN.</summary>
+    private string NaNWeightsModel()
+    {
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(SmallModel()));
+        var gemm = model.Graph.Node.Last(n => n.OpType == "Gemm");
+        var bias = model.Graph.Initializer.Single(i => i.Name == gemm.Input[2]);
+        var count = (int)bias.Dims.Aggregate(1L, (a, b) => a * b);
+        bias.FloatData.Clear();
+        bias.RawData = ByteString.CopyFrom(Enumerable.Repeat(float.NaN, count).SelectMany(BitConverter.GetBytes).ToArray());
+        var path = Path.Combine(_folder, "nan.onnx");
+        File.WriteAllBytes(path, model.ToByteArray());
+        return path;
+    }
+
+    private static InvalidOperationException ScoreAll(string[] paths, ResNetClassifierOptions? options = null)
     {
         var ml = new MLContext(1);
-        var pipeline = PixelPipeline(ml, SmallSize).Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), BatchSize = 2 }));
+        var pipeline = PixelPipeline(ml, SmallSize).Append(ml.Transforms.ResNetClassify(options ?? new ResNetClassifierOptions { ModelPath = SmallModel(), BatchSize = 2 }));
         var model = pipeline.Fit(Photos(ml));
         try
         {
@@ -138,5 +294,12 @@ public sealed class BatchedScoringCursorTests
         {
             (model.LastTransformer as IDisposable)?.Dispose();
         }
+    }
+
+    private sealed class NotedImageRow
+    {
+        public string ImagePath { get; set; } = "";
+
+        public string Note { get; set; } = "";
     }
 }

@@ -10,7 +10,9 @@ internal static class Defaults
     public const int BatchSize = 32;
     public const int ImageHeight = 224;
     public const int ImageWidth = 224;
-    public const bool RejectAllZeroPixels = true;
+    // Off: a black image is a real image (night frames, blank crops), and training accepts it. Empty paths are
+    // caught where the image is visible (ResNet34ClassifyImages) instead.
+    public const bool RejectAllZeroPixels = false;
 
     /// <summary>ExtractPixels' scale that gives the 0..1 pixels our ONNX graphs expect.</summary>
     public const float PixelScale = 1f / 255;

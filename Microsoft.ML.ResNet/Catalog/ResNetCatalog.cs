@@ -92,7 +92,9 @@ public static class ResNetCatalog
     /// <summary>
     /// Classifies an image column (MLImage, e.g. from LoadImages) directly: resizes it to the model's input
     /// size, extracts pixels scaled to 0..1 into <c>&lt;imageColumnName&gt;Pixels</c>, then scores as
-    /// <see cref="ResNet34Classify(TransformsCatalog, ResNetClassifierOptions)"/> does.
+    /// <see cref="ResNet34Classify(TransformsCatalog, ResNetClassifierOptions)"/> does. A row without an image
+    /// (LoadImages' result for an empty path) fails scoring with an error naming the row; a genuinely black
+    /// image scores.
     /// </summary>
     /// <param name="catalog">The transforms catalog.</param>
     /// <param name="outputColumnName">The predicted label column.</param>
@@ -120,7 +122,18 @@ public static class ResNetCatalog
         ArgumentException.ThrowIfNullOrWhiteSpace(image, nameof(imageColumnName));
         var resized = image + "Resized";
         var pixels = image + "Pixels";
-        var classifier = ResNet34Classify(catalog, outputColumnName, modelPath, pixels, labels, gpuDeviceId, fallbackToCpu, batchSize);
+        var classifier = ResNetClassify(catalog, new ResNetClassifierOptions
+        {
+            ModelPath = modelPath,
+            Architecture = ResNetArchitecture.ResNet34,
+            PredictedLabelColumnName = outputColumnName,
+            InputColumnName = pixels,
+            ImageColumnName = image,
+            Labels = labels,
+            GpuDeviceId = gpuDeviceId,
+            FallbackToCpu = gpuDeviceId is null ? null : fallbackToCpu,
+            BatchSize = batchSize,
+        });
         var info = classifier.Model.Info;
         return catalog.ResizeImages(resized, info.Width, info.Height, image)
             .Append(catalog.ExtractPixels(pixels, resized, scaleImage: Defaults.PixelScale))

@@ -14,26 +14,39 @@ public sealed class ResNetClassifierEstimator : IEstimator<ResNetClassifierTrans
 {
     private readonly HostSettings _host;
     private readonly ResNetClassifierOptions _options;
-    private readonly Lazy<PreparedModel> _model;
+    private readonly Lock _gate = new();
+    private PreparedModel? _model;
 
     internal ResNetClassifierEstimator(HostSettings host, ResNetClassifierOptions options)
     {
         _host = host;
         _options = options.Clone();
         _options.Validate();
-        _model = new Lazy<PreparedModel>(() => ModelPreparer.Prepare(_options));
     }
 
-    internal PreparedModel Model => _model.Value;
+    /// <summary>
+    /// The prepared model, read on first use and kept. A failed preparation is not kept: a Lazy would replay the
+    /// first exception forever, even after the user fixed the file; the next call tries again.
+    /// </summary>
+    internal PreparedModel Model
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _model ??= ModelPreparer.Prepare(_options);
+            }
+        }
+    }
 
-    private ScoringColumns Columns => new(_options.InputColumnName, _options.ScoreColumnName, _options.PredictedLabelColumnName, _options.FeaturesColumnName);
+    private ScoringColumns Columns => new(_options.InputColumnName, _options.ScoreColumnName, _options.PredictedLabelColumnName, _options.FeaturesColumnName, _options.ImageColumnName);
 
     /// <summary>The input schema plus Score, PredictedLabel (and Features when asked for).</summary>
     /// <exception cref="ArgumentOutOfRangeException">The pixel column is missing or is not a vector of Single.</exception>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        var model = _model.Value;
+        var model = Model;
         var name = _options.InputColumnName;
         var found = inputSchema.Where(c => c.Name == name).ToArray();
         if (found.Length == 0)
@@ -73,7 +86,7 @@ public sealed class ResNetClassifierEstimator : IEstimator<ResNetClassifierTrans
     public ResNetClassifierTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var transformer = ResNetClassifierTransformer.Create(_host, _model.Value, Columns, _options);
+        var transformer = ResNetClassifierTransformer.Create(_host, Model, Columns, _options);
         try
         {
             transformer.GetOutputSchema(input.Schema);

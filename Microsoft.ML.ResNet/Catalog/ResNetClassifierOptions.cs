@@ -70,11 +70,15 @@ public sealed class ResNetClassifierOptions
     public int? IntraOpNumThreads { get; set; }
 
     /// <summary>
-    /// Refuse rows whose pixels are all 0 (true by default): LoadImages turns an empty image path into an
-    /// all-black image without any error, and such a row would otherwise get a confident, meaningless label.
-    /// Set false to score genuinely black images.
+    /// Refuse every row whose pixels are all 0 (false by default: a genuinely black image scores, as it trains).
+    /// LoadImages turns an empty image path into an all-black image without any error; <c>ResNet34ClassifyImages</c>
+    /// catches that case from the image column, but a raw-pixel pipeline cannot tell the two apart: drop rows
+    /// with empty paths before LoadImages, or set this to true to refuse all-zero rows with an error naming the row.
     /// </summary>
     public bool RejectAllZeroPixels { get; set; } = Defaults.RejectAllZeroPixels;
+
+    /// <summary>The MLImage column the pixels came from (ResNet34ClassifyImages sets it), checked for missing images.</summary>
+    internal string? ImageColumnName { get; set; }
 
     internal ResNetClassifierOptions Clone()
     {

@@ -16,8 +16,16 @@ namespace Microsoft.ML.ResNet;
 /// ML.NET's PredictionEngine disposes the transformer it was created from when it is itself disposed
 /// (its default <c>OwnsTransformer = true</c>). Engines that share one transformer, as a pool's do, must be
 /// created with <c>new PredictionEngineOptions { OwnsTransformer = false }</c>.
-/// Rows are not scored silently when they are bad: NaN pixels and all-zero rows (what LoadImages makes of an
-/// empty path) are rejected with an error naming the row; the stock chain written by Save does not check them.
+/// Rows are not scored silently when they are bad: NaN or infinite pixels, and NaN or infinite scores (a model
+/// with NaN weights), are rejected with an error naming the row; the stock chain written by Save does not check
+/// them. A genuinely black image (all pixels 0) scores by default. An empty image path is caught where the
+/// image is visible (<c>ResNet34ClassifyImages</c>); a raw-pixel pipeline (LoadImages, ResizeImages,
+/// ExtractPixels, then <c>ResNet34Classify</c>) should drop rows with empty paths before LoadImages (e.g.
+/// <c>mlContext.Data.FilterByCustomPredicate</c>), because LoadImages turns them into black images silently,
+/// or set <see cref="ResNetClassifierOptions.RejectAllZeroPixels"/> to refuse every all-zero row.
+/// Disposing is safe while cursors or PredictionEngine rows made from this transformer are still in use (they
+/// keep the session alive until they are disposed); new cursors, rows and views after it throw
+/// <see cref="ObjectDisposedException"/>.
 /// The stock chain's Score has no slot names (the labels are PredictedLabel's key values there).
 /// </remarks>
 /// <example>See samples/Benchmarks/ScoringBenchmark.cs.</example>
@@ -59,6 +67,9 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
 
     /// <summary>Where the session runs: "CPU" or "CUDA:n".</summary>
     public string Device => _scorer.Session.Device;
+
+    /// <summary>The scoring core (tests look at its session's references).</summary>
+    internal ResNetScorer Scorer => _scorer;
 
     /// <summary>Always true: rows can be scored one at a time (PredictionEngine).</summary>
     public bool IsRowToRowMapper => true;
@@ -111,6 +122,7 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     }
 
     /// <summary>A row mapper for PredictionEngine; each row it makes scores one row per run.</summary>
+    /// <exception cref="ObjectDisposedException">This transformer was disposed.</exception>
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -119,9 +131,12 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
 
     /// <summary>
     /// A lazy view of <paramref name="input"/> with the output columns; its cursors score <see cref="BatchSize"/>
-    /// rows per run. A row that cannot be read, is all zeros (see <see cref="ResNetClassifierOptions.RejectAllZeroPixels"/>)
-    /// or holds NaN makes the cursor throw an <see cref="InvalidOperationException"/> naming the row and its text columns.
+    /// rows per run. A row that cannot be read, holds NaN or infinite pixels or scores, is all zeros while
+    /// <see cref="ResNetClassifierOptions.RejectAllZeroPixels"/> is on, or has no image (an empty path, with
+    /// <c>ResNet34ClassifyImages</c>) makes the cursor throw an <see cref="InvalidOperationException"/> naming the row
+    /// and its text columns; the cursor then stays failed (a further MoveNext throws the same error).
     /// </summary>
+    /// <exception cref="ObjectDisposedException">This transformer was disposed.</exception>
     public IDataView Transform(IDataView input)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -139,7 +154,10 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
         new MLContext().Model.SaveAtomically(this, inputSchema, path);
     }
 
-    /// <summary>Releases the ONNX Runtime session.</summary>
+    /// <summary>
+    /// Gives up this transformer's hold on the ONNX Runtime session; the session is freed when the last cursor or
+    /// PredictionEngine row still using it is disposed.
+    /// </summary>
     public void Dispose()
     {
         if (!_disposed)
@@ -155,7 +173,7 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
 
         // ML.NET cannot load a third party's transformer, so what is saved is a chain of its own built-ins
         // that computes the same columns (see PortableModelWriter).
-        var settings = new SavedScoringSettings(InputColumnName, ScoreColumnName, PredictedLabelColumnName, FeaturesColumnName, BatchSize, _scorer.RejectAllZeroPixels);
+        var settings = new SavedScoringSettings(InputColumnName, ScoreColumnName, PredictedLabelColumnName, FeaturesColumnName, BatchSize, _scorer.RejectAllZeroPixels, _scorer.Columns.Image);
         var saved = PortableModelWriter.RewriteGraph(_onnx, Labels, settings, FeaturesColumnName is not null);
 
         // OnnxTransformer reads a file: it is staged in the user's private folder, so no one else can swap the

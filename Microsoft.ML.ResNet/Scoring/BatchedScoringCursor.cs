@@ -1,11 +1,14 @@
+using System.Runtime.ExceptionServices;
 using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
 
 namespace Microsoft.ML.ResNet.Scoring;
 
 /// <summary>
 /// Reads up to a batch of input rows (copying the pass-through columns the consumer asked for),
 /// scores them in one ONNX Runtime run into reused buffers, then serves them row by row.
-/// A bad row fails the move that reads it, with an error naming the row and its text columns.
+/// A bad row fails the move that reads it, with an error naming the row and its text columns; the cursor
+/// then stays failed (every later move throws the same error), so no unscored row is ever served.
 /// </summary>
 internal sealed class BatchedScoringCursor : DataViewRowCursor
 {
@@ -19,7 +22,10 @@ internal sealed class BatchedScoringCursor : DataViewRowCursor
     private readonly Dictionary<int, CachedColumn> _cached = [];
     private readonly ValueGetter<DataViewRowId> _inputIds;
     private readonly DataViewRowId[] _ids;
+    private readonly long[] _rows;
     private readonly RowErrors _errors;
+    private readonly ValueGetter<MLImage>? _image;
+    private ExceptionDispatchInfo? _failure;
     private VBuffer<float> _pixelScratch;
     private int _filled;
     private int _slot = -1;
@@ -40,9 +46,16 @@ internal sealed class BatchedScoringCursor : DataViewRowCursor
         _scoring = _active.Skip(_inputCount).Any(a => a);
         var pixelIndex = scorer.CheckInput(input.Schema);
         var inputColumns = input.Schema.Where(c => _active[c.Index]).Concat(RowErrors.DescribingColumns(input.Schema));
+        var image = scorer.Columns.Image is { } imageName && input.Schema.GetColumnOrNull(imageName) is { Type: ImageDataViewType } imageColumn
+            ? imageColumn
+            : (DataViewSchema.Column?)null;
         if (_scoring)
         {
             inputColumns = inputColumns.Append(input.Schema[pixelIndex]);
+            if (image is { } column)
+            {
+                inputColumns = inputColumns.Append(column);
+            }
         }
 
         _input = OpenInput(input, inputColumns.DistinctBy(c => c.Index).ToArray(), rand);
@@ -56,10 +69,12 @@ internal sealed class BatchedScoringCursor : DataViewRowCursor
 
             _inputIds = _input.GetIdGetter();
             _ids = new DataViewRowId[capacity];
+            _rows = new long[capacity];
             _errors = new RowErrors(_input);
             if (_scoring)
             {
                 _pixels = _input.GetGetter<VBuffer<float>>(input.Schema[pixelIndex]);
+                _image = image is { } column ? _input.GetGetter<MLImage>(column) : null;
                 _batch = new ScoringBatch(scorer.Session, capacity, scorer.Columns.Features is not null);
             }
         }
@@ -96,6 +111,7 @@ internal sealed class BatchedScoringCursor : DataViewRowCursor
 
     public override bool MoveNext()
     {
+        _failure?.Throw();
         if (_done)
         {
             return false;
@@ -108,7 +124,19 @@ internal sealed class BatchedScoringCursor : DataViewRowCursor
             return true;
         }
 
-        Fill();
+        try
+        {
+            Fill();
+        }
+        catch (Exception ex)
+        {
+            // Half a batch was read but not scored: serving it, or reading on past the bad row, would hand out
+            // stale scores. The cursor stays failed instead.
+            _filled = 0;
+            _failure = ExceptionDispatchInfo.Capture(ex);
+            throw;
+        }
+
         if (_filled == 0)
         {
             _done = true;
@@ -191,14 +219,51 @@ internal sealed class BatchedScoringCursor : DataViewRowCursor
                 {
                     throw _errors.Rejected(row, _scorer.Columns.Input, problem);
                 }
+
+                if (_image is not null && PixelChecks.IsAllZero(target) && !HasImage(row))
+                {
+                    throw _errors.Rejected(row, _scorer.Columns.Image!, RowErrors.NoImage);
+                }
             }
 
+            _rows[_filled] = row;
             _filled++;
         }
 
         if (_scoring && _filled > 0)
         {
             _batch!.Run(_filled);
+            var k = _scorer.Info.NumClasses;
+            for (var slot = 0; slot < _filled; slot++)
+            {
+                var problem = PixelChecks.OutputProblem(_batch.Probabilities.AsSpan(slot * k, k));
+                if (problem is not null)
+                {
+                    throw RowErrors.BadOutputInBatch(_rows[slot], problem);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether the row's MLImage exists. Asked only for all-zero rows (it loads the image again): LoadImages
+    /// gives no image for an empty path and ExtractPixels turns that into zeros, like a black image's.
+    /// </summary>
+    private bool HasImage(long row)
+    {
+        MLImage image = null!;
+        try
+        {
+            _image!(ref image);
+            return image is not null;
+        }
+        catch (Exception ex)
+        {
+            throw _errors.Failed(row, _scorer.Columns.Image!, ex);
+        }
+        finally
+        {
+            image?.Dispose();
         }
     }
 }

@@ -6,12 +6,24 @@ namespace Microsoft.ML.ResNet.Scoring;
 /// Owns the ONNX Runtime session of one classifier: the one place that picks the GPU or the CPU.
 /// <see cref="InferenceSession.Run(RunOptions, IReadOnlyCollection{string}, IReadOnlyCollection{OrtValue}, IReadOnlyCollection{string}, IReadOnlyCollection{OrtValue})"/>
 /// is thread-safe, so one session serves every cursor and prediction engine; each of those brings its
-/// own buffers (<see cref="ScoringBatch"/>). Dispose it.
+/// own buffers (<see cref="ScoringBatch"/>).
 /// </summary>
+/// <remarks>
+/// Reference counted, because ML.NET disposes transformers while their cursors and rows live on (a
+/// PredictionEngine with the default <c>OwnsTransformer = true</c> disposes the transformer that other
+/// engines share): running a freed native session kills the process. The creator holds the first
+/// reference and gives it up with <see cref="Dispose"/>; every <see cref="ScoringBatch"/> holds one
+/// (<see cref="AddReference"/>/<see cref="Release"/>), so every run happens under a reference and the
+/// native session is freed when the last one goes (a batch nobody disposes gives its reference back from
+/// its finalizer). Taking a reference after that throws
+/// <see cref="ObjectDisposedException"/>.
+/// </remarks>
 internal sealed class OnnxScoringSession : IDisposable
 {
     private readonly SessionOptions _sessionOptions;
     private readonly InferenceSession _session;
+    private int _references = 1;
+    private int _ownerReleased;
 
     /// <summary>Creates the session on the requested device.</summary>
     /// <param name="model">The ONNX model bytes.</param>
@@ -40,13 +52,56 @@ internal sealed class OnnxScoringSession : IDisposable
 
     public ScoringModelInfo Info { get; }
 
-    public void Run(RunOptions runOptions, IReadOnlyCollection<string> inputNames, IReadOnlyCollection<OrtValue> inputs, IReadOnlyCollection<string> outputNames, IReadOnlyCollection<OrtValue> outputs)
-        => _session.Run(runOptions, inputNames, inputs, outputNames, outputs);
+    /// <summary>False once the last reference is gone and the native session is freed.</summary>
+    public bool IsAlive => Volatile.Read(ref _references) > 0;
 
+    /// <summary>Runs the model; the caller must hold a reference (<see cref="AddReference"/>).</summary>
+    /// <exception cref="ObjectDisposedException">The native session is already freed (a caller without a reference).</exception>
+    public void Run(RunOptions runOptions, IReadOnlyCollection<string> inputNames, IReadOnlyCollection<OrtValue> inputs, IReadOnlyCollection<string> outputNames, IReadOnlyCollection<OrtValue> outputs)
+    {
+        ObjectDisposedException.ThrowIf(!IsAlive, this);
+        _session.Run(runOptions, inputNames, inputs, outputNames, outputs);
+    }
+
+    /// <summary>Keeps the native session alive until a matching <see cref="Release"/>.</summary>
+    /// <exception cref="ObjectDisposedException">The last reference is already gone: the classifier was disposed.</exception>
+    public void AddReference()
+    {
+        while (true)
+        {
+            var current = Volatile.Read(ref _references);
+            if (current <= 0)
+            {
+                throw new ObjectDisposedException(
+                    "ResNetClassifierTransformer",
+                    "The ResNet classifier was disposed (a PredictionEngine created with the default OwnsTransformer = true disposes it with itself); "
+                    + "create engines with new PredictionEngineOptions { OwnsTransformer = false } to share one transformer, or load the model again.");
+            }
+
+            if (Interlocked.CompareExchange(ref _references, current + 1, current) == current)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Gives up one reference; the last one frees the native session.</summary>
+    public void Release()
+    {
+        if (Interlocked.Decrement(ref _references) == 0)
+        {
+            _session?.Dispose();
+            _sessionOptions?.Dispose();
+        }
+    }
+
+    /// <summary>Gives up the creator's reference (once, however often it is called).</summary>
     public void Dispose()
     {
-        _session?.Dispose();
-        _sessionOptions?.Dispose();
+        if (Interlocked.Exchange(ref _ownerReleased, 1) == 0)
+        {
+            Release();
+        }
     }
 
     private static (InferenceSession, SessionOptions, string) Create(byte[] model, ScoringSessionOptions options, Action<string> warn)

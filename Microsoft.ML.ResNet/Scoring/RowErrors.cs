@@ -27,32 +27,59 @@ internal sealed class RowErrors
     public InvalidOperationException Failed(long position, string inputColumn, Exception cause)
     {
         var root = Unwrap(cause);
-        var description = Describe();
+        var values = Values();
+        var hint = root switch
+        {
+            // ML.NET's image loader reports any file it cannot decode (empty, truncated, not an image) this way.
+            ArgumentException { ParamName: "imageStream" } => $" (the image file {FileNamed(values)}could not be decoded: it is empty, truncated or not an image)",
 
-        // LoadImages fails obscurely on an empty path ("Object is disposed" after an earlier image): say what is likely.
-        var hint = description.Contains(" = ''", StringComparison.Ordinal) ? " (an empty text value: is the image path empty?)" : string.Empty;
+            // After a real image, LoadImages hands an empty path's row the previous, disposed image instead of none
+            // ("Object is disposed."): only that symptom, with an empty value in the row, earns the hint.
+            InvalidOperationException when root.Message.Contains("disposed", StringComparison.OrdinalIgnoreCase) && values.Any(v => v.Value.Length == 0)
+                => " (an empty text value: is the image path empty?)",
+            _ => string.Empty,
+        };
         return new InvalidOperationException(
-            $"Row {position}{description}: could not compute input column '{inputColumn}'{hint}: {root.GetType().Name}: {root.Message}", root);
+            $"Row {position}{Describe(values)}: could not compute input column '{inputColumn}'{hint}: {root.GetType().Name}: {root.Message}", root);
     }
+
+    /// <summary>What <see cref="Rejected"/> says of an image column without an image.</summary>
+    public const string NoImage =
+        "the row has no image, which is what LoadImages gives for an empty image path; drop rows with empty paths before LoadImages";
 
     public InvalidOperationException Rejected(long position, string inputColumn, string problem) =>
         new($"Row {position}{Describe()}: input column '{inputColumn}' was not scored: {problem}.");
 
-    private string Describe()
-    {
-        if (_textColumns.Length == 0)
-        {
-            return string.Empty;
-        }
+    /// <summary>A row whose scores are not numbers; described with its text columns (the input is on that row).</summary>
+    public InvalidOperationException BadOutput(long position, string problem) =>
+        new($"Row {position}{Describe()}: {problem}.");
 
-        var parts = new List<string>();
+    /// <summary>
+    /// A batch row whose scores are not numbers. The input cursor has moved past it, so only the position is
+    /// certain; the batch's other rows are not served either.
+    /// </summary>
+    public static InvalidOperationException BadOutputInBatch(long position, string problem) =>
+        new($"Row {position}: {problem}.");
+
+    private string Describe() => Describe(Values());
+
+    private static string Describe(List<(string Name, string Value)> values) =>
+        values.Count == 0 ? string.Empty : $" ({string.Join(", ", values.Select(v => $"{v.Name} = '{v.Value}'"))})";
+
+    /// <summary>"'path' " for the text value that names an existing file, else nothing (the description lists them all).</summary>
+    private static string FileNamed(List<(string Name, string Value)> values) =>
+        values.FirstOrDefault(v => v.Value.Length > 0 && File.Exists(v.Value)) is { Value: { } file } && file.Length > 0 ? $"'{file}' " : string.Empty;
+
+    private List<(string Name, string Value)> Values()
+    {
+        var values = new List<(string Name, string Value)>();
         foreach (var (name, getter) in _textColumns)
         {
             try
             {
                 ReadOnlyMemory<char> value = default;
                 getter(ref value);
-                parts.Add($"{name} = '{value}'");
+                values.Add((name, value.ToString()));
             }
             catch (Exception)
             {
@@ -60,7 +87,7 @@ internal sealed class RowErrors
             }
         }
 
-        return parts.Count == 0 ? string.Empty : $" ({string.Join(", ", parts)})";
+        return values;
     }
 
     private static Exception Unwrap(Exception ex)

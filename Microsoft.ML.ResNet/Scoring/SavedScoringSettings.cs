@@ -12,11 +12,12 @@ internal sealed record SavedScoringSettings(
     string PredictedLabelColumnName,
     string? FeaturesColumnName,
     int BatchSize,
-    bool RejectAllZeroPixels)
+    bool RejectAllZeroPixels,
+    string? ImageColumnName = null)
 {
     public const string MetadataKey = "resnetml.saved_scoring";
 
-    public ScoringColumns Columns => new(InputColumnName, ScoreColumnName, PredictedLabelColumnName, FeaturesColumnName);
+    public ScoringColumns Columns => new(InputColumnName, ScoreColumnName, PredictedLabelColumnName, FeaturesColumnName, ImageColumnName);
 
     public string ToJson() => JsonSerializer.Serialize(this);
 

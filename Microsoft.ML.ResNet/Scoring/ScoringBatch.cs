@@ -5,22 +5,42 @@ namespace Microsoft.ML.ResNet.Scoring;
 
 /// <summary>
 /// One consumer's input and output buffers for up to <see cref="Capacity"/> rows, allocated once and
-/// reused for every run, with the ONNX Runtime tensors that wrap them. Not thread-safe: each cursor or
-/// prediction row owns one. Dispose it.
+/// reused for every run. Holds a reference on the session from construction to <see cref="Dispose"/>, so the
+/// session outlives a disposed transformer while this batch lives. Each cursor or prediction row owns one; a
+/// <see cref="Dispose"/> on another thread waits for a running <see cref="Run"/> instead of freeing its tensors
+/// under it. Dispose it.
 /// </summary>
+/// <remarks>
+/// ML.NET's PredictionEngine never disposes the row its mapper made (it disposes only its input row), so a
+/// prediction row's batch is built with <c>cacheTensors: false</c>: it keeps no native object between runs, and
+/// its session reference is given back by the finalizer when the engine is collected. A cursor's batch caches
+/// the ONNX Runtime tensors over its buffers (cursors are disposed), and the finalizer is only a safety net.
+/// </remarks>
 internal sealed class ScoringBatch : IDisposable
 {
     private readonly OnnxScoringSession _session;
-    private readonly RunOptions _runOptions = new();
+    private readonly RunOptions? _runOptions;
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
-    private readonly OrtValue[] _fullInputs;
-    private readonly OrtValue[] _fullOutputs;
+    private readonly OrtValue[]? _fullInputs;
+    private readonly OrtValue[]? _fullOutputs;
+    private readonly Lock _gate = new();
+    private bool _disposed;
 
-    public ScoringBatch(OnnxScoringSession session, int capacity, bool withFeatures)
+    // 1 until the reference is taken: a constructor that throws leaves nothing for the finalizer to give back.
+    private int _released = 1;
+
+    /// <param name="session">The session; a reference is taken on it.</param>
+    /// <param name="capacity">Rows per run at most.</param>
+    /// <param name="withFeatures">Also read the embedding output.</param>
+    /// <param name="cacheTensors">Keep ONNX Runtime tensors over the buffers between runs (for consumers that are disposed).</param>
+    /// <exception cref="ObjectDisposedException">The session's last reference is gone (the classifier was disposed).</exception>
+    public ScoringBatch(OnnxScoringSession session, int capacity, bool withFeatures, bool cacheTensors = true)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        session.AddReference();
         _session = session;
+        _released = 0;
         Capacity = capacity;
         var info = session.Info;
         Pixels = new float[capacity * info.PixelCount];
@@ -30,9 +50,25 @@ internal sealed class ScoringBatch : IDisposable
         _outputNames = withFeatures
             ? [OnnxContract.ProbabilitiesOutput, OnnxContract.FeaturesOutput]
             : [OnnxContract.ProbabilitiesOutput];
-        _fullInputs = Inputs(capacity);
-        _fullOutputs = Outputs(capacity);
+        if (cacheTensors)
+        {
+            try
+            {
+                _runOptions = new RunOptions();
+                _fullInputs = Inputs(capacity);
+                _fullOutputs = Outputs(capacity);
+            }
+            catch
+            {
+                _runOptions?.Dispose();
+                ReleaseReference();
+                GC.SuppressFinalize(this);
+                throw;
+            }
+        }
     }
+
+    ~ScoringBatch() => ReleaseReference();
 
     public int Capacity { get; }
 
@@ -46,35 +82,77 @@ internal sealed class ScoringBatch : IDisposable
     public float[] Features { get; }
 
     /// <summary>Scores the first <paramref name="count"/> rows of <see cref="Pixels"/> in one ONNX Runtime run.</summary>
+    /// <exception cref="ObjectDisposedException">This batch was disposed.</exception>
     public void Run(int count)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, Capacity);
-        if (count == Capacity)
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            RunUnderLock(count);
+        }
+
+        // The finalizer gives the session reference back: it must not run before the run above has finished.
+        GC.KeepAlive(this);
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            if (_fullInputs is not null && _fullOutputs is not null)
+            {
+                DisposeAll(_fullInputs);
+                DisposeAll(_fullOutputs);
+            }
+
+            _runOptions?.Dispose();
+            ReleaseReference();
+        }
+
+        GC.SuppressFinalize(this);
+    }
+
+    private void ReleaseReference()
+    {
+        if (Interlocked.Exchange(ref _released, 1) == 0)
+        {
+            _session.Release();
+        }
+    }
+
+    private void RunUnderLock(int count)
+    {
+        if (count == Capacity && _runOptions is not null && _fullInputs is not null && _fullOutputs is not null)
         {
             _session.Run(_runOptions, _inputNames, _fullInputs, _outputNames, _fullOutputs);
             return;
         }
 
-        // A short last batch: new tensor headers over the same buffers, no new data arrays.
+        // A short last batch, or a batch that keeps no tensors: new tensor headers over the same buffers, no new data arrays.
         var inputs = Inputs(count);
         var outputs = Outputs(count);
+        var runOptions = _runOptions ?? new RunOptions();
         try
         {
-            _session.Run(_runOptions, _inputNames, inputs, _outputNames, outputs);
+            _session.Run(runOptions, _inputNames, inputs, _outputNames, outputs);
         }
         finally
         {
             DisposeAll(inputs);
             DisposeAll(outputs);
+            if (!ReferenceEquals(runOptions, _runOptions))
+            {
+                runOptions.Dispose();
+            }
         }
-    }
-
-    public void Dispose()
-    {
-        DisposeAll(_fullInputs);
-        DisposeAll(_fullOutputs);
-        _runOptions.Dispose();
     }
 
     private OrtValue[] Inputs(int rows)

@@ -5,4 +5,9 @@ namespace Microsoft.ML.ResNet.Scoring;
 /// <param name="Score">Probabilities, one slot per label.</param>
 /// <param name="PredictedLabel">The argmax as a key whose key values are the labels.</param>
 /// <param name="Features">The pooled embedding, or null to leave it out.</param>
-internal sealed record ScoringColumns(string Input, string Score, string PredictedLabel, string? Features);
+/// <param name="Image">
+/// The upstream MLImage column the pixels were extracted from (set by ResNet34ClassifyImages), or null. An
+/// all-zero pixel row whose image is missing (LoadImages' result for an empty path) is then an error, while a
+/// genuinely black image scores.
+/// </param>
+internal sealed record ScoringColumns(string Input, string Score, string PredictedLabel, string? Features, string? Image = null);

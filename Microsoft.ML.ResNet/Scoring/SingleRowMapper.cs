@@ -1,4 +1,5 @@
 using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
 
 namespace Microsoft.ML.ResNet.Scoring;
 
@@ -11,6 +12,7 @@ internal sealed class SingleRowMapper : IRowToRowMapper
 {
     private readonly ResNetScorer _scorer;
     private readonly int _pixelIndex;
+    private readonly DataViewSchema.Column? _image;
 
     public SingleRowMapper(ResNetScorer scorer, DataViewSchema inputSchema)
     {
@@ -18,6 +20,9 @@ internal sealed class SingleRowMapper : IRowToRowMapper
         InputSchema = inputSchema;
         _pixelIndex = scorer.CheckInput(inputSchema);
         OutputSchema = scorer.OutputSchema(inputSchema);
+        _image = scorer.Columns.Image is { } imageName && inputSchema.GetColumnOrNull(imageName) is { Type: ImageDataViewType } image
+            ? image
+            : null;
     }
 
     public DataViewSchema InputSchema { get; }
@@ -31,13 +36,17 @@ internal sealed class SingleRowMapper : IRowToRowMapper
         if (wanted.Any(c => c.Index >= InputSchema.Count))
         {
             inputs = inputs.Append(InputSchema[_pixelIndex]).Concat(RowErrors.DescribingColumns(InputSchema));
+            if (_image is { } image)
+            {
+                inputs = inputs.Append(image);
+            }
         }
 
         return inputs.DistinctBy(c => c.Index).ToArray();
     }
 
     public DataViewRow GetRow(DataViewRow input, IEnumerable<DataViewSchema.Column> activeColumns) =>
-        new ScoredRow(_scorer, input, OutputSchema, _pixelIndex, activeColumns);
+        new ScoredRow(_scorer, input, OutputSchema, _pixelIndex, _image, activeColumns);
 
     private sealed class ScoredRow : DataViewRow
     {
@@ -47,10 +56,12 @@ internal sealed class SingleRowMapper : IRowToRowMapper
         private readonly ScoringBatch? _batch;
         private readonly ValueGetter<VBuffer<float>>? _pixels;
         private readonly RowErrors? _errors;
+        private readonly ValueGetter<MLImage>? _image;
         private VBuffer<float> _pixelScratch;
         private long _scoredPosition = -1;
 
-        public ScoredRow(ResNetScorer scorer, DataViewRow input, DataViewSchema schema, int pixelIndex, IEnumerable<DataViewSchema.Column> activeColumns)
+        /// <exception cref="ObjectDisposedException">The classifier was disposed before this row was made.</exception>
+        public ScoredRow(ResNetScorer scorer, DataViewRow input, DataViewSchema schema, int pixelIndex, DataViewSchema.Column? image, IEnumerable<DataViewSchema.Column> activeColumns)
         {
             _scorer = scorer;
             _input = input;
@@ -65,7 +76,9 @@ internal sealed class SingleRowMapper : IRowToRowMapper
             {
                 _pixels = input.GetGetter<VBuffer<float>>(input.Schema[pixelIndex]);
                 _errors = new RowErrors(input);
-                _batch = new ScoringBatch(scorer.Session, 1, scorer.Columns.Features is not null);
+                _image = image is { } column && input.IsColumnActive(column) ? input.GetGetter<MLImage>(column) : null;
+                // PredictionEngine never disposes this row: the batch keeps no native object between runs.
+                _batch = new ScoringBatch(scorer.Session, 1, scorer.Columns.Features is not null, cacheTensors: false);
             }
         }
 
@@ -128,8 +141,37 @@ internal sealed class SingleRowMapper : IRowToRowMapper
                 throw _errors!.Rejected(_input.Position, _scorer.Columns.Input, problem);
             }
 
+            if (_image is not null && PixelChecks.IsAllZero(_batch.Pixels) && !HasImage())
+            {
+                throw _errors!.Rejected(_input.Position, _scorer.Columns.Image!, RowErrors.NoImage);
+            }
+
             _batch.Run(1);
+            var outputProblem = PixelChecks.OutputProblem(_batch.Probabilities);
+            if (outputProblem is not null)
+            {
+                throw _errors!.BadOutput(_input.Position, outputProblem);
+            }
+
             _scoredPosition = _input.Position;
+        }
+
+        private bool HasImage()
+        {
+            MLImage image = null!;
+            try
+            {
+                _image!(ref image);
+                return image is not null;
+            }
+            catch (Exception ex)
+            {
+                throw _errors!.Failed(_input.Position, _scorer.Columns.Image!, ex);
+            }
+            finally
+            {
+                image?.Dispose();
+            }
         }
     }
 }

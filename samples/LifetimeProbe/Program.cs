@@ -1,0 +1,182 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.ResNet;
+
+// Usage: LifetimeProbe <engines|cursor|race> <model.zip>
+// Each scenario prints one "<scenario>: ..." line per step and ends with "<scenario>: done"; exit code 0 means
+// no step crashed or threw unexpectedly. A native crash shows as exit code 139 (SIGSEGV) or 134 (SIGABRT).
+if (args.Length != 2)
+{
+    Console.Error.WriteLine("Usage: LifetimeProbe <engines|cursor|race> <model.zip>");
+    return 2;
+}
+
+var ml = new MLContext(1);
+var scenario = args[0];
+var zip = args[1];
+switch (scenario)
+{
+    case "engines":
+        Engines();
+        break;
+    case "cursor":
+        Cursor();
+        break;
+    case "race":
+        Race();
+        break;
+    default:
+        Console.Error.WriteLine($"Unknown scenario '{scenario}'. Known: engines, cursor, race.");
+        return 2;
+}
+
+Console.WriteLine($"{scenario}: done");
+return 0;
+
+// Two engines with ML.NET's default options (each owns the transformer); disposing the first must leave the second working.
+void Engines()
+{
+    var transformer = Load();
+    var (definition, row) = Rows(transformer, 1)[0];
+    var first = ml.Model.CreatePredictionEngine<PixelRow, Prediction>(transformer, inputSchemaDefinition: definition);
+    var second = ml.Model.CreatePredictionEngine<PixelRow, Prediction>(transformer, inputSchemaDefinition: definition);
+    var before = first.Predict(row).PredictedLabel;
+    first.Dispose();
+    var after = second.Predict(row).PredictedLabel;
+    Console.WriteLine($"engines: second engine after the first was disposed: label {after}, same as before: {after == before}");
+    second.Dispose();
+    Report("engines: new engine after the last owner was disposed", () => ml.Model.CreatePredictionEngine<PixelRow, Prediction>(transformer, inputSchemaDefinition: definition));
+}
+
+// A cursor opened before the transformer is disposed keeps scoring; new cursors and Transform afterwards throw.
+void Cursor()
+{
+    var transformer = Load();
+    var data = Data(transformer, 40);
+    var view = transformer.Transform(data);
+    var cursor = view.GetRowCursor(view.Schema);
+    var score = cursor.GetGetter<VBuffer<float>>(view.Schema["Score"]);
+    VBuffer<float> value = default;
+    cursor.MoveNext();
+    transformer.Dispose();
+    var rows = 1;
+    while (cursor.MoveNext())
+    {
+        score(ref value);
+        rows++;
+    }
+
+    cursor.Dispose();
+    Console.WriteLine($"cursor: rows scored after the transformer was disposed: {rows}");
+    Report("cursor: new cursor on a view made before dispose", () => view.GetRowCursor(view.Schema).Dispose());
+    Report("cursor: Transform after dispose", () => transformer.Transform(data));
+}
+
+// Engines predicting and a cursor scoring on other threads while the owning engine disposes the transformer.
+void Race()
+{
+    var transformer = Load();
+    var (definition, row) = Rows(transformer, 1)[0];
+    var owner = ml.Model.CreatePredictionEngine<PixelRow, Prediction>(transformer, inputSchemaDefinition: definition);
+    var engine = ml.Model.CreatePredictionEngine<PixelRow, Prediction>(transformer, inputSchemaDefinition: definition);
+    var view = transformer.Transform(Data(transformer, 200));
+    var started = new CountdownEvent(2);
+    var predicted = 0;
+    var scored = 0;
+    var predictor = new Thread(() =>
+    {
+        for (var i = 0; i < 30; i++)
+        {
+            engine.Predict(row);
+            predicted++;
+            if (i == 0)
+            {
+                started.Signal();
+            }
+        }
+    });
+    var reader = new Thread(() =>
+    {
+        using var cursor = view.GetRowCursor(view.Schema);
+        var getter = cursor.GetGetter<uint>(view.Schema["PredictedLabel"]);
+        uint label = 0;
+        while (cursor.MoveNext())
+        {
+            getter(ref label);
+            if (scored++ == 0)
+            {
+                started.Signal();
+            }
+        }
+    });
+    predictor.Start();
+    reader.Start();
+    started.Wait();
+    owner.Dispose();
+    predictor.Join();
+    reader.Join();
+    Console.WriteLine($"race: after the owner disposed the transformer mid-run: {predicted} predictions, {scored} rows");
+
+    // Disposing an engine while another thread is inside its Predict: the call finishes or throws, never crashes.
+    var last = new Thread(() =>
+    {
+        try
+        {
+            for (var i = 0; i < 30; i++)
+            {
+                engine.Predict(row);
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    });
+    last.Start();
+    Thread.Sleep(50);
+    engine.Dispose();
+    last.Join();
+    Console.WriteLine("race: engine disposed during Predict on another thread: no crash");
+}
+
+ResNetClassifierTransformer Load() => (ResNetClassifierTransformer)ResNetClassifierTransformer.Load(ml, zip);
+
+IDataView Data(ResNetClassifierTransformer transformer, int count)
+{
+    var rows = Rows(transformer, count);
+    return ml.Data.LoadFromEnumerable(rows.Select(r => r.Row), rows[0].Definition);
+}
+
+static (SchemaDefinition Definition, PixelRow Row)[] Rows(ResNetClassifierTransformer transformer, int count)
+{
+    var size = 3 * transformer.ImageHeight * transformer.ImageWidth;
+    var definition = SchemaDefinition.Create(typeof(PixelRow));
+    definition[0].ColumnName = transformer.InputColumnName;
+    definition[0].ColumnType = new VectorDataViewType(NumberDataViewType.Single, size);
+    var random = new Random(7);
+    return Enumerable.Range(0, count)
+        .Select(_ => (definition, new PixelRow { Pixels = Enumerable.Range(0, size).Select(_ => random.NextSingle()).ToArray() }))
+        .ToArray();
+}
+
+static void Report(string step, Action action)
+{
+    try
+    {
+        action();
+        Console.WriteLine($"{step}: no exception");
+    }
+    catch (Exception ex)
+    {
+        Console.WriteLine($"{step}: {ex.GetType().Name}");
+    }
+}
+
+internal sealed class PixelRow
+{
+    public float[] Pixels { get; set; } = [];
+}
+
+internal sealed class Prediction
+{
+    public uint PredictedLabel { get; set; }
+}
