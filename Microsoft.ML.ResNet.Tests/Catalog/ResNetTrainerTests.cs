@@ -11,10 +11,8 @@ public sealed class ResNetTrainerTests
 {
     private const int FashionSize = 32;
 
-    // The pretrained start's floor, above the from-scratch bar of 0.75; measured TBD.
-    private const double FromImageNetBar = 0.78;
-    private const ResNetOptimizer FineTuningOptimizer = ResNetOptimizer.AdamW;
-    private const double FineTuningLearningRate = 0.001;
+    // The pretrained start's floor, above the from-scratch bar of 0.75: 0.783 measured (AMD EPYC, 2 cores, 65 s).
+    private const double FromImageNetBar = 0.77;
 
     public TestContext TestContext { get; set; } = null!;
 
@@ -79,8 +77,6 @@ public sealed class ResNetTrainerTests
             ImageWidth = size,
             Epochs = 3,
             StartingWeights = ResNetStartingWeights.ImageNet,
-            Optimizer = FineTuningOptimizer,
-            LearningRate = FineTuningLearningRate,
             CacheInMemory = true,
             Seed = 1,
             Progress = p =>

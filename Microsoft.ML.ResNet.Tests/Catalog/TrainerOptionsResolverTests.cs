@@ -74,7 +74,9 @@ public sealed class TrainerOptionsResolverTests
         var frozen = TrainerOptionsResolver.Resolve(new ResNetTrainerOptions { Epochs = 4, StartingWeights = ResNetStartingWeights.ImageNet, FreezeBackbone = true }, seed: 1);
 
         Assert.AreEqual((0, 1.0), (scratch.HeadWarmupEpochs, scratch.BackboneLearningRateFactor));
-        Assert.AreEqual((1, 0.5), (imageNet.HeadWarmupEpochs, imageNet.BackboneLearningRateFactor));
+        Assert.AreEqual((1, 0.1), (imageNet.HeadWarmupEpochs, imageNet.BackboneLearningRateFactor));
+        Assert.AreEqual((ResNetOptimizer.Sgd, ResNetOptimizer.AdamW), (scratch.Optimizer, imageNet.Optimizer), "Pretrained starts fine-tune with AdamW.");
+        Assert.AreEqual(1e-3, imageNet.LearningRate);
         Assert.AreEqual(0, oneEpoch.HeadWarmupEpochs, "A single epoch must fine-tune the whole network.");
         Assert.AreEqual(0, frozen.HeadWarmupEpochs, "A frozen backbone trains only the head anyway.");
         Assert.AreNotEqual(scratch.Fingerprint(), TrainerOptionsResolver.Resolve(new ResNetTrainerOptions { Epochs = 4, BackboneLearningRateFactor = 0.5 }, seed: 1).Fingerprint());

@@ -47,8 +47,10 @@ public sealed class ResNetTrainerOptions
     /// <summary>Images per step, 2 to 1024. Default 32.</summary>
     public int BatchSize { get; set; } = TrainerDefaults.BatchSize;
 
-    /// <summary>The optimizer. Default SGD with Nesterov momentum.</summary>
-    public ResNetOptimizer Optimizer { get; set; } = ResNetOptimizer.Sgd;
+    /// <summary>The optimizer; null means SGD with Nesterov momentum from random weights and AdamW when starting from pretrained
+    /// weights (its per-weight step sizes keep a fresh head's first updates in proportion however large the pretrained
+    /// features are).</summary>
+    public ResNetOptimizer? Optimizer { get; set; }
 
     /// <summary>Peak learning rate, greater than 0; null means 0.1 x <see cref="BatchSize"/> / 128 for SGD (0.025 at batch 32)
     /// and 0.001 for AdamW.</summary>
@@ -142,7 +144,7 @@ public sealed class ResNetTrainerOptions
 
     /// <summary>
     /// The backbone's learning rate as a fraction of <see cref="LearningRate"/> (which the fresh head gets), greater than 0
-    /// and at most 1: pretrained layers need smaller steps than a new head. Null means 0.5 when starting from pretrained
+    /// and at most 1: pretrained layers need smaller steps than a new head. Null means 0.1 when starting from pretrained
     /// weights and 1 otherwise.
     /// </summary>
     public double? BackboneLearningRateFactor { get; set; }

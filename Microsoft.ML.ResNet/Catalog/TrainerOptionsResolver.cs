@@ -13,7 +13,10 @@ internal static class TrainerOptionsResolver
         ArgumentException.ThrowIfNullOrWhiteSpace(options.FeatureColumnName, nameof(options.FeatureColumnName));
         Defined(options.Architecture, nameof(options.Architecture));
         ResNetSpec.ValidateDepths(options.StageDepths, nameof(options.StageDepths));
-        Defined(options.Optimizer, nameof(options.Optimizer));
+        if (options.Optimizer is { } optimizer)
+        {
+            Defined(optimizer, nameof(options.Optimizer));
+        }
         Defined(options.LearningRateSchedule, nameof(options.LearningRateSchedule));
         Defined(options.Crop, nameof(options.Crop));
         Defined(options.EarlyStoppingMetric, nameof(options.EarlyStoppingMetric));
@@ -128,7 +131,8 @@ internal static class TrainerOptionsResolver
 
     public static TrainingSettings Resolve(ResNetTrainerOptions options, int seed)
     {
-        var sgd = options.Optimizer == ResNetOptimizer.Sgd;
+        var optimizer = options.Optimizer ?? (options.StartsPretrained ? ResNetOptimizer.AdamW : ResNetOptimizer.Sgd);
+        var sgd = optimizer == ResNetOptimizer.Sgd;
         var rowBytes = 3L * options.ImageHeight * options.ImageWidth * sizeof(float);
         return new TrainingSettings
         {
@@ -138,7 +142,7 @@ internal static class TrainerOptionsResolver
             ImageWidth = options.ImageWidth,
             Epochs = options.Epochs,
             BatchSize = options.BatchSize,
-            Optimizer = options.Optimizer,
+            Optimizer = optimizer,
             LearningRate = options.LearningRate
                 ?? (sgd ? TrainerDefaults.SgdLearningRate * options.BatchSize / TrainerDefaults.SgdReferenceBatchSize : TrainerDefaults.AdamWLearningRate),
             Momentum = options.Momentum,

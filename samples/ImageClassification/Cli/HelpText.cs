@@ -19,7 +19,7 @@ internal static class HelpText
                        --test-data <folder>   labelled test images
                        By default the network starts from ImageNet weights (the ResNet of ML.NET's
                        Microsoft.ML.DnnImageFeaturizer.ResNet18 package, basic blocks 2/2/2/3) and is
-                       fine-tuned: 112x112 images, 5 epochs (1 head-only), batch 32, learning rate 0.02.
+                       fine-tuned: 112x112 images, 5 epochs (1 head-only), batch 32, AdamW.
                        --from-scratch         random weights instead: ResNet-34, 32x32 images, 6 epochs,
                                               learning rate 0.03
                        --arch <name>          resnet18 | resnet34 | resnet50 | resnet101 | resnet152
@@ -27,7 +27,8 @@ internal static class HelpText
                        --epochs <n>           passes over the training images
                        --image-size <pixels>  square input size, >= 32
                        --batch-size <n>       images per step
-                       --learning-rate <lr>   peak of the one-cycle schedule (the head's when fine-tuning)
+                       --learning-rate <lr>   peak of the one-cycle schedule (the head's when fine-tuning;
+                                              default 0.001 fine-tuning, 0.03 from scratch)
                        --weights <file>       start from these weights (.pth, .safetensors, .resnet, ONNX)
                        --output <folder>      where model.zip and model.onnx go (default ./out); epoch
                                               checkpoints in <folder>/checkpoints until the model is saved
