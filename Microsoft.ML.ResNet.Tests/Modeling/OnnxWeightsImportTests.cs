@@ -14,7 +14,7 @@ namespace Microsoft.ML.ResNet.Tests.Modeling;
 /// </summary>
 [TestClass]
 [DoNotParallelize]
-public sealed class OnnxWeightsImportTests
+public sealed class OnnxWeightsImportTests : TempFolderTest
 {
     /// <summary>max |difference| / max |feature|: the bar for an exact mapping.</summary>
     private const float RelativeTolerance = 1e-4f;
@@ -24,7 +24,6 @@ public sealed class OnnxWeightsImportTests
     private const int Side = 224;
 
     private static Tensor? _photos;
-    private string _folder = "";
 
     private static Tensor Photos => _photos!;
 
@@ -37,12 +36,6 @@ public sealed class OnnxWeightsImportTests
 
     [ClassCleanup]
     public static void DisposePhotos() => _photos?.Dispose();
-
-    [TestInitialize]
-    public void CreateFolder() => _folder = TestPaths.NewTempFolder();
-
-    [TestCleanup]
-    public void DeleteFolder() => Directory.Delete(_folder, recursive: true);
 
     [TestMethod]
     public void FindResNet18Onnx_PackageReferenced_ReturnsFileBesideTheTests()
@@ -205,7 +198,7 @@ public sealed class OnnxWeightsImportTests
     [TestMethod]
     public void Read_NonResNetGraph_ThrowsNamingFileAndNode()
     {
-        var path = Path.Combine(_folder, "tiny.onnx");
+        var path = Path.Combine(Folder, "tiny.onnx");
         File.WriteAllBytes(path, TinyConvReluModel().ToByteArray());
 
         var error = Assert.ThrowsExactly<InvalidDataException>(() => WeightsFile.Read(path));
@@ -222,7 +215,7 @@ public sealed class OnnxWeightsImportTests
         var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(PackageOnnx));
         var pool = model.Graph.Node.Single(n => n.OpType == "AveragePool");
         model.Graph.Node.Remove(pool);
-        var path = Path.Combine(_folder, "no-pool.onnx");
+        var path = Path.Combine(Folder, "no-pool.onnx");
         File.WriteAllBytes(path, model.ToByteArray());
 
         var error = Assert.ThrowsExactly<InvalidDataException>(() => WeightsFile.Read(path));
@@ -240,7 +233,7 @@ public sealed class OnnxWeightsImportTests
         var dilations = conv.Attribute.Single(a => a.Name == "dilations");
         dilations.Ints.Clear();
         dilations.Ints.Add([2, 2]);
-        var path = Path.Combine(_folder, "dilated.onnx");
+        var path = Path.Combine(Folder, "dilated.onnx");
         File.WriteAllBytes(path, model.ToByteArray());
 
         var error = Assert.ThrowsExactly<InvalidDataException>(() => WeightsFile.Read(path));
@@ -252,7 +245,7 @@ public sealed class OnnxWeightsImportTests
     public void Read_TruncatedOnnx_ThrowsNamingFileAndFormat()
     {
         var bytes = File.ReadAllBytes(PackageOnnx);
-        var path = Path.Combine(_folder, "truncated.onnx");
+        var path = Path.Combine(Folder, "truncated.onnx");
         File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
 
         var error = Assert.ThrowsExactly<InvalidDataException>(() => WeightsFile.Read(path));
