@@ -97,14 +97,7 @@ public sealed class ResNetWeightsTests : TempFolderTest
 
         ResNetWeights.Load(model, fixture.WeightsPath);
         model.eval();
-        using var pixels = ReadPixels(fixture.InputPath, fixture.Outputs.Images.Length);
-        using var mean = tensor(fixture.Outputs.Mean).view(1, 3, 1, 1);
-        using var std = tensor(fixture.Outputs.Std).view(1, 3, 1, 1);
-        using var noGrad = no_grad();
-        using var logits = model.call((pixels - mean) / std);
-
-        var expected = tensor(fixture.Outputs.Logits.SelectMany(row => row).ToArray()).view(logits.shape);
-        var maxDifference = (logits - expected).abs().max().item<float>();
+        var maxDifference = fixture.MaxLogitDifference(model);
         Assert.IsTrue(maxDifference <= 1e-4f, $"max |TorchSharp - PyTorch| on logits = {maxDifference}");
     }
 
@@ -286,12 +279,4 @@ public sealed class ResNetWeightsTests : TempFolderTest
 
     private static bool Same(Tensor expected, Tensor actual) =>
         expected.shape.SequenceEqual(actual.shape) && expected.eq(actual).all().item<bool>();
-
-    private static Tensor ReadPixels(string path, int images)
-    {
-        var bytes = File.ReadAllBytes(path);
-        var values = new float[bytes.Length / sizeof(float)];
-        Buffer.BlockCopy(bytes, 0, values, 0, bytes.Length);
-        return tensor(values).view(images, 3, 224, 224);
-    }
 }

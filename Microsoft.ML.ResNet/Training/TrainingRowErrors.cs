@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.ML.Data;
 using Microsoft.ML.ResNet.Modeling;
 
@@ -49,26 +48,4 @@ internal sealed class TrainingRowErrors
     /// <summary>The name of a describing text column whose value in the current row is empty, or null.</summary>
     public string? EmptyTextColumn() =>
         _row.Values().FirstOrDefault(v => v.Value.AsSpan().Trim().IsEmpty) is { Name: { } name } ? name : null;
-
-    /// <summary>The first value that is NaN or infinite, as (index, value), or null.</summary>
-    public static (int Index, float Value)? NonFinite(ReadOnlySpan<float> pixels)
-    {
-        for (var i = 0; i < pixels.Length; i++)
-        {
-            if (!float.IsFinite(pixels[i]))
-            {
-                return (i, pixels[i]);
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>A non-finite pixel value as text ("NaN", "+Infinity", "-Infinity").</summary>
-    public static string Show(float value) => value switch
-    {
-        float.PositiveInfinity => "+Infinity",
-        float.NegativeInfinity => "-Infinity",
-        _ => value.ToString(CultureInfo.InvariantCulture),
-    };
 }
