@@ -1,4 +1,3 @@
-using Microsoft.ML.Data;
 using Microsoft.ML.ResNet.Modeling;
 
 namespace Microsoft.ML.ResNet.Scoring;
