@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
+using Microsoft.ML.ResNet.Modeling;
+using static TorchSharp.torch;
 
 namespace Microsoft.ML.ResNet.Tests;
 
@@ -21,6 +23,30 @@ internal static class PythonReference
     {
         /// <summary>The same network exported by <c>torch.onnx.export</c> (only when asked for with exportOnnx).</summary>
         public string OnnxPath => Path.ChangeExtension(WeightsPath, null) + "_torch.onnx";
+
+        /// <summary>The input images as the script wrote them: float32 NCHW pixels, 0 to 1, not normalized.</summary>
+        public float[] ReadInput()
+        {
+            var bytes = File.ReadAllBytes(InputPath);
+            var values = new float[bytes.Length / sizeof(float)];
+            Buffer.BlockCopy(bytes, 0, values, 0, bytes.Length);
+            return values;
+        }
+
+        /// <summary>max |logits of <paramref name="model"/> - PyTorch's logits| over the input images, normalized as PyTorch did.</summary>
+        public float MaxLogitDifference(ResNetModel model)
+        {
+            var values = ReadInput();
+            var images = Outputs.Images.Length;
+            var side = (int)Math.Sqrt(values.Length / (3 * images));
+            using var pixels = tensor(values).view(images, 3, side, side);
+            using var mean = tensor(Outputs.Mean).view(1, 3, 1, 1);
+            using var std = tensor(Outputs.Std).view(1, 3, 1, 1);
+            using var noGrad = no_grad();
+            using var logits = model.call((pixels - mean) / std);
+            using var expected = tensor(Outputs.Logits.SelectMany(row => row).ToArray()).view(logits.shape);
+            return (logits - expected).abs().max().item<float>();
+        }
     }
 
     public sealed record ReferenceOutputs(

@@ -6,20 +6,12 @@ namespace Microsoft.ML.ResNet.Tests.Catalog;
 
 /// <summary>Garbage and truncated ONNX files given as ModelPath: errors that name the file.</summary>
 [TestClass]
-public sealed class ModelPreparerTests
+public sealed class ModelPreparerTests : TempFolderTest
 {
-    private string _folder = "";
-
-    [TestInitialize]
-    public void CreateFolder() => _folder = TestPaths.NewTempFolder();
-
-    [TestCleanup]
-    public void DeleteFolder() => Directory.Delete(_folder, recursive: true);
-
     [TestMethod]
     public void Prepare_TextFileAsOnnx_ThrowsInvalidDataNamingTheFile()
     {
-        var path = Path.Combine(_folder, "model.onnx");
+        var path = Path.Combine(Folder, "model.onnx");
         File.WriteAllText(path, "This is a README, not a network.\n");
 
         var error = MemoryProbe.ThrowsWithinBudget<InvalidDataException>(() => ModelPreparer.Prepare(new ResNetClassifierOptions { ModelPath = path }));
@@ -30,7 +22,7 @@ public sealed class ModelPreparerTests
     [TestMethod]
     public void Prepare_TruncatedOnnx_ThrowsInvalidDataNamingTheFile()
     {
-        var path = Path.Combine(_folder, "truncated.onnx");
+        var path = Path.Combine(Folder, "truncated.onnx");
         var whole = ExportSmall();
         File.WriteAllBytes(path, whole[..(whole.Length / 2)]);
 
@@ -42,7 +34,7 @@ public sealed class ModelPreparerTests
     [TestMethod]
     public void Prepare_WholeOnnx_Loads()
     {
-        var path = Path.Combine(_folder, "whole.onnx");
+        var path = Path.Combine(Folder, "whole.onnx");
         File.WriteAllBytes(path, ExportSmall());
 
         var prepared = ModelPreparer.Prepare(new ResNetClassifierOptions { ModelPath = path });
@@ -53,7 +45,7 @@ public sealed class ModelPreparerTests
     [TestMethod]
     public void ResNetClassify_EmptyOnnxFile_FitThrowsInvalidDataNamingTheFile()
     {
-        var path = Path.Combine(_folder, "empty.onnx");
+        var path = Path.Combine(Folder, "empty.onnx");
         File.WriteAllBytes(path, []);
         var ml = new MLContext(1);
         var data = ml.Data.LoadFromEnumerable(Array.Empty<Scoring.ScoringFixtures.PixelRow>());

@@ -7,17 +7,9 @@ namespace Microsoft.ML.ResNet.Tests.Catalog;
 
 /// <summary>SaveAtomically under faults: a full disk, and a shared temp name someone else holds.</summary>
 [TestClass]
-public sealed class ResNetCatalogTests
+public sealed class ResNetCatalogTests : TempFolderTest
 {
     private const int Size = 32;
-
-    private string _folder = "";
-
-    [TestInitialize]
-    public void CreateFolder() => _folder = TestPaths.NewTempFolder();
-
-    [TestCleanup]
-    public void DeleteFolder() => Directory.Delete(_folder, recursive: true);
 
     [TestMethod]
     public void SaveAtomically_DiskFull_ErrorNamesPathOldModelIntactAndLoadableNoTempLeft()
@@ -45,13 +37,13 @@ public sealed class ResNetCatalogTests
     public void SaveAtomically_SharedTempNamesTakenByAnotherUser_SavesThroughThePrivateFolder()
     {
         // What another user of the machine could do to the old fixed staging folder: take its name.
-        var sharedTemp = Path.Combine(_folder, "shared-tmp");
+        var sharedTemp = Path.Combine(Folder, "shared-tmp");
         Directory.CreateDirectory(sharedTemp);
         File.WriteAllText(Path.Combine(sharedTemp, "resnetml-save"), "planted");
         var ml = new MLContext(1);
         var data = ml.Data.LoadFromEnumerable(Array.Empty<PixelRow>());
         using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallOnnx() }).Fit(data);
-        var path = Path.Combine(_folder, "model.zip");
+        var path = Path.Combine(Folder, "model.zip");
         var previous = Environment.GetEnvironmentVariable("TMPDIR");
         Environment.SetEnvironmentVariable("TMPDIR", sharedTemp);
         try
@@ -78,7 +70,7 @@ public sealed class ResNetCatalogTests
 
     private string SmallOnnx()
     {
-        var path = Path.Combine(_folder, "small.onnx");
+        var path = Path.Combine(Folder, "small.onnx");
         using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 2));
         File.WriteAllBytes(path, ResNetOnnxExporter.ToBytes(model, new OnnxExportOptions { Labels = ["a", "b"], InputHeight = Size, InputWidth = Size, IncludeFeatures = true }));
         return path;

@@ -7,19 +7,11 @@ using static Microsoft.ML.ResNet.Tests.Scoring.ScoringFixtures;
 namespace Microsoft.ML.ResNet.Tests.Catalog;
 
 [TestClass]
-public sealed class ResNetClassifierTransformerTests
+public sealed class ResNetClassifierTransformerTests : TempFolderTest
 {
     // PredictionEngine disposes the transformer it was made from unless told otherwise (ML.NET's default);
     // engines that share one transformer, as a pool's do, must not own it.
     private static readonly PredictionEngineOptions Shared = new() { OwnsTransformer = false };
-
-    private string _folder = "";
-
-    [TestInitialize]
-    public void CreateFolder() => _folder = TestPaths.NewTempFolder();
-
-    [TestCleanup]
-    public void DeleteFolder() => Directory.Delete(_folder, recursive: true);
 
     [TestMethod]
     public void Transform_BatchSizes_AgreeWithEachOtherOnRowsNotAMultipleOfTheBatch()
@@ -217,7 +209,7 @@ public sealed class ResNetClassifierTransformerTests
         var ml = new MLContext(1);
         var pixels = PhotoPixels(ml, SmallSize);
         using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), FeaturesColumnName = "Features" }).Fit(pixels);
-        var path = Path.Combine(_folder, "model.zip");
+        var path = Path.Combine(Folder, "model.zip");
 
         ml.Model.Save(transformer, pixels.Schema, path);
         var stock = ml.Model.Load(path, out var savedSchema);
@@ -260,11 +252,11 @@ public sealed class ResNetClassifierTransformerTests
         var ml = new MLContext(1);
         var pixels = PhotoPixels(ml, SmallSize);
         using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }).Fit(pixels);
-        var zip = Path.Combine(_folder, "model.zip");
+        var zip = Path.Combine(Folder, "model.zip");
         transformer.Save(zip, pixels.Schema);
-        var input = Path.Combine(_folder, "pixels.bin");
+        var input = Path.Combine(Folder, "pixels.bin");
         File.WriteAllBytes(input, Scores(pixels, "Pixels").SelectMany(r => r).SelectMany(BitConverter.GetBytes).ToArray());
-        var output = Path.Combine(_folder, "scores.json");
+        var output = Path.Combine(Folder, "scores.json");
 
         RunDotnet("run", "-c", "Release", "--project", project, "--", zip, input, "5", output);
 
@@ -288,7 +280,7 @@ public sealed class ResNetClassifierTransformerTests
         var ml = new MLContext(1);
         var pixels = PhotoPixels(ml, SmallSize);
         using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), BatchSize = 2, ScoreColumnName = "Probabilities" }).Fit(pixels);
-        var path = Path.Combine(_folder, "model.zip");
+        var path = Path.Combine(Folder, "model.zip");
         transformer.Save(path, pixels.Schema);
 
         using var reloaded = (ResNetClassifierTransformer)ResNetClassifierTransformer.Load(ml, path);
@@ -297,10 +289,10 @@ public sealed class ResNetClassifierTransformerTests
         Assert.AreEqual("Probabilities", reloaded.ScoreColumnName);
         CollectionAssert.AreEqual(SmallLabels, reloaded.Labels.ToArray());
         Assert.AreEqual(0f, MaxDifference(Scores(transformer.Transform(pixels), "Probabilities"), Scores(reloaded.Transform(pixels), "Probabilities")));
-        Assert.AreEqual(1, Directory.GetFiles(_folder).Length, "the atomic save leaves no temp file");
+        Assert.AreEqual(1, Directory.GetFiles(Folder).Length, "the atomic save leaves no temp file");
 
         // Saved again from the reloaded transformer: the graph rewrite is idempotent.
-        var again = Path.Combine(_folder, "again.zip");
+        var again = Path.Combine(Folder, "again.zip");
         reloaded.Save(again, pixels.Schema);
         var stock = ml.Model.Load(again, out _);
         Assert.IsTrue(MaxDifference(Scores(transformer.Transform(pixels), "Probabilities"), Scores(stock.Transform(pixels), "Probabilities")) <= 1e-5f);
@@ -315,7 +307,7 @@ public sealed class ResNetClassifierTransformerTests
         var pipeline = PixelPipeline(ml, SmallSize)
             .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }));
         var model = pipeline.Fit(photos);
-        var path = Path.Combine(_folder, "pipeline.zip");
+        var path = Path.Combine(Folder, "pipeline.zip");
         ml.Model.Save(model, photos.Schema, path);
 
         var stock = ml.Model.Load(path, out _);
@@ -337,7 +329,7 @@ public sealed class ResNetClassifierTransformerTests
     {
         var ml = new MLContext(1);
         var pixels = PhotoPixels(ml, SmallSize);
-        var path = Path.Combine(_folder, "model.zip");
+        var path = Path.Combine(Folder, "model.zip");
         File.WriteAllText(path, "previous model");
         var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }).Fit(pixels);
         transformer.Dispose();
@@ -345,7 +337,7 @@ public sealed class ResNetClassifierTransformerTests
         Assert.ThrowsExactly<ObjectDisposedException>(() => ml.Model.SaveAtomically(transformer, pixels.Schema, path));
 
         Assert.AreEqual("previous model", File.ReadAllText(path));
-        Assert.HasCount(1, Directory.GetFiles(_folder), "no temp file is left behind");
+        Assert.HasCount(1, Directory.GetFiles(Folder), "no temp file is left behind");
     }
 
     [TestMethod]
@@ -353,7 +345,7 @@ public sealed class ResNetClassifierTransformerTests
     {
         var ml = new MLContext(1);
         var photos = Photos(ml);
-        var path = Path.Combine(_folder, "plain.zip");
+        var path = Path.Combine(Folder, "plain.zip");
         ml.Model.Save(ml.Transforms.CopyColumns("Copy", "ImagePath").Fit(photos), photos.Schema, path);
 
         var error = Assert.ThrowsExactly<InvalidDataException>(() => ResNetClassifierTransformer.Load(ml, path));
@@ -470,7 +462,7 @@ public sealed class ResNetClassifierTransformerTests
     {
         var ml = new MLContext(1);
         var pixels = PhotoPixels(ml, SmallSize);
-        var zip = Path.Combine(_folder, "model.zip");
+        var zip = Path.Combine(Folder, "model.zip");
         using (var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }).Fit(pixels))
         {
             transformer.Save(zip, pixels.Schema);

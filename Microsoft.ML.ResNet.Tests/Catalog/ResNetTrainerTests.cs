@@ -37,13 +37,7 @@ public sealed class ResNetTrainerTests
             LearningRate = 0.03,
             CacheInMemory = true,
             Seed = 1,
-            Progress = p =>
-            {
-                if (p.IsEpochEnd)
-                {
-                    TestContext.WriteLine(p.ToString());
-                }
-            },
+            Progress = LogEpochEnd,
         };
         var watch = Stopwatch.StartNew();
 
@@ -79,13 +73,7 @@ public sealed class ResNetTrainerTests
             StartingWeights = ResNetStartingWeights.ImageNet,
             CacheInMemory = true,
             Seed = 1,
-            Progress = p =>
-            {
-                if (p.IsEpochEnd)
-                {
-                    TestContext.WriteLine(p.ToString());
-                }
-            },
+            Progress = LogEpochEnd,
         };
         var watch = Stopwatch.StartNew();
 
@@ -258,6 +246,15 @@ public sealed class ResNetTrainerTests
 
         Assert.AreEqual("inputSchema", error.ParamName);
         StringAssert.Contains(error.Message, "'Label'");
+    }
+
+    /// <summary>Shows each epoch's summary in the test log.</summary>
+    private void LogEpochEnd(ResNetTrainingProgress progress)
+    {
+        if (progress.IsEpochEnd)
+        {
+            TestContext.WriteLine(progress.ToString());
+        }
     }
 
     /// <summary>ML.NET loads 28x28 grayscale PNGs as color images: all three planes must come out, equal.</summary>

@@ -5,43 +5,35 @@ using Microsoft.ML.ResNet.Modeling;
 namespace Microsoft.ML.ResNet.Tests.Export;
 
 [TestClass]
-public sealed class OnnxModelInfoTests
+public sealed class OnnxModelInfoTests : TempFolderTest
 {
     [TestMethod]
     public void Read_ExportedFile_RoundTripsMetadata()
     {
-        var folder = TestPaths.NewTempFolder();
-        try
+        using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 3));
+        var path = Path.Combine(Folder, "model.onnx");
+        var options = new OnnxExportOptions
         {
-            using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 3));
-            var path = Path.Combine(folder, "model.onnx");
-            var options = new OnnxExportOptions
-            {
-                Labels = ["tabby cat", "dog \"rex\"", "日本"],
-                Mean = [0.5f, 0.25f, 0.125f],
-                Std = [0.1f, 0.2f, 0.3f],
-                InputHeight = 96,
-                InputWidth = 160,
-                IncludeFeatures = true,
-            };
-            ResNetOnnxExporter.Export(model, path, options);
+            Labels = ["tabby cat", "dog \"rex\"", "日本"],
+            Mean = [0.5f, 0.25f, 0.125f],
+            Std = [0.1f, 0.2f, 0.3f],
+            InputHeight = 96,
+            InputWidth = 160,
+            IncludeFeatures = true,
+        };
+        ResNetOnnxExporter.Export(model, path, options);
 
-            var info = OnnxModelInfo.Read(path);
+        var info = OnnxModelInfo.Read(path);
 
-            Assert.AreEqual(ResNetArchitecture.ResNet18, info.Architecture);
-            Assert.AreEqual(ResNetVariant.TorchVision, info.Variant);
-            CollectionAssert.AreEqual(options.Labels.ToList(), info.Labels.ToList());
-            CollectionAssert.AreEqual(options.Mean, info.Mean);
-            CollectionAssert.AreEqual(options.Std, info.Std);
-            Assert.AreEqual(96, info.InputHeight);
-            Assert.AreEqual(160, info.InputWidth);
-            Assert.AreEqual(512, info.FeatureSize);
-            Assert.IsTrue(info.HasFeaturesOutput);
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        Assert.AreEqual(ResNetArchitecture.ResNet18, info.Architecture);
+        Assert.AreEqual(ResNetVariant.TorchVision, info.Variant);
+        CollectionAssert.AreEqual(options.Labels.ToList(), info.Labels.ToList());
+        CollectionAssert.AreEqual(options.Mean, info.Mean);
+        CollectionAssert.AreEqual(options.Std, info.Std);
+        Assert.AreEqual(96, info.InputHeight);
+        Assert.AreEqual(160, info.InputWidth);
+        Assert.AreEqual(512, info.FeatureSize);
+        Assert.IsTrue(info.HasFeaturesOutput);
     }
 
     [TestMethod]
@@ -91,43 +83,27 @@ public sealed class OnnxModelInfoTests
     [TestMethod]
     public void Read_ModelWithoutLabelsKey_ThrowsNamingKeyAndFile()
     {
-        var folder = TestPaths.NewTempFolder();
-        try
-        {
-            using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 2));
-            var proto = ResNetOnnxExporter.ToModelProto(model, new OnnxExportOptions());
-            proto.MetadataProps.Remove(proto.MetadataProps.Single(p => p.Key == OnnxContract.Metadata.Labels));
-            var path = Path.Combine(folder, "foreign.onnx");
-            File.WriteAllBytes(path, proto.ToByteArray());
+        using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 2));
+        var proto = ResNetOnnxExporter.ToModelProto(model, new OnnxExportOptions());
+        proto.MetadataProps.Remove(proto.MetadataProps.Single(p => p.Key == OnnxContract.Metadata.Labels));
+        var path = Path.Combine(Folder, "foreign.onnx");
+        File.WriteAllBytes(path, proto.ToByteArray());
 
-            var error = Assert.ThrowsExactly<InvalidDataException>(() => OnnxModelInfo.Read(path));
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => OnnxModelInfo.Read(path));
 
-            Assert.Contains(OnnxContract.Metadata.Labels, error.Message);
-            Assert.Contains(path, error.Message);
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        Assert.Contains(OnnxContract.Metadata.Labels, error.Message);
+        Assert.Contains(path, error.Message);
     }
 
     [TestMethod]
     public void Read_NotOnnx_ThrowsNamingFile()
     {
-        var folder = TestPaths.NewTempFolder();
-        try
-        {
-            var path = Path.Combine(folder, "photo.onnx");
-            File.Copy(Directory.GetFiles(TestPaths.Photos, "*.png")[0], path);
+        var path = Path.Combine(Folder, "photo.onnx");
+        File.Copy(Directory.GetFiles(TestPaths.Photos, "*.png")[0], path);
 
-            var error = Assert.ThrowsExactly<InvalidDataException>(() => OnnxModelInfo.Read(path));
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => OnnxModelInfo.Read(path));
 
-            Assert.Contains(path, error.Message);
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        Assert.Contains(path, error.Message);
     }
 
     [TestMethod]

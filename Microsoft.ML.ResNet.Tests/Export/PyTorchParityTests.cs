@@ -40,9 +40,7 @@ public sealed class PyTorchParityTests
     {
         var fixture = PythonReference.Get("resnet34");
         using var ours = ExportFixtures.LoadPhotos();
-        var bytes = File.ReadAllBytes(fixture.InputPath);
-        var theirs = new float[bytes.Length / sizeof(float)];
-        Buffer.BlockCopy(bytes, 0, theirs, 0, bytes.Length);
+        var theirs = fixture.ReadInput();
 
         Assert.AreEqual(0f, ExportFixtures.MaxAbsDifference(theirs, ours.data<float>().ToArray()), "PNG decoding differs between ML.NET and PIL");
     }

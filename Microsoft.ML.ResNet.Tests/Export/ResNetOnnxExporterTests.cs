@@ -9,7 +9,7 @@ using static Microsoft.ML.ResNet.Tests.Export.ExportFixtures;
 namespace Microsoft.ML.ResNet.Tests.Export;
 
 [TestClass]
-public sealed class ResNetOnnxExporterTests
+public sealed class ResNetOnnxExporterTests : TempFolderTest
 {
     private const float Tolerance = 1e-4f;
     private static Tensor? _photos;
@@ -303,66 +303,42 @@ public sealed class ResNetOnnxExporterTests
     [TestMethod]
     public void Export_ExistingFile_ReplacedAndNoTempLeft()
     {
-        var folder = TestPaths.NewTempFolder();
-        try
-        {
-            using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 3));
-            var path = Path.Combine(folder, "model.onnx");
-            File.WriteAllText(path, "old");
+        using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 3));
+        var path = Path.Combine(Folder, "model.onnx");
+        File.WriteAllText(path, "old");
 
-            ResNetOnnxExporter.Export(model, path, new OnnxExportOptions { Labels = ["a", "b", "c"] });
+        ResNetOnnxExporter.Export(model, path, new OnnxExportOptions { Labels = ["a", "b", "c"] });
 
-            CollectionAssert.AreEqual(new[] { "a", "b", "c" }, OnnxModelInfo.Read(path).Labels.ToList());
-            CollectionAssert.AreEqual(new[] { path }, Directory.GetFiles(folder));
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        CollectionAssert.AreEqual(new[] { "a", "b", "c" }, OnnxModelInfo.Read(path).Labels.ToList());
+        CollectionAssert.AreEqual(new[] { path }, Directory.GetFiles(Folder));
     }
 
     [TestMethod]
     public void Export_InvalidOptions_ExistingFileUntouched()
     {
-        var folder = TestPaths.NewTempFolder();
-        try
-        {
-            using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 3));
-            var path = Path.Combine(folder, "model.onnx");
-            File.WriteAllText(path, "old");
+        using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 3));
+        var path = Path.Combine(Folder, "model.onnx");
+        File.WriteAllText(path, "old");
 
-            Assert.ThrowsExactly<ArgumentException>(() => ResNetOnnxExporter.Export(model, path, new OnnxExportOptions { Labels = ["a"] }));
+        Assert.ThrowsExactly<ArgumentException>(() => ResNetOnnxExporter.Export(model, path, new OnnxExportOptions { Labels = ["a"] }));
 
-            Assert.AreEqual("old", File.ReadAllText(path));
-            CollectionAssert.AreEqual(new[] { path }, Directory.GetFiles(folder));
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        Assert.AreEqual("old", File.ReadAllText(path));
+        CollectionAssert.AreEqual(new[] { path }, Directory.GetFiles(Folder));
     }
 
     [TestMethod]
     public void Export_Files_PassOnnxFullCheck()
     {
         PythonReference.RequireModule("onnx");
-        var folder = TestPaths.NewTempFolder();
-        try
-        {
-            using var resnet18 = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 10));
-            using var resnet50 = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet50, 5));
-            using var projection = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet34, 1000, ResNetVariant.ProjectionShortcuts));
-            var files = new[] { "resnet18.onnx", "resnet50.onnx", "projection.onnx" }.Select(f => Path.Combine(folder, f)).ToArray();
-            ResNetOnnxExporter.Export(resnet18, files[0], new OnnxExportOptions { IncludeFeatures = true, InputHeight = 96, InputWidth = 160 });
-            ResNetOnnxExporter.Export(resnet50, files[1], new OnnxExportOptions { IncludeFeatures = true });
-            ResNetOnnxExporter.Export(projection, files[2], new OnnxExportOptions());
+        using var resnet18 = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 10));
+        using var resnet50 = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet50, 5));
+        using var projection = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet34, 1000, ResNetVariant.ProjectionShortcuts));
+        var files = new[] { "resnet18.onnx", "resnet50.onnx", "projection.onnx" }.Select(f => Path.Combine(Folder, f)).ToArray();
+        ResNetOnnxExporter.Export(resnet18, files[0], new OnnxExportOptions { IncludeFeatures = true, InputHeight = 96, InputWidth = 160 });
+        ResNetOnnxExporter.Export(resnet50, files[1], new OnnxExportOptions { IncludeFeatures = true });
+        ResNetOnnxExporter.Export(projection, files[2], new OnnxExportOptions());
 
-            // Throws with the checker's output when any file fails.
-            PythonReference.Run([Path.Combine(TestPaths.Tools, "onnx_check.py"), .. files]);
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        // Throws with the checker's output when any file fails.
+        PythonReference.Run([Path.Combine(TestPaths.Tools, "onnx_check.py"), .. files]);
     }
 }

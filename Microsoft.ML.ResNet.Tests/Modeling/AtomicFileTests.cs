@@ -3,96 +3,64 @@ using Microsoft.ML.ResNet.Modeling;
 namespace Microsoft.ML.ResNet.Tests.Modeling;
 
 [TestClass]
-public sealed class AtomicFileTests
+public sealed class AtomicFileTests : TempFolderTest
 {
     [TestMethod]
     public void Write_WriterFailsMidway_OriginalIntactAndNoTempLeft()
     {
-        var folder = TestPaths.NewTempFolder();
-        try
-        {
-            var path = Path.Combine(folder, "model.onnx");
-            File.WriteAllText(path, "original");
+        var path = Path.Combine(Folder, "model.onnx");
+        File.WriteAllText(path, "original");
 
-            var error = Assert.ThrowsExactly<IOException>(() => AtomicFile.Write(path, stream =>
-            {
-                stream.Write(new byte[4096]);
-                throw new IOException("disk full (simulated by the writer)");
-            }));
-
-            StringAssert.Contains(error.Message, path);
-            StringAssert.Contains(error.Message, "disk full (simulated by the writer)");
-            Assert.AreEqual("original", File.ReadAllText(path));
-            CollectionAssert.AreEqual(new[] { path }, Directory.GetFiles(folder));
-        }
-        finally
+        var error = Assert.ThrowsExactly<IOException>(() => AtomicFile.Write(path, stream =>
         {
-            Directory.Delete(folder, recursive: true);
-        }
+            stream.Write(new byte[4096]);
+            throw new IOException("disk full (simulated by the writer)");
+        }));
+
+        StringAssert.Contains(error.Message, path);
+        StringAssert.Contains(error.Message, "disk full (simulated by the writer)");
+        Assert.AreEqual("original", File.ReadAllText(path));
+        CollectionAssert.AreEqual(new[] { path }, Directory.GetFiles(Folder));
     }
 
     [TestMethod]
     public void Write_StreamFailsAfterSomeBytes_ErrorNamesPathOriginalIntactNoTempLeft()
     {
-        var folder = TestPaths.NewTempFolder();
-        try
-        {
-            var path = Path.Combine(folder, "model.zip");
-            File.WriteAllText(path, "previous model");
+        var path = Path.Combine(Folder, "model.zip");
+        File.WriteAllText(path, "previous model");
 
-            var error = Assert.ThrowsExactly<IOException>(() => AtomicFile.Write(path, stream =>
-            {
-                using var failing = new FailingStream(stream, failAfterBytes: 10_000);
-                failing.Write(new byte[64 * 1024]);
-            }));
-
-            StringAssert.Contains(error.Message, path);
-            Assert.IsInstanceOfType<IOException>(error.InnerException);
-            Assert.AreEqual("previous model", File.ReadAllText(path));
-            CollectionAssert.AreEqual(new[] { path }, Directory.GetFiles(folder), "no temp file is left behind");
-        }
-        finally
+        var error = Assert.ThrowsExactly<IOException>(() => AtomicFile.Write(path, stream =>
         {
-            Directory.Delete(folder, recursive: true);
-        }
+            using var failing = new FailingStream(stream, failAfterBytes: 10_000);
+            failing.Write(new byte[64 * 1024]);
+        }));
+
+        StringAssert.Contains(error.Message, path);
+        Assert.IsInstanceOfType<IOException>(error.InnerException);
+        Assert.AreEqual("previous model", File.ReadAllText(path));
+        CollectionAssert.AreEqual(new[] { path }, Directory.GetFiles(Folder), "no temp file is left behind");
     }
 
     [TestMethod]
     public void Write_TargetIsFolder_ThrowsAndNoTempLeft()
     {
-        var folder = TestPaths.NewTempFolder();
-        try
-        {
-            var target = Path.Combine(folder, "model.onnx");
-            Directory.CreateDirectory(target);
+        var target = Path.Combine(Folder, "model.onnx");
+        Directory.CreateDirectory(target);
 
-            Assert.Throws<IOException>(() => AtomicFile.Write(target, stream => stream.Write(new byte[16])));
+        Assert.Throws<IOException>(() => AtomicFile.Write(target, stream => stream.Write(new byte[16])));
 
-            Assert.IsTrue(Directory.Exists(target));
-            Assert.IsEmpty(Directory.GetFiles(folder));
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        Assert.IsTrue(Directory.Exists(target));
+        Assert.IsEmpty(Directory.GetFiles(Folder));
     }
 
     [TestMethod]
     public void Write_NewFolder_CreatesFolderAndFile()
     {
-        var folder = TestPaths.NewTempFolder();
-        try
-        {
-            var path = Path.Combine(folder, "sub", "model.onnx");
+        var path = Path.Combine(Folder, "sub", "model.onnx");
 
-            AtomicFile.Write(path, stream => stream.Write([1, 2, 3]));
+        AtomicFile.Write(path, stream => stream.Write([1, 2, 3]));
 
-            CollectionAssert.AreEqual(new byte[] { 1, 2, 3 }, File.ReadAllBytes(path));
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        CollectionAssert.AreEqual(new byte[] { 1, 2, 3 }, File.ReadAllBytes(path));
     }
 
     [TestMethod]

@@ -8,16 +8,8 @@ namespace Microsoft.ML.ResNet.Tests.Modeling;
 
 /// <summary>Hostile headers of our own weights format, written at run time from a real file.</summary>
 [TestClass]
-public sealed class NativeWeightsFormatTests
+public sealed class NativeWeightsFormatTests : TempFolderTest
 {
-    private string _folder = "";
-
-    [TestInitialize]
-    public void CreateFolder() => _folder = TestPaths.NewTempFolder();
-
-    [TestCleanup]
-    public void DeleteFolder() => Directory.Delete(_folder, recursive: true);
-
     [TestMethod]
     public void Read_HonestSmallFile_RoundTrips()
     {
@@ -86,7 +78,7 @@ public sealed class NativeWeightsFormatTests
     [TestMethod]
     public void ReadHeader_FileShorterThanPrefix_ThrowsInvalidData()
     {
-        var path = Path.Combine(_folder, "short.resnet");
+        var path = Path.Combine(Folder, "short.resnet");
         File.WriteAllBytes(path, "RESNETML"u8.ToArray());
 
         var error = Assert.ThrowsExactly<InvalidDataException>(() => NativeWeightsFormat.ReadHeader(path));
@@ -96,7 +88,7 @@ public sealed class NativeWeightsFormatTests
 
     private string WriteSmall()
     {
-        var path = Path.Combine(_folder, $"{Guid.NewGuid():N}.resnet");
+        var path = Path.Combine(Folder, $"{Guid.NewGuid():N}.resnet");
         using var w = tensor(new float[] { 1, 2, 3, 4 });
         using var stream = File.Create(path);
         NativeWeightsFormat.Write(stream, new WeightsHeader(ResNetArchitecture.ResNet18, ResNetVariant.TorchVision, 2, ["a", "b"]), new Dictionary<string, Tensor> { ["w"] = w });

@@ -14,7 +14,7 @@ namespace Microsoft.ML.ResNet.Tests.Modeling;
 /// </summary>
 [TestClass]
 [DoNotParallelize]
-public sealed class OnnxWeightsImportTests
+public sealed class OnnxWeightsImportTests : TempFolderTest
 {
     /// <summary>max |difference| / max |feature|: the bar for an exact mapping.</summary>
     private const float RelativeTolerance = 1e-4f;
@@ -24,7 +24,6 @@ public sealed class OnnxWeightsImportTests
     private const int Side = 224;
 
     private static Tensor? _photos;
-    private string _folder = "";
 
     private static Tensor Photos => _photos!;
 
@@ -37,12 +36,6 @@ public sealed class OnnxWeightsImportTests
 
     [ClassCleanup]
     public static void DisposePhotos() => _photos?.Dispose();
-
-    [TestInitialize]
-    public void CreateFolder() => _folder = TestPaths.NewTempFolder();
-
-    [TestCleanup]
-    public void DeleteFolder() => Directory.Delete(_folder, recursive: true);
 
     [TestMethod]
     public void FindResNet18Onnx_PackageReferenced_ReturnsFileBesideTheTests()
@@ -191,21 +184,14 @@ public sealed class OnnxWeightsImportTests
 
         ResNetWeights.Apply(model, file, freshHead: false);
         model.eval();
-        using var pixels = ReadPixels(fixture.InputPath, fixture.Outputs.Images.Length);
-        using var mean = tensor(fixture.Outputs.Mean).view(1, 3, 1, 1);
-        using var std = tensor(fixture.Outputs.Std).view(1, 3, 1, 1);
-        using var noGrad = no_grad();
-        using var logits = model.call((pixels - mean) / std);
-
-        using var expected = tensor(fixture.Outputs.Logits.SelectMany(row => row).ToArray()).view(logits.shape);
-        var maxDifference = (logits - expected).abs().max().item<float>();
+        var maxDifference = fixture.MaxLogitDifference(model);
         Assert.IsLessThanOrEqualTo(1e-4f, maxDifference, $"max |TorchSharp after ONNX import - PyTorch| on logits = {maxDifference}");
     }
 
     [TestMethod]
     public void Read_NonResNetGraph_ThrowsNamingFileAndNode()
     {
-        var path = Path.Combine(_folder, "tiny.onnx");
+        var path = Path.Combine(Folder, "tiny.onnx");
         File.WriteAllBytes(path, TinyConvReluModel().ToByteArray());
 
         var error = Assert.ThrowsExactly<InvalidDataException>(() => WeightsFile.Read(path));
@@ -222,7 +208,7 @@ public sealed class OnnxWeightsImportTests
         var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(PackageOnnx));
         var pool = model.Graph.Node.Single(n => n.OpType == "AveragePool");
         model.Graph.Node.Remove(pool);
-        var path = Path.Combine(_folder, "no-pool.onnx");
+        var path = Path.Combine(Folder, "no-pool.onnx");
         File.WriteAllBytes(path, model.ToByteArray());
 
         var error = Assert.ThrowsExactly<InvalidDataException>(() => WeightsFile.Read(path));
@@ -240,7 +226,7 @@ public sealed class OnnxWeightsImportTests
         var dilations = conv.Attribute.Single(a => a.Name == "dilations");
         dilations.Ints.Clear();
         dilations.Ints.Add([2, 2]);
-        var path = Path.Combine(_folder, "dilated.onnx");
+        var path = Path.Combine(Folder, "dilated.onnx");
         File.WriteAllBytes(path, model.ToByteArray());
 
         var error = Assert.ThrowsExactly<InvalidDataException>(() => WeightsFile.Read(path));
@@ -252,7 +238,7 @@ public sealed class OnnxWeightsImportTests
     public void Read_TruncatedOnnx_ThrowsNamingFileAndFormat()
     {
         var bytes = File.ReadAllBytes(PackageOnnx);
-        var path = Path.Combine(_folder, "truncated.onnx");
+        var path = Path.Combine(Folder, "truncated.onnx");
         File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
 
         var error = Assert.ThrowsExactly<InvalidDataException>(() => WeightsFile.Read(path));
@@ -321,14 +307,6 @@ public sealed class OnnxWeightsImportTests
         }
 
         return dot / Math.Sqrt(aa * bb);
-    }
-
-    private static Tensor ReadPixels(string path, int images)
-    {
-        var bytes = File.ReadAllBytes(path);
-        var values = new float[bytes.Length / sizeof(float)];
-        Buffer.BlockCopy(bytes, 0, values, 0, bytes.Length);
-        return tensor(values).view(images, 3, Side, Side);
     }
 
     /// <summary>input [1,3,8,8] -> Conv 3->8 3x3 -> Relu: an ONNX model, but no ResNet.</summary>

@@ -6,22 +6,14 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.ResNet.Tests.Modeling;
 
 [TestClass]
-public sealed class ResNetWeightsTests
+public sealed class ResNetWeightsTests : TempFolderTest
 {
-    private string _folder = "";
-
-    [TestInitialize]
-    public void CreateFolder() => _folder = TestPaths.NewTempFolder();
-
-    [TestCleanup]
-    public void DeleteFolder() => Directory.Delete(_folder, recursive: true);
-
     [TestMethod]
     public void Save_ThenLoad_RestoresEveryTensorAndTheLabels()
     {
         using var original = NewModel(3);
         var labels = new[] { "cat", "dog", "bird" };
-        var path = Path.Combine(_folder, "model.resnet");
+        var path = Path.Combine(Folder, "model.resnet");
 
         ResNetWeights.Save(original, path, labels);
         using var reloaded = NewModel(3, seed: 99);
@@ -30,14 +22,14 @@ public sealed class ResNetWeightsTests
         CollectionAssert.AreEqual(labels, header!.Labels.ToArray());
         Assert.AreEqual(ResNetArchitecture.ResNet18, header.Architecture);
         AssertSameState(original, reloaded);
-        Assert.AreEqual(1, Directory.GetFiles(_folder).Length, "no temp file is left beside the saved file");
+        Assert.AreEqual(1, Directory.GetFiles(Folder).Length, "no temp file is left beside the saved file");
     }
 
     [TestMethod]
     public void Save_CustomStageDepths_HeaderRecordsThemAndDescribesTheNetwork()
     {
         using var original = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 3, StageDepths: [2, 2, 2, 3]));
-        var path = Path.Combine(_folder, "model.resnet");
+        var path = Path.Combine(Folder, "model.resnet");
 
         ResNetWeights.Save(original, path, ["a", "b", "c"]);
         using var file = WeightsFile.Read(path);
@@ -53,7 +45,7 @@ public sealed class ResNetWeightsTests
     public void Load_VersionOneFile_StillReads()
     {
         using var original = NewModel(2);
-        var path = Path.Combine(_folder, "model.resnet");
+        var path = Path.Combine(Folder, "model.resnet");
         ResNetWeights.Save(original, path);
         SetFormatVersion(path, 1);
 
@@ -67,7 +59,7 @@ public sealed class ResNetWeightsTests
     [TestMethod]
     public void Load_FutureVersionFile_ThrowsNamingVersions()
     {
-        var path = Path.Combine(_folder, "model.resnet");
+        var path = Path.Combine(Folder, "model.resnet");
         ResNetWeights.Save(NewModel(2), path);
         SetFormatVersion(path, 3);
 
@@ -105,14 +97,7 @@ public sealed class ResNetWeightsTests
 
         ResNetWeights.Load(model, fixture.WeightsPath);
         model.eval();
-        using var pixels = ReadPixels(fixture.InputPath, fixture.Outputs.Images.Length);
-        using var mean = tensor(fixture.Outputs.Mean).view(1, 3, 1, 1);
-        using var std = tensor(fixture.Outputs.Std).view(1, 3, 1, 1);
-        using var noGrad = no_grad();
-        using var logits = model.call((pixels - mean) / std);
-
-        var expected = tensor(fixture.Outputs.Logits.SelectMany(row => row).ToArray()).view(logits.shape);
-        var maxDifference = (logits - expected).abs().max().item<float>();
+        var maxDifference = fixture.MaxLogitDifference(model);
         Assert.IsTrue(maxDifference <= 1e-4f, $"max |TorchSharp - PyTorch| on logits = {maxDifference}");
     }
 
@@ -120,7 +105,7 @@ public sealed class ResNetWeightsTests
     public void Load_SafeTensors_RestoresEveryTensor()
     {
         using var original = NewModel(4);
-        var path = Path.Combine(_folder, "model.safetensors");
+        var path = Path.Combine(Folder, "model.safetensors");
         original.save_safetensors(path);
 
         using var reloaded = NewModel(4, seed: 7);
@@ -163,7 +148,7 @@ public sealed class ResNetWeightsTests
         var state = source.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value);
         state.Remove("layer2.0.bn1.running_mean");
         state["layer9.extra.weight"] = ones(2, 2);
-        var path = Path.Combine(_folder, "odd.pth");
+        var path = Path.Combine(Folder, "odd.pth");
         PyTorchPickler.PickleStateDict(path, state);
         using var model = NewModel(3, seed: 4);
         using var before = model.layer1.state_dict()["0.conv1.weight"].clone();
@@ -181,7 +166,7 @@ public sealed class ResNetWeightsTests
         using var source = NewModel(3);
         var state = source.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value);
         state["layer3.1.conv2.weight"] = zeros(256, 256, 1, 1);
-        var path = Path.Combine(_folder, "reshaped.pth");
+        var path = Path.Combine(Folder, "reshaped.pth");
         PyTorchPickler.PickleStateDict(path, state);
 
         var error = Assert.ThrowsExactly<InvalidDataException>(() => ResNetWeights.Load(NewModel(3), path));
@@ -203,7 +188,7 @@ public sealed class ResNetWeightsTests
     [TestMethod]
     public void Load_TruncatedOwnFile_ThrowsTruncated()
     {
-        var path = Path.Combine(_folder, "model.resnet");
+        var path = Path.Combine(Folder, "model.resnet");
         ResNetWeights.Save(NewModel(2), path);
         var bytes = File.ReadAllBytes(path);
         File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
@@ -217,7 +202,7 @@ public sealed class ResNetWeightsTests
     [TestMethod]
     public void Load_DamagedOwnFile_ThrowsChecksumMismatch()
     {
-        var path = Path.Combine(_folder, "model.resnet");
+        var path = Path.Combine(Folder, "model.resnet");
         ResNetWeights.Save(NewModel(2), path);
         var bytes = File.ReadAllBytes(path);
         bytes[^100] ^= 0x40;
@@ -244,7 +229,7 @@ public sealed class ResNetWeightsTests
     [TestMethod]
     public void Load_UnknownFormat_ThrowsListingKnownFormats()
     {
-        var path = Path.Combine(_folder, "notes.txt");
+        var path = Path.Combine(Folder, "notes.txt");
         File.WriteAllText(path, "these are not weights");
 
         var error = Assert.ThrowsExactly<InvalidDataException>(() => ResNetWeights.Load(NewModel(2), path));
@@ -255,7 +240,7 @@ public sealed class ResNetWeightsTests
     [TestMethod]
     public void Load_MissingFile_ThrowsFileNotFound()
     {
-        var path = Path.Combine(_folder, "absent.pth");
+        var path = Path.Combine(Folder, "absent.pth");
 
         var error = Assert.ThrowsExactly<FileNotFoundException>(() => ResNetWeights.Load(NewModel(2), path));
 
@@ -265,7 +250,7 @@ public sealed class ResNetWeightsTests
     [TestMethod]
     public void Save_LabelCountDiffersFromClasses_ThrowsNamingLabels()
     {
-        var error = Assert.ThrowsExactly<ArgumentException>(() => ResNetWeights.Save(NewModel(3), Path.Combine(_folder, "x.resnet"), ["a", "b"]));
+        var error = Assert.ThrowsExactly<ArgumentException>(() => ResNetWeights.Save(NewModel(3), Path.Combine(Folder, "x.resnet"), ["a", "b"]));
 
         Assert.AreEqual("labels", error.ParamName);
     }
@@ -278,7 +263,7 @@ public sealed class ResNetWeightsTests
 
     private string SaveAsPth(ResNetModel model)
     {
-        var path = Path.Combine(_folder, $"{Guid.NewGuid():N}.pth");
+        var path = Path.Combine(Folder, $"{Guid.NewGuid():N}.pth");
         model.save_py(path);
         return path;
     }
@@ -294,12 +279,4 @@ public sealed class ResNetWeightsTests
 
     private static bool Same(Tensor expected, Tensor actual) =>
         expected.shape.SequenceEqual(actual.shape) && expected.eq(actual).all().item<bool>();
-
-    private static Tensor ReadPixels(string path, int images)
-    {
-        var bytes = File.ReadAllBytes(path);
-        var values = new float[bytes.Length / sizeof(float)];
-        Buffer.BlockCopy(bytes, 0, values, 0, bytes.Length);
-        return tensor(values).view(images, 3, 224, 224);
-    }
 }

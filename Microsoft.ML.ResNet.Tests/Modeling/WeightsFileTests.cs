@@ -10,16 +10,8 @@ namespace Microsoft.ML.ResNet.Tests.Modeling;
 /// Each case has an honest twin that must load, so the crafting itself is checked.
 /// </summary>
 [TestClass]
-public sealed class WeightsFileTests
+public sealed class WeightsFileTests : TempFolderTest
 {
-    private string _folder = "";
-
-    [TestInitialize]
-    public void CreateFolder() => _folder = TestPaths.NewTempFolder();
-
-    [TestCleanup]
-    public void DeleteFolder() => Directory.Delete(_folder, recursive: true);
-
     [TestMethod]
     public void Read_HonestCraftedSafetensors_Loads()
     {
@@ -106,7 +98,7 @@ public sealed class WeightsFileTests
 
     private string Safetensors(string header, int dataBytes, ulong? declaredHeaderLength = null)
     {
-        var path = Path.Combine(_folder, $"{Guid.NewGuid():N}.safetensors");
+        var path = Path.Combine(Folder, $"{Guid.NewGuid():N}.safetensors");
         var json = Encoding.UTF8.GetBytes(header);
         var bytes = new byte[8 + json.Length + dataBytes];
         BinaryPrimitives.WriteUInt64LittleEndian(bytes, declaredHeaderLength ?? (ulong)json.Length);
@@ -163,7 +155,7 @@ public sealed class WeightsFileTests
         Global("collections", "OrderedDict");
         pickle.AddRange([(byte)')', (byte)'R', (byte)'t', (byte)'R', (byte)'s', (byte)'.']);
 
-        var path = Path.Combine(_folder, $"{Guid.NewGuid():N}.pth");
+        var path = Path.Combine(Folder, $"{Guid.NewGuid():N}.pth");
         using (var zip = ZipFile.Open(path, ZipArchiveMode.Create))
         {
             Add(zip, "archive/data.pkl", pickle.ToArray());

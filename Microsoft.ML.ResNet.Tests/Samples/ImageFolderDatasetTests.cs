@@ -3,20 +3,12 @@ using ImageClassification.Data;
 namespace Microsoft.ML.ResNet.Tests.Samples;
 
 [TestClass]
-public sealed class ImageFolderDatasetTests
+public sealed class ImageFolderDatasetTests : TempFolderTest
 {
-    private string _root = string.Empty;
-
-    [TestInitialize]
-    public void CreateFolder() => _root = TestPaths.NewTempFolder();
-
-    [TestCleanup]
-    public void DeleteFolder() => Directory.Delete(_root, recursive: true);
-
     [TestMethod]
     public void Load_MissingFolder_ThrowsNamingIt()
     {
-        var missing = Path.Combine(_root, "nope");
+        var missing = Path.Combine(Folder, "nope");
 
         var error = Assert.ThrowsExactly<DatasetException>(() => ImageFolderDataset.Load(missing, BadImagePolicy.Skip));
 
@@ -26,9 +18,9 @@ public sealed class ImageFolderDatasetTests
     [TestMethod]
     public void Load_ImagesWithoutLabelFolders_ThrowsExplainingLayout()
     {
-        CopyImages("Bag", _root, 2);
+        CopyImages("Bag", Folder, 2);
 
-        var error = Assert.ThrowsExactly<DatasetException>(() => ImageFolderDataset.Load(_root, BadImagePolicy.Skip));
+        var error = Assert.ThrowsExactly<DatasetException>(() => ImageFolderDataset.Load(Folder, BadImagePolicy.Skip));
 
         StringAssert.Contains(error.Message, "no label sub-folders");
         StringAssert.Contains(error.Message, "2 image(s) directly");
@@ -37,10 +29,10 @@ public sealed class ImageFolderDatasetTests
     [TestMethod]
     public void Load_EmptyLabelFolders_ThrowsNoReadableImages()
     {
-        Directory.CreateDirectory(Path.Combine(_root, "cat"));
-        Directory.CreateDirectory(Path.Combine(_root, "dog"));
+        Directory.CreateDirectory(Path.Combine(Folder, "cat"));
+        Directory.CreateDirectory(Path.Combine(Folder, "dog"));
 
-        var error = Assert.ThrowsExactly<DatasetException>(() => ImageFolderDataset.Load(_root, BadImagePolicy.Skip));
+        var error = Assert.ThrowsExactly<DatasetException>(() => ImageFolderDataset.Load(Folder, BadImagePolicy.Skip));
 
         StringAssert.Contains(error.Message, "no readable images in its 2 sub-folder(s)");
     }
@@ -48,9 +40,9 @@ public sealed class ImageFolderDatasetTests
     [TestMethod]
     public void Load_OneLabel_ThrowsNeedsTwo()
     {
-        CopyImages("Bag", Path.Combine(_root, "Bag"), 3);
+        CopyImages("Bag", Path.Combine(Folder, "Bag"), 3);
 
-        var error = Assert.ThrowsExactly<DatasetException>(() => ImageFolderDataset.Load(_root, BadImagePolicy.Skip));
+        var error = Assert.ThrowsExactly<DatasetException>(() => ImageFolderDataset.Load(Folder, BadImagePolicy.Skip));
 
         StringAssert.Contains(error.Message, "1 label(s) ('Bag')");
         StringAssert.Contains(error.Message, "at least 2");
@@ -59,15 +51,15 @@ public sealed class ImageFolderDatasetTests
     [TestMethod]
     public void Load_UnreadableImagesWithSkip_LeavesThemOutAndReportsEach()
     {
-        CopyImages("Bag", Path.Combine(_root, "Bag"), 3);
-        CopyImages("Coat", Path.Combine(_root, "Coat"), 3);
-        var corrupt = Path.Combine(_root, "Bag", "corrupt.png");
-        var empty = Path.Combine(_root, "Coat", "empty.jpg");
+        CopyImages("Bag", Path.Combine(Folder, "Bag"), 3);
+        CopyImages("Coat", Path.Combine(Folder, "Coat"), 3);
+        var corrupt = Path.Combine(Folder, "Bag", "corrupt.png");
+        var empty = Path.Combine(Folder, "Coat", "empty.jpg");
         File.WriteAllText(corrupt, "not a png");
         File.WriteAllBytes(empty, []);
-        File.WriteAllText(Path.Combine(_root, "Coat", "notes.txt"), "not an image extension: ignored");
+        File.WriteAllText(Path.Combine(Folder, "Coat", "notes.txt"), "not an image extension: ignored");
 
-        var dataset = ImageFolderDataset.Load(_root, BadImagePolicy.Skip);
+        var dataset = ImageFolderDataset.Load(Folder, BadImagePolicy.Skip);
 
         Assert.AreEqual(6, dataset.Images.Count);
         CollectionAssert.AreEqual(new[] { "Bag", "Coat" }, dataset.Labels.ToArray());
@@ -78,12 +70,12 @@ public sealed class ImageFolderDatasetTests
     [TestMethod]
     public void Load_UnreadableImageWithFail_ThrowsListingIt()
     {
-        CopyImages("Bag", Path.Combine(_root, "Bag"), 2);
-        CopyImages("Coat", Path.Combine(_root, "Coat"), 2);
-        var corrupt = Path.Combine(_root, "Coat", "corrupt.png");
+        CopyImages("Bag", Path.Combine(Folder, "Bag"), 2);
+        CopyImages("Coat", Path.Combine(Folder, "Coat"), 2);
+        var corrupt = Path.Combine(Folder, "Coat", "corrupt.png");
         File.WriteAllText(corrupt, "not a png");
 
-        var error = Assert.ThrowsExactly<DatasetException>(() => ImageFolderDataset.Load(_root, BadImagePolicy.Fail));
+        var error = Assert.ThrowsExactly<DatasetException>(() => ImageFolderDataset.Load(Folder, BadImagePolicy.Fail));
 
         StringAssert.Contains(error.Message, "1 image file(s)");
         StringAssert.Contains(error.Message, corrupt);
@@ -92,10 +84,10 @@ public sealed class ImageFolderDatasetTests
     [TestMethod]
     public void Split_FiveImagesPerLabel_HoldsOutOnePerLabel()
     {
-        CopyImages("Bag", Path.Combine(_root, "Bag"), 5);
-        CopyImages("Coat", Path.Combine(_root, "Coat"), 5);
+        CopyImages("Bag", Path.Combine(Folder, "Bag"), 5);
+        CopyImages("Coat", Path.Combine(Folder, "Coat"), 5);
 
-        var (train, test) = ImageFolderDataset.Load(_root, BadImagePolicy.Skip).Split();
+        var (train, test) = ImageFolderDataset.Load(Folder, BadImagePolicy.Skip).Split();
 
         Assert.AreEqual(8, train.Count);
         CollectionAssert.AreEqual(new[] { "Bag", "Coat" }, test.Select(i => i.Label).ToArray());
@@ -105,11 +97,11 @@ public sealed class ImageFolderDatasetTests
     [TestMethod]
     public void TrainTestDataLoad_TrainAndTestFolders_UsesThemAsSplit()
     {
-        CopyImages("Bag", Path.Combine(_root, "train", "Bag"), 3);
-        CopyImages("Coat", Path.Combine(_root, "train", "Coat"), 3);
-        CopyImages("Bag", Path.Combine(_root, "test", "Bag"), 2);
+        CopyImages("Bag", Path.Combine(Folder, "train", "Bag"), 3);
+        CopyImages("Coat", Path.Combine(Folder, "train", "Coat"), 3);
+        CopyImages("Bag", Path.Combine(Folder, "test", "Bag"), 2);
 
-        var data = TrainTestData.Load(_root, testFolder: null, BadImagePolicy.Skip);
+        var data = TrainTestData.Load(Folder, testFolder: null, BadImagePolicy.Skip);
 
         Assert.AreEqual(6, data.Train.Count);
         Assert.AreEqual(2, data.Test.Count);
@@ -118,11 +110,11 @@ public sealed class ImageFolderDatasetTests
     [TestMethod]
     public void TrainTestDataLoad_TestLabelUnknownToTraining_ThrowsNamingIt()
     {
-        CopyImages("Bag", Path.Combine(_root, "train", "Bag"), 2);
-        CopyImages("Coat", Path.Combine(_root, "train", "Coat"), 2);
-        CopyImages("Dress", Path.Combine(_root, "test", "Dress"), 2);
+        CopyImages("Bag", Path.Combine(Folder, "train", "Bag"), 2);
+        CopyImages("Coat", Path.Combine(Folder, "train", "Coat"), 2);
+        CopyImages("Dress", Path.Combine(Folder, "test", "Dress"), 2);
 
-        var error = Assert.ThrowsExactly<DatasetException>(() => TrainTestData.Load(_root, testFolder: null, BadImagePolicy.Skip));
+        var error = Assert.ThrowsExactly<DatasetException>(() => TrainTestData.Load(Folder, testFolder: null, BadImagePolicy.Skip));
 
         StringAssert.Contains(error.Message, "'Dress'");
     }

@@ -7,20 +7,12 @@ namespace Microsoft.ML.ResNet.Tests.Scoring;
 
 /// <summary>Rows that must not be scored silently, through the batched cursor and the PredictionEngine row.</summary>
 [TestClass]
-public sealed class BatchedScoringCursorTests
+public sealed class BatchedScoringCursorTests : TempFolderTest
 {
-    private string _folder = "";
-
-    [TestInitialize]
-    public void CreateFolder() => _folder = TestPaths.NewTempFolder();
-
-    [TestCleanup]
-    public void DeleteFolder() => Directory.Delete(_folder, recursive: true);
-
     [TestMethod]
     public void MoveNext_MissingImageFile_NamesTheRowAndThePath()
     {
-        var missing = Path.Combine(_folder, "missing.png");
+        var missing = Path.Combine(Folder, "missing.png");
         var photos = PhotoPaths();
 
         var error = ScoreAll([photos[0], photos[1], missing, photos[3]]);
@@ -33,7 +25,7 @@ public sealed class BatchedScoringCursorTests
     [TestMethod]
     public void MoveNext_CorruptImageFile_NamesTheRowAndThePath()
     {
-        var corrupt = Path.Combine(_folder, "corrupt.png");
+        var corrupt = Path.Combine(Folder, "corrupt.png");
         File.WriteAllBytes(corrupt, [0x89, 0x50, 0x4E, 0x47, 1, 2, 3, 4, 5]);
         var photos = PhotoPaths();
 
@@ -185,7 +177,7 @@ public sealed class BatchedScoringCursorTests
     [DataRow(new byte[] { 0x89, 0x50, 0x4E, 0x47, 1, 2, 3, 4, 5 }, DisplayName = "truncated PNG")]
     public void MoveNext_UndecodableImageFile_SaysItCouldNotBeDecodedNotThatThePathIsEmpty(byte[] content)
     {
-        var bad = Path.Combine(_folder, "bad.png");
+        var bad = Path.Combine(Folder, "bad.png");
         File.WriteAllBytes(bad, content);
         var photos = PhotoPaths();
         var ml = new MLContext(1);
@@ -241,7 +233,7 @@ public sealed class BatchedScoringCursorTests
     {
         // A missing file is not an error when no output column is read: the cursor is lazy.
         var ml = new MLContext(1);
-        var data = Paths(ml, [PhotoPaths()[0], Path.Combine(_folder, "missing.png")]);
+        var data = Paths(ml, [PhotoPaths()[0], Path.Combine(Folder, "missing.png")]);
         var pipeline = PixelPipeline(ml, SmallSize).Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }));
         var model = pipeline.Fit(Photos(ml));
 
@@ -254,7 +246,7 @@ public sealed class BatchedScoringCursorTests
     /// <summary>A real 64x64 PNG whose every pixel is black (opaque).</summary>
     private string BlackPng()
     {
-        var path = Path.Combine(_folder, "black.png");
+        var path = Path.Combine(Folder, "black.png");
         var bgra = new byte[SmallSize * SmallSize * 4];
         for (var i = 3; i < bgra.Length; i += 4)
         {
@@ -275,7 +267,7 @@ public sealed class BatchedScoringCursorTests
         var count = (int)bias.Dims.Aggregate(1L, (a, b) => a * b);
         bias.FloatData.Clear();
         bias.RawData = ByteString.CopyFrom(Enumerable.Repeat(float.NaN, count).SelectMany(BitConverter.GetBytes).ToArray());
-        var path = Path.Combine(_folder, "nan.onnx");
+        var path = Path.Combine(Folder, "nan.onnx");
         File.WriteAllBytes(path, model.ToByteArray());
         return path;
     }

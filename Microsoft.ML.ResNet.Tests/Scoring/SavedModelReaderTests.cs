@@ -6,17 +6,9 @@ namespace Microsoft.ML.ResNet.Tests.Scoring;
 
 /// <summary>Model zips whose declared sizes lie, written at run time.</summary>
 [TestClass]
-public sealed class SavedModelReaderTests
+public sealed class SavedModelReaderTests : TempFolderTest
 {
     private const string EntryName = "TransformerChain/Transform_000/OnnxModel";
-
-    private string _folder = "";
-
-    [TestInitialize]
-    public void CreateFolder() => _folder = TestPaths.NewTempFolder();
-
-    [TestCleanup]
-    public void DeleteFolder() => Directory.Delete(_folder, recursive: true);
 
     [TestMethod]
     public void Read_EntryAndPrefixClaimTwoGigabytes_ThrowsInvalidDataWithinBudget()
@@ -76,7 +68,7 @@ public sealed class SavedModelReaderTests
 
     private string Zip(int prefix, int payload, CompressionLevel level, byte fill = 0)
     {
-        var path = Path.Combine(_folder, $"{Guid.NewGuid():N}.zip");
+        var path = Path.Combine(Folder, $"{Guid.NewGuid():N}.zip");
         using var zip = ZipFile.Open(path, ZipArchiveMode.Create);
         using var stream = zip.CreateEntry(EntryName, level).Open();
         var bytes = new byte[4 + payload];

@@ -7,22 +7,14 @@ namespace Microsoft.ML.ResNet.Tests.Training;
 
 /// <summary>Hostile checkpoint.json names and a disk that fills up in the middle of a checkpoint.</summary>
 [TestClass]
-public sealed class CheckpointStoreTests
+public sealed class CheckpointStoreTests : TempFolderTest
 {
     private const string Fingerprint = "test-run";
-
-    private string _folder = "";
-
-    [TestInitialize]
-    public void CreateFolder() => _folder = TestPaths.NewTempFolder();
-
-    [TestCleanup]
-    public void DeleteFolder() => Directory.Delete(_folder, recursive: true);
 
     [TestMethod]
     public void TryRead_OwnCheckpoint_ReturnsIt()
     {
-        var store = WriteFirstCheckpoint(Path.Combine(_folder, "run"));
+        var store = WriteFirstCheckpoint(Path.Combine(Folder, "run"));
 
         var state = store.TryRead();
 
@@ -32,9 +24,9 @@ public sealed class CheckpointStoreTests
     [TestMethod]
     public void TryRead_AbsoluteModelFileName_ThrowsInvalidDataAndTheNamedFileSurvives()
     {
-        var victim = Path.Combine(_folder, "precious.txt");
+        var victim = Path.Combine(Folder, "precious.txt");
         File.WriteAllText(victim, "someone's work");
-        var store = WriteFirstCheckpoint(Path.Combine(_folder, "run"));
+        var store = WriteFirstCheckpoint(Path.Combine(Folder, "run"));
         EditState(store, "ModelFile", victim);
 
         var error = Assert.ThrowsExactly<InvalidDataException>(() => store.TryRead());
@@ -47,8 +39,8 @@ public sealed class CheckpointStoreTests
     [TestMethod]
     public void TryRead_DotDotOptimizerFileName_ThrowsInvalidData()
     {
-        File.WriteAllText(Path.Combine(_folder, "precious.optimizer"), "someone's work");
-        var store = WriteFirstCheckpoint(Path.Combine(_folder, "run"));
+        File.WriteAllText(Path.Combine(Folder, "precious.optimizer"), "someone's work");
+        var store = WriteFirstCheckpoint(Path.Combine(Folder, "run"));
         EditState(store, "OptimizerFile", "../precious.optimizer");
 
         var error = Assert.ThrowsExactly<InvalidDataException>(() => store.TryRead());
@@ -59,9 +51,9 @@ public sealed class CheckpointStoreTests
     [TestMethod]
     public void TryRead_BestFileInASubfolder_ThrowsInvalidData()
     {
-        var store = WriteFirstCheckpoint(Path.Combine(_folder, "run"));
-        Directory.CreateDirectory(Path.Combine(_folder, "run", "sub"));
-        File.WriteAllText(Path.Combine(_folder, "run", "sub", "best-0001.model"), "x");
+        var store = WriteFirstCheckpoint(Path.Combine(Folder, "run"));
+        Directory.CreateDirectory(Path.Combine(Folder, "run", "sub"));
+        File.WriteAllText(Path.Combine(Folder, "run", "sub", "best-0001.model"), "x");
         EditState(store, "BestFile", "sub/best-0001.model");
 
         Assert.ThrowsExactly<InvalidDataException>(() => store.TryRead());
@@ -70,7 +62,7 @@ public sealed class CheckpointStoreTests
     [TestMethod]
     public void TryRead_DamagedJson_ThrowsInvalidDataNamingTheFile()
     {
-        var store = WriteFirstCheckpoint(Path.Combine(_folder, "run"));
+        var store = WriteFirstCheckpoint(Path.Combine(Folder, "run"));
         File.WriteAllText(store.StatePath, "{ \"Fingerprint\": ");
 
         var error = Assert.ThrowsExactly<InvalidDataException>(() => store.TryRead());

@@ -1,3 +1,5 @@
+using Microsoft.ML.ResNet.Modeling;
+
 namespace Microsoft.ML.ResNet.Scoring;
 
 /// <summary>
@@ -19,15 +21,10 @@ internal static class PixelChecks
                 : null;
         }
 
-        for (var i = index; i < pixels.Length; i++)
-        {
-            if (!float.IsFinite(pixels[i]))
-            {
-                return $"pixel {i} is {Describe(pixels[i])} (the row is rejected rather than scored as NaN probabilities)";
-            }
-        }
-
-        return null;
+        var bad = NonFinite.IndexOf(pixels[index..]);
+        return bad < 0
+            ? null
+            : $"pixel {index + bad} is {NonFinite.Text(pixels[index + bad])} (the row is rejected rather than scored as NaN probabilities)";
     }
 
     /// <summary>True when every pixel is 0: a black image, or no image at all.</summary>
@@ -36,16 +33,9 @@ internal static class PixelChecks
     /// <summary>Null when every score of the row is a number, else which one is not.</summary>
     public static string? OutputProblem(ReadOnlySpan<float> scores)
     {
-        for (var i = 0; i < scores.Length; i++)
-        {
-            if (!float.IsFinite(scores[i]))
-            {
-                return $"the model's score {i} is {Describe(scores[i])}, so no label can be chosen (are the network's weights NaN or infinite?)";
-            }
-        }
-
-        return null;
+        var bad = NonFinite.IndexOf(scores);
+        return bad < 0
+            ? null
+            : $"the model's score {bad} is {NonFinite.Text(scores[bad])}, so no label can be chosen (are the network's weights NaN or infinite?)";
     }
-
-    private static string Describe(float value) => float.IsNaN(value) ? "NaN" : value > 0 ? "+Infinity" : "-Infinity";
 }

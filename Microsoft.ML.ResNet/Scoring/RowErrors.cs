@@ -1,4 +1,4 @@
-using Microsoft.ML.Data;
+using Microsoft.ML.ResNet.Modeling;
 
 namespace Microsoft.ML.ResNet.Scoring;
 
@@ -9,25 +9,22 @@ namespace Microsoft.ML.ResNet.Scoring;
 /// </summary>
 internal sealed class RowErrors
 {
-    private readonly (string Name, ValueGetter<ReadOnlyMemory<char>> Getter)[] _textColumns;
+    private readonly RowDescription _row;
 
     /// <summary>Uses the active scalar text columns of <paramref name="row"/>.</summary>
     public RowErrors(DataViewRow row)
     {
-        _textColumns = row.Schema
-            .Where(c => !c.IsHidden && c.Type is TextDataViewType && row.IsColumnActive(c))
-            .Select(c => (c.Name, row.GetGetter<ReadOnlyMemory<char>>(c)))
-            .ToArray();
+        _row = new RowDescription(row);
     }
 
     /// <summary>The scalar text columns a row description can show; activate them on the input cursor.</summary>
     public static IEnumerable<DataViewSchema.Column> DescribingColumns(DataViewSchema schema) =>
-        schema.Where(c => !c.IsHidden && c.Type is TextDataViewType);
+        RowDescription.DescribingColumns(schema);
 
     public InvalidOperationException Failed(long position, string inputColumn, Exception cause)
     {
-        var root = Unwrap(cause);
-        var values = Values();
+        var root = RowDescription.Unwrap(cause);
+        var values = _row.Values();
         var hint = root switch
         {
             // ML.NET's image loader reports any file it cannot decode (empty, truncated, not an image) this way.
@@ -40,7 +37,7 @@ internal sealed class RowErrors
             _ => string.Empty,
         };
         return new InvalidOperationException(
-            $"Row {position}{Describe(values)}: could not compute input column '{inputColumn}'{hint}: {root.GetType().Name}: {root.Message}", root);
+            $"Row {position}{RowDescription.Describe(values)}: could not compute input column '{inputColumn}'{hint}: {root.GetType().Name}: {root.Message}", root);
     }
 
     /// <summary>What <see cref="Rejected"/> says of an image column without an image.</summary>
@@ -48,11 +45,11 @@ internal sealed class RowErrors
         "the row has no image, which is what LoadImages gives for an empty image path; drop rows with empty paths before LoadImages";
 
     public InvalidOperationException Rejected(long position, string inputColumn, string problem) =>
-        new($"Row {position}{Describe()}: input column '{inputColumn}' was not scored: {problem}.");
+        new($"Row {position}{_row.Describe()}: input column '{inputColumn}' was not scored: {problem}.");
 
     /// <summary>A row whose scores are not numbers; described with its text columns (the input is on that row).</summary>
     public InvalidOperationException BadOutput(long position, string problem) =>
-        new($"Row {position}{Describe()}: {problem}.");
+        new($"Row {position}{_row.Describe()}: {problem}.");
 
     /// <summary>
     /// A batch row whose scores are not numbers. The input cursor has moved past it, so only the position is
@@ -61,46 +58,7 @@ internal sealed class RowErrors
     public static InvalidOperationException BadOutputInBatch(long position, string problem) =>
         new($"Row {position}: {problem}.");
 
-    private string Describe() => Describe(Values());
-
-    private static string Describe(List<(string Name, string Value)> values) =>
-        values.Count == 0 ? string.Empty : $" ({string.Join(", ", values.Select(v => $"{v.Name} = '{v.Value}'"))})";
-
     /// <summary>"'path' " for the text value that names an existing file, else nothing (the description lists them all).</summary>
     private static string FileNamed(List<(string Name, string Value)> values) =>
         values.FirstOrDefault(v => v.Value.Length > 0 && File.Exists(v.Value)) is { Value: { } file } && file.Length > 0 ? $"'{file}' " : string.Empty;
-
-    private List<(string Name, string Value)> Values()
-    {
-        var values = new List<(string Name, string Value)>();
-        foreach (var (name, getter) in _textColumns)
-        {
-            try
-            {
-                ReadOnlyMemory<char> value = default;
-                getter(ref value);
-                values.Add((name, value.ToString()));
-            }
-            catch (Exception)
-            {
-                // The description is best effort; the real error is the one being reported.
-            }
-        }
-
-        return values;
-    }
-
-    private static Exception Unwrap(Exception ex)
-    {
-        // ML.NET's parallel cursors wrap the loader's exception in InvalidOperationExceptions
-        // ("Splitter/consolidator worker encountered exception..."); TargetInvocationException comes from reflection.
-        while (ex.InnerException is not null
-            && (ex is System.Reflection.TargetInvocationException or AggregateException
-                || (ex is InvalidOperationException && ex.Message.Contains("worker", StringComparison.OrdinalIgnoreCase))))
-        {
-            ex = ex.InnerException;
-        }
-
-        return ex;
-    }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
 using Microsoft.ML.Data;
+using Microsoft.ML.ResNet.Modeling;
 
 namespace Microsoft.ML.ResNet.Training;
 
@@ -292,10 +293,10 @@ internal sealed class BatchFeeder
             }
 
             var values = buffer.GetValues();
-            if (TrainingRowErrors.NonFinite(values) is var (index, value))
+            if (NonFinite.IndexOf(values) is var index and >= 0)
             {
                 var at = buffer.IsDense ? index : buffer.GetIndices()[index];
-                throw errors.Rejected(position, _features.Name, $"pixel {at} is {TrainingRowErrors.Show(value)}; expected finite values (0 to 1 from ExtractPixels with scaleImage 1/255)");
+                throw errors.Rejected(position, _features.Name, $"pixel {at} is {NonFinite.Text(values[index])}; expected finite values (0 to 1 from ExtractPixels with scaleImage 1/255)");
             }
 
             // A genuinely black image trains as it is. LoadImages also turns an empty image path into an all-black

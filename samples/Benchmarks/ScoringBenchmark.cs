@@ -31,19 +31,19 @@ internal sealed class ScoringBenchmark : IBenchmark
 
     public void Run(string[] arguments)
     {
-        var images = Option(arguments, "--images", DefaultImages);
-        var passes = Option(arguments, "--passes", DefaultPasses);
-        var phase = arguments.SkipWhile(a => a != "--phase").Skip(1).FirstOrDefault();
+        var images = BenchmarkArguments.PositiveInt(arguments, "--images", DefaultImages);
+        var passes = BenchmarkArguments.PositiveInt(arguments, "--passes", DefaultPasses);
+        var phase = BenchmarkArguments.Value(arguments, "--phase");
         if (phase is not null)
         {
-            var model = arguments.SkipWhile(a => a != "--model").Skip(1).First();
+            var model = BenchmarkArguments.Value(arguments, "--model")!;
             RunPhase(phase, model, images, passes);
             return;
         }
 
         var folder = Path.Combine(Path.GetTempPath(), "resnetml-scoring-benchmark", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(folder);
-        var given = arguments.SkipWhile(a => a != "--onnx").Skip(1).FirstOrDefault();
+        var given = BenchmarkArguments.Value(arguments, "--onnx");
         var path = given ?? Path.Combine(folder, "resnet34.onnx");
         try
         {
@@ -84,20 +84,11 @@ internal sealed class ScoringBenchmark : IBenchmark
 
     private static Dictionary<string, (double Median, double Best, long Peak)> RunChild(string phase, string model, int images, int passes)
     {
-        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { "scoring", "--phase", phase, "--model", model, "--images", $"{images}", "--passes", $"{passes}" })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
+        var (exitCode, stdout, stderr) = ChildProcess.RunSelf(["scoring", "--phase", phase, "--model", model, "--images", $"{images}", "--passes", $"{passes}"]);
         var results = stdout.Split('\n').Where(l => l.StartsWith("RESULT ", StringComparison.Ordinal)).ToArray();
-        if (process.ExitCode != 0 || results.Length == 0)
+        if (exitCode != 0 || results.Length == 0)
         {
-            throw new InvalidOperationException($"Phase {phase} failed ({process.ExitCode}):\n{stdout}\n{stderr.Result}");
+            throw new InvalidOperationException($"Phase {phase} failed ({exitCode}):\n{stdout}\n{stderr}");
         }
 
         return results.Select(r => r.Trim().Split(' ')).ToDictionary(
@@ -221,14 +212,6 @@ internal sealed class ScoringBenchmark : IBenchmark
         definition[0].ColumnName = PixelColumn;
         definition[0].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 3, Size, Size);
         return definition;
-    }
-
-    private static int Option(string[] arguments, string name, int fallback)
-    {
-        var index = Array.IndexOf(arguments, name);
-        return index >= 0 && index + 1 < arguments.Length && int.TryParse(arguments[index + 1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value > 0
-            ? value
-            : fallback;
     }
 
     private sealed class PathRow

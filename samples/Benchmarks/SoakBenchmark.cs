@@ -34,12 +34,12 @@ internal sealed class SoakBenchmark : IBenchmark
 
     public void Run(string[] arguments)
     {
-        var rows = Option(arguments, "--rows", DefaultRows);
-        var samples = Math.Min(Option(arguments, "--samples", DefaultSamples), rows);
-        var phase = arguments.SkipWhile(a => a != "--phase").Skip(1).FirstOrDefault();
+        var rows = BenchmarkArguments.PositiveInt(arguments, "--rows", DefaultRows);
+        var samples = Math.Min(BenchmarkArguments.PositiveInt(arguments, "--samples", DefaultSamples), rows);
+        var phase = BenchmarkArguments.Value(arguments, "--phase");
         if (phase is not null)
         {
-            RunPhase(phase, arguments.SkipWhile(a => a != "--model").Skip(1).First(), rows, samples);
+            RunPhase(phase, BenchmarkArguments.Value(arguments, "--model")!, rows, samples);
             return;
         }
 
@@ -74,32 +74,16 @@ internal sealed class SoakBenchmark : IBenchmark
 
     private static string RunChild(string phase, string model, int rows, int samples)
     {
-        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true };
-
-        // Started as "dotnet ResNetBenchmarks.dll" the process is the dotnet host, which needs the assembly again.
-        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
-        {
-            start.ArgumentList.Add(typeof(SoakBenchmark).Assembly.Location);
-        }
-
-        foreach (var argument in new[] { "soak", "--phase", phase, "--model", model, "--rows", $"{rows}", "--samples", $"{samples}" })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
+        var (exitCode, stdout, stderr) = ChildProcess.RunSelf(["soak", "--phase", phase, "--model", model, "--rows", $"{rows}", "--samples", $"{samples}"]);
         foreach (var line in stdout.Split('\n').Where(l => l.StartsWith("  ", StringComparison.Ordinal)))
         {
             Console.WriteLine(line.TrimEnd());
         }
 
         var summary = stdout.Split('\n').FirstOrDefault(l => l.StartsWith("SOAK ", StringComparison.Ordinal));
-        if (process.ExitCode != 0 || summary is null)
+        if (exitCode != 0 || summary is null)
         {
-            return $"SOAK {phase}: FAILED (exit code {process.ExitCode}): {stderr.Result.Split('\n').FirstOrDefault()}";
+            return $"SOAK {phase}: FAILED (exit code {exitCode}): {stderr.Split('\n').FirstOrDefault()}";
         }
 
         return summary.TrimEnd();
@@ -209,14 +193,6 @@ internal sealed class SoakBenchmark : IBenchmark
     private static double Mb(long bytes) => bytes / (1024.0 * 1024.0);
 
     private static string Signed(double percent) => (percent >= 0 ? "+" : string.Empty) + percent.ToString("F1", CultureInfo.InvariantCulture);
-
-    private static int Option(string[] arguments, string name, int fallback)
-    {
-        var index = Array.IndexOf(arguments, name);
-        return index >= 0 && index + 1 < arguments.Length && int.TryParse(arguments[index + 1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value > 0
-            ? value
-            : fallback;
-    }
 
     private sealed class PixelRow
     {

@@ -56,8 +56,8 @@ internal sealed class TransferBenchmark : IBenchmark
 
     public void Run(string[] arguments)
     {
-        var dataSetName = StringOption(arguments, "--dataset") ?? "all";
-        var skip = (StringOption(arguments, "--skip") ?? string.Empty)
+        var dataSetName = BenchmarkArguments.Value(arguments, "--dataset") ?? "all";
+        var skip = (BenchmarkArguments.Value(arguments, "--skip") ?? string.Empty)
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .ToHashSet(StringComparer.OrdinalIgnoreCase);
         var unknown = skip.Except([BuiltIn, FineTuned, Scratch], StringComparer.OrdinalIgnoreCase).ToList();
@@ -74,7 +74,7 @@ internal sealed class TransferBenchmark : IBenchmark
 
         var epochs = IntOption(arguments, "--epochs", TrainSettings.FromScratch.Epochs);
         var perLabel = IntOption(arguments, "--per-label", int.MaxValue);
-        int? builtInThreads = StringOption(arguments, "--builtin-threads") is null ? null : IntOption(arguments, "--builtin-threads", 1);
+        int? builtInThreads = BenchmarkArguments.Value(arguments, "--builtin-threads") is null ? null : IntOption(arguments, "--builtin-threads", 1);
         Console.WriteLine($"CPU: {CpuModelName()} ({Environment.ProcessorCount} logical cores)");
         if (perLabel != int.MaxValue)
         {
@@ -299,15 +299,9 @@ internal sealed class TransferBenchmark : IBenchmark
         return System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString();
     }
 
-    private static string? StringOption(string[] arguments, string name)
-    {
-        var index = Array.IndexOf(arguments, name);
-        return index >= 0 && index + 1 < arguments.Length ? arguments[index + 1] : null;
-    }
-
     private static int IntOption(string[] arguments, string name, int fallback)
     {
-        var text = StringOption(arguments, name);
+        var text = BenchmarkArguments.Value(arguments, name);
         if (text is null)
         {
             return fallback;
