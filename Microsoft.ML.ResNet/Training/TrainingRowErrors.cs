@@ -1,4 +1,5 @@
 using Microsoft.ML.ResNet.Modeling;
+using Microsoft.ML.ResNet.Scoring;
 
 namespace Microsoft.ML.ResNet.Training;
 

@@ -1,13 +1,14 @@
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.ResNet.Modeling;
+namespace Microsoft.ML.ResNet.Scoring;
 
 /// <summary>
 /// What the scoring and the training row errors share: the values of a row's text columns (the image path among
 /// them) to name the row by, and the real cause unwrapped from ML.NET's cursor wrappers.
 /// </summary>
 /// <remarks>
-/// It lives in the bottom layer because Scoring and Training are peers and neither may depend on the other.
+/// It reads ML.NET rows, so it cannot live in Modeling (which knows nothing of ML.NET); it lives with the scoring
+/// errors, and the training feeder's errors borrow it so that both name rows the same way.
 /// </remarks>
 internal sealed class RowDescription
 {
