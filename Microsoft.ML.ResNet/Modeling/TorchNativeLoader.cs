@@ -77,6 +77,10 @@ internal static partial class TorchNativeLoader
             var library = FindNativeFile(TorchSharpLibrary);
             if (library is not null && !NativeLibrary.TryLoad(library, out _))
             {
+                // Notebooks and scripts use the packages in NuGet's cache, where libtorch sits in another package's folder
+                // than LibTorchSharp: nothing finds it by name until it is loaded by path. Loaded, it lets the probe
+                // below report the real cause.
+                PreloadLibTorch();
                 try
                 {
                     NativeLibrary.Load(library);
@@ -96,6 +100,17 @@ internal static partial class TorchNativeLoader
         catch (Exception e) when (e is DllNotFoundException or NotSupportedException or TypeInitializationException)
         {
             return e.Message;
+        }
+    }
+
+    private static void PreloadLibTorch()
+    {
+        foreach (var name in LibTorchLibraries)
+        {
+            if (FindNativeFile(name) is { } path)
+            {
+                NativeLibrary.TryLoad(path, out _);
+            }
         }
     }
 
