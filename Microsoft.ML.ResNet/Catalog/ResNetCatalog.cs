@@ -41,7 +41,20 @@ public static class ResNetCatalog
         int? imageWidth = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return ResNetClassify(catalog, new ResNetClassifierOptions
+        return ResNetClassify(catalog, ResNet34Options(outputColumnName, modelPath, inputColumnName, labels, gpuDeviceId, fallbackToCpu, batchSize, imageHeight, imageWidth));
+    }
+
+    /// <summary>The options of the simple ResNet-34 overloads, in one place.</summary>
+    private static ResNetClassifierOptions ResNet34Options(
+        string outputColumnName,
+        string modelPath,
+        string? inputColumnName,
+        IReadOnlyList<string>? labels,
+        int? gpuDeviceId,
+        bool fallbackToCpu,
+        int batchSize,
+        int? imageHeight,
+        int? imageWidth) => new()
         {
             ModelPath = modelPath,
             Architecture = ResNetArchitecture.ResNet34,
@@ -53,8 +66,7 @@ public static class ResNetCatalog
             BatchSize = batchSize,
             ImageHeight = imageHeight,
             ImageWidth = imageWidth,
-        });
-    }
+        };
 
     /// <summary>
     /// Classifies images with a ResNet-34, all settings in <paramref name="options"/>; a null
@@ -122,18 +134,9 @@ public static class ResNetCatalog
         ArgumentException.ThrowIfNullOrWhiteSpace(image, nameof(imageColumnName));
         var resized = image + "Resized";
         var pixels = image + "Pixels";
-        var classifier = ResNetClassify(catalog, new ResNetClassifierOptions
-        {
-            ModelPath = modelPath,
-            Architecture = ResNetArchitecture.ResNet34,
-            PredictedLabelColumnName = outputColumnName,
-            InputColumnName = pixels,
-            ImageColumnName = image,
-            Labels = labels,
-            GpuDeviceId = gpuDeviceId,
-            FallbackToCpu = gpuDeviceId is null ? null : fallbackToCpu,
-            BatchSize = batchSize,
-        });
+        var options = ResNet34Options(outputColumnName, modelPath, pixels, labels, gpuDeviceId, fallbackToCpu, batchSize, imageHeight: null, imageWidth: null);
+        options.ImageColumnName = image;
+        var classifier = ResNetClassify(catalog, options);
         var info = classifier.Model.Info;
         return catalog.ResizeImages(resized, info.Width, info.Height, image)
             .Append(catalog.ExtractPixels(pixels, resized, scaleImage: Defaults.PixelScale))

@@ -14,30 +14,21 @@ public sealed class ResNetClassifierEstimator : IEstimator<ResNetClassifierTrans
 {
     private readonly HostSettings _host;
     private readonly ResNetClassifierOptions _options;
-    private readonly Lock _gate = new();
-    private PreparedModel? _model;
+    private readonly Lazy<PreparedModel> _model;
 
     internal ResNetClassifierEstimator(HostSettings host, ResNetClassifierOptions options)
     {
         _host = host;
         _options = options.Clone();
         _options.Validate();
+
+        // PublicationOnly caches no exception: after a failed preparation (a file not there yet) the next call tries
+        // again. A rare second preparation on a race costs only the time; the model is plain data.
+        _model = new Lazy<PreparedModel>(() => ModelPreparer.Prepare(_options), LazyThreadSafetyMode.PublicationOnly);
     }
 
-    /// <summary>
-    /// The prepared model, read on first use and kept. A failed preparation is not kept: a Lazy would replay the
-    /// first exception forever, even after the user fixed the file; the next call tries again.
-    /// </summary>
-    internal PreparedModel Model
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _model ??= ModelPreparer.Prepare(_options);
-            }
-        }
-    }
+    /// <summary>The prepared model, read on first use and kept; a failed preparation is retried on the next use.</summary>
+    internal PreparedModel Model => _model.Value;
 
     private ScoringColumns Columns => new(_options.InputColumnName, _options.ScoreColumnName, _options.PredictedLabelColumnName, _options.FeaturesColumnName, _options.ImageColumnName);
 

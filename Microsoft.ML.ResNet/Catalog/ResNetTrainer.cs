@@ -140,25 +140,14 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
         // Drawn even when a checkpoint supplies the seed, so the context's later draws do not depend on whether this run resumed.
         var drawn = _options.Seed is null ? _host.NextSeed() : 0;
         var seed = _options.Seed ?? CheckpointStore.SeedOf(_options.CheckpointFolder) ?? drawn;
-        using var start = PretrainedStart.Open(_options);
-        var settings = TrainerOptionsResolver.Resolve(_options, seed);
-        if (start is not null)
-        {
-            settings = start.ApplyTo(settings);
-            _host.Info($"Starting from {start.Description}: {settings.Architecture}{(settings.StageDepths is { } depths ? $" with stages {string.Join('/', depths)}" : string.Empty)}.");
-        }
-
         var device = _options.GpuDeviceId is { } gpu
             ? TrainingDevice.Resolve(gpu, _options.FallbackToCpu)
             : TrainingDevice.Resolve(_host.GpuDeviceId, _host.FallbackToCpu);
 
         using var gate = TrainingGate.Enter(_options.CancellationToken);
-        manual_seed(seed);
-        var model = new ResNetModel(new ResNetSpec(settings.Architecture, labels.Count, settings.Variant, StageDepths: settings.StageDepths));
+        var (settings, model) = CreateModel(seed, labels.Count);
         try
         {
-            start?.LoadInto(model);
-
             var split = settings.ValidationFraction > 0;
             var training = new BatchFeeder(input, _options.FeatureColumnName, _options.LabelColumnName, settings, split ? DataSplit.Training : DataSplit.All);
             var validation = _options.ValidationData is { } data
@@ -168,6 +157,34 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
             var outcome = new ResNetTrainingLoop(settings, device, progress).Train(model, training, validation, _options.CancellationToken);
             model.to(CPU);
             return new TrainedClassifier(model, labels, settings, outcome);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Resolves the settings and builds the seeded network, starting from the pretrained file when one is asked for.
+    /// The file's tensors are freed here, before training: they would otherwise hold a second copy of the weights.
+    /// </summary>
+    private (TrainingSettings Settings, ResNetModel Model) CreateModel(int seed, int classes)
+    {
+        using var start = PretrainedStart.Open(_options);
+        var settings = TrainerOptionsResolver.Resolve(_options, seed);
+        if (start is not null)
+        {
+            settings = start.ApplyTo(settings);
+            _host.Info($"Starting from {start.Description}: {settings.Architecture}{(settings.StageDepths is { } depths ? $" with stages {string.Join('/', depths)}" : string.Empty)}.");
+        }
+
+        manual_seed(seed);
+        var model = new ResNetModel(new ResNetSpec(settings.Architecture, classes, settings.Variant, StageDepths: settings.StageDepths));
+        try
+        {
+            start?.LoadInto(model);
+            return (settings, model);
         }
         catch
         {

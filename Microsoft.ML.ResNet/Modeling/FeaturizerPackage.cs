@@ -12,17 +12,11 @@ internal static class FeaturizerPackage
     /// <summary>The network's path relative to the application's folder.</summary>
     public const string RelativeOnnxPath = "DnnImageModels/ResNet18Onnx/ResNet18.onnx";
 
-    /// <summary>The preprocessing graph (channel order, mean image) the package ships beside the network.</summary>
-    public const string RelativePreprocessPath = "DnnImageModels/ResNetPrepOnnx/ResNetPreprocess.onnx";
-
-    /// <summary>The package's blocks per stage: basic blocks 2/2/2/3 (not torchvision's ResNet-18, which has 2/2/2/2).</summary>
-    public static IReadOnlyList<int> StageDepths => [2, 2, 2, 3];
-
     /// <summary>The network beside the application, or null when the package is not referenced.</summary>
     /// <param name="applicationFolder">Where to look; null means the application's own folder.</param>
     public static string? FindResNet18Onnx(string? applicationFolder = null)
     {
-        var path = Path.Combine(applicationFolder ?? AppContext.BaseDirectory, "DnnImageModels", "ResNet18Onnx", "ResNet18.onnx");
+        var path = Path.Combine(applicationFolder ?? AppContext.BaseDirectory, RelativeOnnxPath);
         return File.Exists(path) ? path : null;
     }
 

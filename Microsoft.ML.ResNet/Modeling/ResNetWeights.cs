@@ -34,14 +34,14 @@ internal static class ResNetWeights
     /// <summary>Copies a read file's tensors into <paramref name="model"/> after checking them all.</summary>
     public static void Apply(ResNetModel model, WeightsFile file, bool freshHead)
     {
-        if (!freshHead && file.HeadClassCount is null && !file.Tensors.Keys.Any(k => k.EndsWith("fc.weight", StringComparison.Ordinal)))
+        var source = StripDataParallelPrefix(file.Tensors);
+        if (!freshHead && !source.ContainsKey(HeadPrefix + "weight"))
         {
             throw new InvalidDataException(
                 $"Weights file '{file.Path}' ({file.Format}) has no classifier head (fc): it holds a feature extractor. Load it with a fresh head "
                 + $"(freshHead: true, as the trainer does) to train {Describe(model.Spec)} on top of it.");
         }
 
-        var source = StripDataParallelPrefix(file.Tensors);
         var target = model.state_dict();
         var problems = FindProblems(model.Spec, source, target, freshHead);
         if (problems.Count > 0)

@@ -49,13 +49,14 @@ internal static partial class TorchNativeLoader
             // Before libtorch (and its libgomp) loads: libgomp reads its settings once.
             OpenMpWaitPolicy.PreferPassive();
             var stockError = TryStockLoad();
+            IReadOnlyCollection<string> missing = stockError is null ? [] : MissingVersions(stockError);
             if (stockError is null)
             {
                 LoadedFrom = "stock";
             }
-            else if (OperatingSystem.IsLinux() && MissingVersions(stockError).Count > 0)
+            else if (OperatingSystem.IsLinux() && missing.Count > 0)
             {
-                RequireOnlyHarmlessVersionsMissing(MissingVersions(stockError), stockError);
+                RequireOnlyHarmlessVersionsMissing(missing, stockError);
                 LoadedFrom = LoadPatchedCopy(stockError);
                 torch.InitializeDeviceType(DeviceType.CPU);
             }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.ResNet.Export;
+using Microsoft.ML.ResNet.Modeling;
 
 namespace Microsoft.ML.ResNet.Scoring;
 
@@ -87,10 +88,11 @@ internal sealed record ScoringModelInfo(
             try
             {
                 depths = JsonSerializer.Deserialize<int[]>(depthsJson);
+                ResNetSpec.ValidateDepths(depths, OnnxContract.Metadata.StageDepths);
             }
-            catch (JsonException e)
+            catch (Exception e) when (e is JsonException or ArgumentException)
             {
-                throw new InvalidOperationException($"Metadata '{OnnxContract.Metadata.StageDepths}' is not a JSON array of ints: {depthsJson}", e);
+                throw new InvalidOperationException($"Metadata '{OnnxContract.Metadata.StageDepths}' is not an array of {ResNetSpec.StageCount} block counts of at least 1: {depthsJson}", e);
             }
         }
 

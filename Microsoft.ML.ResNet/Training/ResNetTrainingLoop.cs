@@ -18,13 +18,16 @@ internal sealed class ResNetTrainingLoop
     private readonly TrainingSettings _settings;
     private readonly Device _device;
     private readonly Action<ResNetTrainingProgress>? _progress;
-    private double[] _groupRateFactors = [1];
+    private readonly double[] _groupRateFactors;
 
     public ResNetTrainingLoop(TrainingSettings settings, Device device, Action<ResNetTrainingProgress>? progress)
     {
         _settings = settings;
         _device = device;
         _progress = progress;
+
+        // The optimizer's parameter groups (see CreateOptimizer): the backbone, then fc, when the backbone learns slower.
+        _groupRateFactors = !settings.FreezeBackbone && settings.BackboneLearningRateFactor != 1 ? [settings.BackboneLearningRateFactor, 1] : [1];
     }
 
     /// <summary>Trains; the model ends with the final weights, or the best ones when early stopping is on.</summary>
@@ -152,7 +155,7 @@ internal sealed class ResNetTrainingLoop
 
     /// <summary>
     /// One parameter group, or two when the backbone learns at a fraction of the head's rate: the backbone's first, then
-    /// fc's. <see cref="_groupRateFactors"/> keeps each group's share of the scheduled rate.
+    /// fc's, as <see cref="_groupRateFactors"/> lists each group's share of the scheduled rate.
     /// </summary>
     private OptimizerHelper CreateOptimizer(ResNetModel model)
     {
@@ -166,11 +169,9 @@ internal sealed class ResNetTrainingLoop
         }
 
         var head = named.Where(p => IsHead(p.name)).Select(p => p.parameter).ToList();
-        var backbone = named.Where(p => !IsHead(p.name)).Select(p => p.parameter).ToList();
         var groups = _settings.FreezeBackbone ? [head]
-            : _settings.BackboneLearningRateFactor == 1 ? [named.Select(p => p.parameter).ToList()]
-            : new List<List<Parameter>> { backbone, head };
-        _groupRateFactors = groups.Count == 2 ? [_settings.BackboneLearningRateFactor, 1] : [1];
+            : _groupRateFactors.Length == 1 ? [named.Select(p => p.parameter).ToList()]
+            : new List<List<Parameter>> { named.Where(p => !IsHead(p.name)).Select(p => p.parameter).ToList(), head };
         var nesterov = _settings.Nesterov && _settings.Momentum > 0;
         return _settings.Optimizer switch
         {

@@ -12,8 +12,8 @@ namespace ResNetBenchmarks;
 /// <summary>
 /// Transfer learning on small labelled image folders, three ways in one process, one after another:
 /// ML.NET's built-in (DnnFeaturizeImage with the ImageNet ResNet-18 of Microsoft.ML.DnnImageFeaturizer.ResNet18,
-/// then LbfgsMaximumEntropy on its 512 features), our ResNet trainer fine-tuned from ImageNet weights (the recipe
-/// comes from <see cref="FineTunedRecipe"/>), and our ResNet-34 from scratch with the sample's defaults.
+/// then LbfgsMaximumEntropy on its 512 features), our ResNet trainer fine-tuned from ImageNet weights (the sample's
+/// default recipe, <c>TrainSettings.FineTuned</c>), and our ResNet-34 from scratch with the sample's defaults.
 /// Train time is wall time from listing the image files to a trained model; evaluation (scoring the test
 /// folder and MulticlassClassification.Evaluate) is timed separately. Accuracy is micro accuracy on the test folder.
 /// </summary>
@@ -44,9 +44,6 @@ internal sealed class TransferBenchmark : IBenchmark
         new("fashion", "fashion-mnist", "the committed Fashion-MNIST split: 10 labels, 2,000 train / 1,000 test, 28x28 grayscale"),
         new("tuxpaint", "tuxpaint-photos", "Tux Paint stamp photographs: 4 labels, 246 train (123 photos + mirrors) / 59 test, 96x96 RGB"),
     ];
-
-    /// <summary>The fine-tuned run: the sample's default recipe (ImageNet weights of the featurizer package, fine-tuned).</summary>
-    internal static Func<ResNetTrainerOptions>? FineTunedRecipe => TrainSettings.FineTuned.ToTrainerOptions;
 
     public string Name => "transfer";
 
@@ -89,8 +86,8 @@ internal sealed class TransferBenchmark : IBenchmark
             var results = new List<Result>
             {
                 skip.Contains(BuiltIn) ? Result.Skipped("built-in") : RunBuiltIn(dataSet, perLabel),
-                skip.Contains(FineTuned) ? Result.Skipped("fine-tuned") : RunFineTuned(dataSet, perLabel, FineTunedRecipe),
-                skip.Contains(Scratch) ? Result.Skipped("scratch") : RunScratch(dataSet, perLabel, epochs),
+                skip.Contains(FineTuned) ? Result.Skipped("fine-tuned") : RunRecipe("fine-tuned", dataSet, perLabel, TrainSettings.FineTuned),
+                skip.Contains(Scratch) ? Result.Skipped("scratch") : RunRecipe("scratch", dataSet, perLabel, TrainSettings.FromScratch with { Epochs = epochs }),
             };
             if (builtInThreads is { } threads)
             {
@@ -169,30 +166,12 @@ internal sealed class TransferBenchmark : IBenchmark
     }
 
     /// <summary>
-    /// Ours, fine-tuned from ImageNet weights with the options <paramref name="recipe"/> builds (see
-    /// <see cref="FineTunedRecipe"/>); pixels are resized to the recipe's image size, 0..1, planar.
+    /// Ours with one of the console sample's <c>train</c> recipes; pixels are resized to the recipe's image size, 0..1,
+    /// planar.
     /// </summary>
-    private static Result RunFineTuned(DataSet dataSet, int perLabel, Func<ResNetTrainerOptions>? recipe)
+    private static Result RunRecipe(string method, DataSet dataSet, int perLabel, TrainSettings recipe)
     {
-        const string method = "fine-tuned";
-        if (recipe is null)
-        {
-            Console.WriteLine("fine-tuned: not configured");
-            return Result.NotConfigured(method);
-        }
-
-        var options = recipe();
-        options.LabelColumnName = LabelColumn;
-        options.FeatureColumnName = PixelsColumn;
-        options.Progress ??= EpochLine(method);
-        return RunOurs(method, dataSet, perLabel, options, ml => ml.MulticlassClassification.Trainers.ResNet(options));
-    }
-
-    /// <summary>Ours from scratch with the console sample's <c>train</c> defaults.</summary>
-    private static Result RunScratch(DataSet dataSet, int perLabel, int epochs)
-    {
-        const string method = "scratch";
-        var options = (TrainSettings.FromScratch with { Epochs = epochs }).ToTrainerOptions();
+        var options = recipe.ToTrainerOptions();
         options.LabelColumnName = LabelColumn;
         options.FeatureColumnName = PixelsColumn;
         options.Progress = EpochLine(method);
@@ -323,7 +302,6 @@ internal sealed class TransferBenchmark : IBenchmark
     {
         public static Result Skipped(string method) => new(method, 0, 0, 0, "skipped");
 
-        public static Result NotConfigured(string method) => new(method, 0, 0, 0, "not configured");
     }
 
     private sealed class ImageRow

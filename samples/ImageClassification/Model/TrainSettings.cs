@@ -60,9 +60,6 @@ internal sealed record TrainSettings
     /// <summary>Folder for epoch checkpoints (a rerun with the same settings resumes from it); null = no checkpoints.</summary>
     public string? CheckpointFolder { get; init; }
 
-    /// <summary>True when the network starts from pretrained weights.</summary>
-    public bool FineTunes => WeightsPath is not null || StartingWeights == ResNetStartingWeights.ImageNet;
-
     /// <summary>The trainer's options for these settings; the caller adds columns and progress.</summary>
     public ResNetTrainerOptions ToTrainerOptions() => new()
     {
