@@ -66,20 +66,46 @@ public sealed class TrainerOptionsResolverTests
     }
 
     [TestMethod]
-    public void Resolve_PretrainedStart_WarmsUpTheHeadAndSlowsTheBackbone()
+    public void Resolve_PretrainedStart_FitsTheHeadFirstAndSlowsTheBackbone()
     {
         var scratch = TrainerOptionsResolver.Resolve(new ResNetTrainerOptions { Epochs = 4 }, seed: 1);
         var imageNet = TrainerOptionsResolver.Resolve(new ResNetTrainerOptions { Epochs = 4, StartingWeights = ResNetStartingWeights.ImageNet }, seed: 1);
-        var oneEpoch = TrainerOptionsResolver.Resolve(new ResNetTrainerOptions { Epochs = 1, StartingWeights = ResNetStartingWeights.ImageNet }, seed: 1);
-        var frozen = TrainerOptionsResolver.Resolve(new ResNetTrainerOptions { Epochs = 4, StartingWeights = ResNetStartingWeights.ImageNet, FreezeBackbone = true }, seed: 1);
+        var warmup = TrainerOptionsResolver.Resolve(new ResNetTrainerOptions { Epochs = 4, StartingWeights = ResNetStartingWeights.ImageNet, FitHeadFirst = false }, seed: 1);
+        var oneEpoch = TrainerOptionsResolver.Resolve(new ResNetTrainerOptions { Epochs = 1, StartingWeights = ResNetStartingWeights.ImageNet, FitHeadFirst = false }, seed: 1);
+        var frozen = TrainerOptionsResolver.Resolve(new ResNetTrainerOptions { Epochs = 4, StartingWeights = ResNetStartingWeights.ImageNet, FreezeBackbone = true, FitHeadFirst = false }, seed: 1);
 
-        Assert.AreEqual((0, 1.0), (scratch.HeadWarmupEpochs, scratch.BackboneLearningRateFactor));
-        Assert.AreEqual((1, 0.1), (imageNet.HeadWarmupEpochs, imageNet.BackboneLearningRateFactor));
+        Assert.AreEqual((false, 0, 1.0, 0), (scratch.FitHeadFirst, scratch.HeadWarmupEpochs, scratch.BackboneLearningRateFactor, scratch.FrozenStages));
+        Assert.AreEqual((true, 0, 0.1), (imageNet.FitHeadFirst, imageNet.HeadWarmupEpochs, imageNet.BackboneLearningRateFactor), "The fitted head replaces the warm-up epoch.");
+        Assert.AreEqual((false, true), (scratch.FreezeBatchNormStatistics, imageNet.FreezeBatchNormStatistics), "Only pretrained statistics are worth keeping.");
+        Assert.AreEqual(1, warmup.HeadWarmupEpochs, "Without the head fit, one head-only epoch warms it up.");
         Assert.AreEqual((ResNetOptimizer.Sgd, ResNetOptimizer.AdamW), (scratch.Optimizer, imageNet.Optimizer), "Pretrained starts fine-tune with AdamW.");
         Assert.AreEqual(1e-3, imageNet.LearningRate);
         Assert.AreEqual(0, oneEpoch.HeadWarmupEpochs, "A single epoch must fine-tune the whole network.");
         Assert.AreEqual(0, frozen.HeadWarmupEpochs, "A frozen backbone trains only the head anyway.");
         Assert.AreNotEqual(scratch.Fingerprint(), TrainerOptionsResolver.Resolve(new ResNetTrainerOptions { Epochs = 4, BackboneLearningRateFactor = 0.5 }, seed: 1).Fingerprint());
+        Assert.AreNotEqual(imageNet.Fingerprint(), warmup.Fingerprint(), "A checkpoint records whether the head was fitted first.");
+    }
+
+    [TestMethod]
+    [DataRow(-1)]
+    [DataRow(5)]
+    public void Validate_FrozenStagesOutOfRange_ThrowsNamingTheOption(int stages)
+    {
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => TrainerOptionsResolver.Validate(new ResNetTrainerOptions { StartingWeights = ResNetStartingWeights.ImageNet, FrozenStages = stages }));
+
+        Assert.AreEqual(nameof(ResNetTrainerOptions.FrozenStages), error.ParamName);
+        StringAssert.Contains(error.Message, "0 to 4");
+        StringAssert.Contains(error.Message, "FreezeBackbone");
+    }
+
+    [TestMethod]
+    public void Validate_FrozenStagesFromRandomWeights_ThrowsNamingBothWaysToPretrainedWeights()
+    {
+        var error = Assert.ThrowsExactly<ArgumentException>(() => TrainerOptionsResolver.Validate(new ResNetTrainerOptions { FrozenStages = 2 }));
+
+        Assert.AreEqual(nameof(ResNetTrainerOptions.FrozenStages), error.ParamName);
+        StringAssert.Contains(error.Message, "PretrainedWeightsPath");
+        StringAssert.Contains(error.Message, "StartingWeights = ImageNet");
     }
 
     [TestMethod]

@@ -696,11 +696,10 @@ public sealed class ResNetTrainingLoopTests
         var data = TrainingData.Synthetic(ml, rows: 16, classes: 4, size: 32);
         var options = SmallOptions(epochs: 2);
         options.StartingWeights = ResNetStartingWeights.ImageNet;
-        using var start = PretrainedStart.Open(options)!;
-        var settings = start.ApplyTo(TrainerOptionsResolver.Resolve(options, seed: 5));
-        using var model = new ResNetModel(new ResNetSpec(settings.Architecture, 4, StageDepths: settings.StageDepths));
-        start.LoadInto(model);
-        var loaded = Snapshot(model);
+        options.FitHeadFirst = false;
+        options.FreezeBatchNormStatistics = false;
+        var (settings, model, loaded) = ImageNetStart(options, classes: 4);
+        using var owned = model;
         var afterEpoch = new List<Dictionary<string, float[]>>();
         var loop = new ResNetTrainingLoop(settings, CPU, p =>
         {
@@ -722,6 +721,49 @@ public sealed class ResNetTrainingLoopTests
         CollectionAssert.AreNotEqual(loaded["layer4.1.conv2.weight"], afterEpoch[1]["layer4.1.conv2.weight"], "Fine-tuning moves the backbone.");
         CollectionAssert.AreNotEqual(loaded["bn1.running_mean"], afterEpoch[1]["bn1.running_mean"], "Fine-tuning updates BatchNorm statistics.");
     }
+
+    /// <summary>
+    /// Starting from ImageNet weights with the defaults (head fitted first, BatchNorm statistics kept) and two frozen stages:
+    /// before the first step the head already moved far more than the tiny learning rate allows; the stem and layer1 stay
+    /// exactly as loaded; layer2 learns its weights but keeps its BatchNorm statistics.
+    /// </summary>
+    [TestMethod]
+    public void Train_FitHeadFirstWithFrozenStages_FitsTheHeadAndKeepsFrozenStagesAsLoaded()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TrainingData.Synthetic(ml, rows: 16, classes: 4, size: 32);
+        var options = SmallOptions(epochs: 1);
+        options.StartingWeights = ResNetStartingWeights.ImageNet;
+        options.FrozenStages = 2;
+        options.LearningRate = 1e-9;
+        var (settings, model, loaded) = ImageNetStart(options, classes: 4);
+        using (model)
+        {
+            new ResNetTrainingLoop(settings, CPU, null).Train(model, new BatchFeeder(data, TrainingData.Features, TrainingData.Label, settings, DataSplit.All), null, CancellationToken.None);
+
+            var after = Snapshot(model);
+            Assert.IsTrue(settings.FitHeadFirst && settings.FreezeBatchNormStatistics, "A pretrained start fits the head first and keeps BatchNorm statistics by default.");
+            Assert.IsTrue(MaxChange(loaded["fc.weight"], after["fc.weight"]) > 1e-3, "The head was fitted before the first step.");
+            foreach (var key in loaded.Keys.Where(k => k.StartsWith("conv1.", StringComparison.Ordinal) || k.StartsWith("bn1.", StringComparison.Ordinal) || k.StartsWith("layer1.", StringComparison.Ordinal)))
+            {
+                CollectionAssert.AreEqual(loaded[key], after[key], $"'{key}' is in a frozen stage and changed.");
+            }
+
+            CollectionAssert.AreEqual(loaded["layer2.0.bn1.running_mean"], after["layer2.0.bn1.running_mean"], "BatchNorm statistics are kept everywhere.");
+            CollectionAssert.AreNotEqual(loaded["layer2.0.conv1.weight"], after["layer2.0.conv1.weight"], "Unfrozen stages learn.");
+        }
+    }
+
+    private static (TrainingSettings Settings, ResNetModel Model, Dictionary<string, float[]> Loaded) ImageNetStart(ResNetTrainerOptions options, int classes)
+    {
+        using var start = PretrainedStart.Open(options)!;
+        var settings = start.ApplyTo(TrainerOptionsResolver.Resolve(options, seed: 5));
+        var model = new ResNetModel(new ResNetSpec(settings.Architecture, classes, StageDepths: settings.StageDepths));
+        start.LoadInto(model);
+        return (settings, model, Snapshot(model));
+    }
+
+    private static double MaxChange(float[] before, float[] after) => before.Zip(after, (b, a) => Math.Abs(a - b)).Max();
 
     private static Dictionary<string, float[]> Snapshot(ResNetModel model) =>
         model.state_dict().ToDictionary(e => e.Key, e => e.Value.to_type(ScalarType.Float32).data<float>().ToArray());

@@ -39,6 +39,10 @@ internal static class TrainerDefaults
     public const double PretrainedBackboneLearningRateFactor = 0.1;
     public const int PrefetchBatches = 2;
 
+    /// <summary>The most stages <see cref="ResNetTrainerOptions.FrozenStages"/> may freeze: layer4 always learns unless the
+    /// whole backbone is frozen.</summary>
+    public const int MaxFrozenStages = 4;
+
     /// <summary>Memory the streaming shuffle pool may use when no row count is given (32x32 images: every
     /// row of a 20k-image set; 224x224: about 400 rows).</summary>
     public const long ShufflePoolBytes = 256L << 20;

@@ -96,6 +96,19 @@ internal static class TrainerOptionsResolver
         }
 
         Defined(options.StartingWeights, nameof(options.StartingWeights));
+        if (options.FrozenStages is { } frozen)
+        {
+            if (frozen is < 0 or > TrainerDefaults.MaxFrozenStages)
+            {
+                throw new ArgumentOutOfRangeException(nameof(options.FrozenStages), frozen, $"Expected 0 to {TrainerDefaults.MaxFrozenStages} frozen stages (1 = the stem, {TrainerDefaults.MaxFrozenStages} = the stem and layer1 to layer3); to freeze layer4 as well, set FreezeBackbone.");
+            }
+
+            if (frozen > 0 && !options.StartsPretrained)
+            {
+                throw new ArgumentException("Freezing stages needs pretrained weights: set PretrainedWeightsPath or StartingWeights = ImageNet.", nameof(options.FrozenStages));
+            }
+        }
+
         if (options.HeadWarmupEpochs is { } warmupEpochs && (warmupEpochs < 0 || warmupEpochs >= options.Epochs))
         {
             throw new ArgumentOutOfRangeException(nameof(options.HeadWarmupEpochs), warmupEpochs, $"Expected 0 to {options.Epochs - 1} head-only epochs: at least one of the {options.Epochs} epochs must fine-tune the whole network.");
@@ -133,6 +146,7 @@ internal static class TrainerOptionsResolver
     {
         var optimizer = options.Optimizer ?? (options.StartsPretrained ? ResNetOptimizer.AdamW : ResNetOptimizer.Sgd);
         var sgd = optimizer == ResNetOptimizer.Sgd;
+        var fitHeadFirst = options.FitHeadFirst ?? options.StartsPretrained;
         var rowBytes = 3L * options.ImageHeight * options.ImageWidth * sizeof(float);
         return new TrainingSettings
         {
@@ -165,8 +179,11 @@ internal static class TrainerOptionsResolver
             EarlyStoppingMetric = options.EarlyStoppingMetric,
             Seed = seed,
             FreezeBackbone = options.FreezeBackbone,
+            FitHeadFirst = fitHeadFirst,
+            FrozenStages = options.FrozenStages ?? 0,
+            FreezeBatchNormStatistics = options.FreezeBatchNormStatistics ?? options.StartsPretrained,
             HeadWarmupEpochs = options.FreezeBackbone ? 0
-                : options.HeadWarmupEpochs ?? (options.StartsPretrained ? Math.Min(TrainerDefaults.PretrainedHeadWarmupEpochs, options.Epochs - 1) : 0),
+                : options.HeadWarmupEpochs ?? (options.StartsPretrained && !fitHeadFirst ? Math.Min(TrainerDefaults.PretrainedHeadWarmupEpochs, options.Epochs - 1) : 0),
             BackboneLearningRateFactor = options.BackboneLearningRateFactor
                 ?? (options.StartsPretrained ? TrainerDefaults.PretrainedBackboneLearningRateFactor : 1),
             CheckpointFolder = options.CheckpointFolder,

@@ -70,16 +70,38 @@ internal sealed class ResNetModel : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>The pooled embedding [N, <see cref="ResNetSpec.FeatureSize"/>] that feeds <c>fc</c>.</summary>
+    /// <param name="input">Pixels [N, 3, H, W].</param>
+    /// <param name="frozenStages">Stages from the input (see <see cref="StageModules"/>) run without autograd: they learn
+    /// nothing, and their backward pass, the most expensive one at full resolution, is not computed.</param>
     /// <exception cref="ArgumentException">The input is not [N, 3, H, W] with H and W of at least
     /// <see cref="MinimumInputSize"/> (exactly 224 for the projection-shortcut variant).</exception>
-    public Tensor Features(Tensor input)
+    public Tensor Features(Tensor input, int frozenStages = 0)
     {
         CheckInputShape(input);
         using var scope = NewDisposeScope();
-        var x = maxpool.call(relu.call(bn1.call(conv1.call(input))));
-        x = layer4.call(layer3.call(layer2.call(layer1.call(x))));
+        var x = input;
+        for (var stage = 0; stage < StageModules.Count; stage++)
+        {
+            using (stage < frozenStages ? no_grad() : null)
+            {
+                x = RunStage(stage, x);
+            }
+        }
+
         return avgpool.call(x).flatten(1).MoveToOuterDisposeScope();
     }
+
+    /// <summary>The stages from the input, each as the names of the child modules it owns: the stem, then layer1 to layer4.</summary>
+    public static IReadOnlyList<string[]> StageModules { get; } = [["conv1", "bn1"], ["layer1"], ["layer2"], ["layer3"], ["layer4"]];
+
+    private Tensor RunStage(int stage, Tensor x) => stage switch
+    {
+        0 => maxpool.call(relu.call(bn1.call(conv1.call(x)))),
+        1 => layer1.call(x),
+        2 => layer2.call(x),
+        3 => layer3.call(x),
+        _ => layer4.call(x),
+    };
 
     /// <summary>Smallest height and width that survive the five stride-2 reductions.</summary>
     public const int MinimumInputSize = 32;

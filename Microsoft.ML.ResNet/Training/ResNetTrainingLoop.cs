@@ -102,6 +102,11 @@ internal sealed class ResNetTrainingLoop
                 : (checkpoint.CompletedEpochs, _settings.Epochs);
         }
 
+        if (checkpoint is null && _settings.FitHeadFirst)
+        {
+            LinearProbe.FitHead(model, training, _settings, _device, cancellation);
+        }
+
         var schedule = new LearningRateSchedule(_settings, stepsPerEpoch, scheduleStart, scheduleEnd);
         var history = new List<EpochSummary>();
         try
@@ -160,18 +165,16 @@ internal sealed class ResNetTrainingLoop
     private OptimizerHelper CreateOptimizer(ResNetModel model)
     {
         var named = model.named_parameters().ToList();
-        if (_settings.FreezeBackbone)
+        foreach (var (name, parameter) in named)
         {
-            foreach (var (name, parameter) in named)
-            {
-                parameter.requires_grad = IsHead(name);
-            }
+            parameter.requires_grad = _settings.FreezeBackbone ? IsHead(name) : !IsFrozen(name);
         }
 
-        var head = named.Where(p => IsHead(p.name)).Select(p => p.parameter).ToList();
+        var learning = named.Where(p => p.parameter.requires_grad).ToList();
+        var head = learning.Where(p => IsHead(p.name)).Select(p => p.parameter).ToList();
         var groups = _settings.FreezeBackbone ? [head]
-            : _groupRateFactors.Length == 1 ? [named.Select(p => p.parameter).ToList()]
-            : new List<List<Parameter>> { named.Where(p => !IsHead(p.name)).Select(p => p.parameter).ToList(), head };
+            : _groupRateFactors.Length == 1 ? [learning.Select(p => p.parameter).ToList()]
+            : new List<List<Parameter>> { learning.Where(p => !IsHead(p.name)).Select(p => p.parameter).ToList(), head };
         var nesterov = _settings.Nesterov && _settings.Momentum > 0;
         return _settings.Optimizer switch
         {
@@ -190,6 +193,10 @@ internal sealed class ResNetTrainingLoop
 
     private static bool IsHead(string parameterName) => parameterName.StartsWith("fc.", StringComparison.Ordinal);
 
+    /// <summary>Whether the parameter or child module belongs to one of the <see cref="TrainingSettings.FrozenStages"/>.</summary>
+    private bool IsFrozen(string name) =>
+        ResNetModel.StageModules.Take(_settings.FrozenStages).Any(stage => stage.Any(module => name == module || name.StartsWith(module + ".", StringComparison.Ordinal)));
+
     /// <summary>Only fc learns in this epoch: always with a frozen backbone, and during head warm-up.</summary>
     private bool HeadOnly(int epoch) => _settings.FreezeBackbone || epoch < _settings.HeadWarmupEpochs;
 
@@ -197,7 +204,6 @@ internal sealed class ResNetTrainingLoop
     {
         var headOnly = HeadOnly(epoch);
         SetTrainingMode(model, headOnly);
-        var shape = new long[] { _settings.BatchSize, 3, _settings.ImageHeight, _settings.ImageWidth };
         var total = Stopwatch.StartNew();
         var waiting = new Stopwatch();
         double lossSum = 0;
@@ -210,7 +216,7 @@ internal sealed class ResNetTrainingLoop
         {
             cancellation.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
-            var (input, target) = ToTensors(batch, shape);
+            var (input, target) = batch.ToTensors(_settings.ImageHeight, _settings.ImageWidth, _device);
             waiting.Stop();
 
             learningRate = schedule.At((long)epoch * stepsPerEpoch + step);
@@ -251,11 +257,11 @@ internal sealed class ResNetTrainingLoop
         return new EpochSummary(epoch + 1, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), null, null, seen / total.Elapsed.TotalSeconds, waiting.Elapsed / total.Elapsed);
     }
 
-    private static Tensor Forward(ResNetModel model, Tensor input, bool headOnly)
+    private Tensor Forward(ResNetModel model, Tensor input, bool headOnly)
     {
         if (!headOnly)
         {
-            return model.call(input);
+            return model.fc.call(model.Features(input, _settings.FrozenStages));
         }
 
         // A frozen backbone needs no graph: only fc learns, which also makes the step much cheaper.
@@ -268,18 +274,24 @@ internal sealed class ResNetTrainingLoop
         return model.fc.call(features);
     }
 
-    /// <summary>Train mode, except that a frozen backbone keeps its BatchNorm statistics (eval mode) so only fc changes.</summary>
-    private static void SetTrainingMode(ResNetModel model, bool headOnly)
+    /// <summary>Train mode, except that frozen modules keep their BatchNorm statistics (eval mode): the whole backbone
+    /// while only the head learns, else the frozen stages, and every BatchNorm layer when its statistics are frozen.</summary>
+    private void SetTrainingMode(ResNetModel model, bool headOnly)
     {
         model.train();
-        if (headOnly)
+        foreach (var (name, child) in model.named_children())
         {
-            foreach (var (name, child) in model.named_children())
+            if (headOnly ? name != "fc" : IsFrozen(name))
             {
-                if (name != "fc")
-                {
-                    child.eval();
-                }
+                child.eval();
+            }
+        }
+
+        if (_settings.FreezeBatchNormStatistics)
+        {
+            foreach (var batchNorm in model.modules().OfType<BatchNorm2d>())
+            {
+                batchNorm.eval();
             }
         }
     }
@@ -288,7 +300,6 @@ internal sealed class ResNetTrainingLoop
     internal (double Accuracy, double Loss) Evaluate(ResNetModel model, BatchFeeder data, CancellationToken cancellation)
     {
         model.eval();
-        var shape = new long[] { _settings.BatchSize, 3, _settings.ImageHeight, _settings.ImageWidth };
         double lossSum = 0;
         long correct = 0;
         long seen = 0;
@@ -297,7 +308,7 @@ internal sealed class ResNetTrainingLoop
             foreach (var batch in data.ReadEpoch(0, train: false, cancellation))
             {
                 using var scope = NewDisposeScope();
-                var (input, target) = ToTensors(batch, shape);
+                var (input, target) = batch.ToTensors(_settings.ImageHeight, _settings.ImageWidth, _device);
                 var logits = model.call(input);
                 lossSum += nn.functional.cross_entropy(logits, target, reduction: nn.Reduction.Sum).item<float>();
                 correct += logits.argmax(1).eq(target).sum().item<long>();
@@ -311,15 +322,6 @@ internal sealed class ResNetTrainingLoop
         }
 
         return ((double)correct / seen, lossSum / seen);
-    }
-
-    private (Tensor Input, Tensor Target) ToTensors(TrainingBatch batch, long[] fullShape)
-    {
-        var shape = batch.Count == fullShape[0] ? fullShape : [batch.Count, fullShape[1], fullShape[2], fullShape[3]];
-        var input = empty(shape, ScalarType.Float32);
-        input.data<float>().CopyFrom(new ReadOnlySpan<float>(batch.Pixels, 0, (int)(batch.Count * fullShape[1] * fullShape[2] * fullShape[3])));
-        var target = tensor(batch.Labels.AsSpan(0, batch.Count).ToArray(), ScalarType.Int64);
-        return _device.type == DeviceType.CPU ? (input, target) : (input.to(_device), target.to(_device));
     }
 
     private void Report(EpochSummary summary, int epoch, int step, int stepsPerEpoch, double learningRate, bool isEpochEnd, long remainingSteps)

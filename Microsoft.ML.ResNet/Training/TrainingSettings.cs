@@ -68,6 +68,15 @@ internal sealed record TrainingSettings
 
     public bool FreezeBackbone { get; init; }
 
+    /// <summary>Fit the fresh head to the frozen network's features before the first epoch (see <see cref="LinearProbe"/>).</summary>
+    public bool FitHeadFirst { get; init; }
+
+    /// <summary>Stages from the input (1 = the stem, 2 = the stem and layer1, ...) kept as loaded: no gradient, BatchNorm statistics fixed.</summary>
+    public int FrozenStages { get; init; }
+
+    /// <summary>Every BatchNorm layer normalizes with the loaded running statistics and keeps them (eval mode); scale and shift still learn.</summary>
+    public bool FreezeBatchNormStatistics { get; init; }
+
     /// <summary>Head-only epochs at the start (backbone frozen in eval mode), before end-to-end fine-tuning.</summary>
     public int HeadWarmupEpochs { get; init; }
 
@@ -98,5 +107,5 @@ internal sealed record TrainingSettings
     /// is stored in the checkpoint (a run without an explicit seed reuses it) and <see cref="Epochs"/> may
     /// grow (see <see cref="CheckpointStore"/>). Progress reporting, threads and the folder itself do not count.
     /// </summary>
-    public string Fingerprint() => string.Join('|', FormattableString.Invariant($"{Architecture}|{Variant}|{(StageDepths is null ? "default" : string.Join('/', StageDepths))}|{ImageHeight}x{ImageWidth}|{BatchSize}|{Optimizer}|{LearningRate}|{Momentum}|{Nesterov}|{WeightDecay}|{Schedule}|{WarmupFraction}|{StepSizeEpochs}|{StepFactor}|{LabelSmoothing}|{Crop}|{CropPadding}|{RandomResizedCropMinScale}|{HorizontalFlip}|{ValidationFraction}|{EarlyStoppingPatience}|{EarlyStoppingMetric}|{FreezeBackbone}|{HeadWarmupEpochs}|{BackboneLearningRateFactor}|{CacheInMemory}|{ShufflePoolRows}"), string.Join(',', Mean), string.Join(',', Std));
+    public string Fingerprint() => string.Join('|', FormattableString.Invariant($"{Architecture}|{Variant}|{(StageDepths is null ? "default" : string.Join('/', StageDepths))}|{ImageHeight}x{ImageWidth}|{BatchSize}|{Optimizer}|{LearningRate}|{Momentum}|{Nesterov}|{WeightDecay}|{Schedule}|{WarmupFraction}|{StepSizeEpochs}|{StepFactor}|{LabelSmoothing}|{Crop}|{CropPadding}|{RandomResizedCropMinScale}|{HorizontalFlip}|{ValidationFraction}|{EarlyStoppingPatience}|{EarlyStoppingMetric}|{FreezeBackbone}|{FitHeadFirst}|{FrozenStages}|{FreezeBatchNormStatistics}|{HeadWarmupEpochs}|{BackboneLearningRateFactor}|{CacheInMemory}|{ShufflePoolRows}"), string.Join(',', Mean), string.Join(',', Std));
 }

@@ -5,6 +5,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.ResNet;
 using Microsoft.ML.Transforms;
 using Microsoft.ML.Transforms.Onnx;
+using ImageClassification.Data;
 using ImageClassification.Model;
 
 namespace ResNetBenchmarks;
@@ -171,7 +172,21 @@ internal sealed class TransferBenchmark : IBenchmark
     /// </summary>
     private static Result RunRecipe(string method, DataSet dataSet, int perLabel, TrainSettings recipe)
     {
-        var options = recipe.ToTrainerOptions();
+        var options = recipe.WithImageSizeFor(() => ImageSizes.MedianShortSide(ImagePaths(dataSet.Folder("train"), perLabel))).ToTrainerOptions();
+        // EXPERIMENT-ONLY (remove): recipe overrides from the environment.
+        static string? Env(string name) => Environment.GetEnvironmentVariable("EXP_" + name);
+        if (method == "fine-tuned")
+        {
+            if (Env("EPOCHS") is { } e) { options.Epochs = int.Parse(e); }
+            if (Env("SIZE") is { } z) { options.ImageHeight = options.ImageWidth = int.Parse(z); options.CacheInMemory = int.Parse(z) <= 128; }
+            if (Env("FROZEN") is { } f) { options.FrozenStages = int.Parse(f); }
+            if (Env("FIT") is { } h) { options.FitHeadFirst = h == "1"; }
+            if (Env("LR") is { } l) { options.LearningRate = double.Parse(l, CultureInfo.InvariantCulture); }
+            if (Env("FREEZE") == "1") { options.FreezeBackbone = true; }
+            if (Env("BBF") is { } b) { options.BackboneLearningRateFactor = double.Parse(b, CultureInfo.InvariantCulture); }
+            Console.WriteLine($"EXP epochs={options.Epochs} size={options.ImageHeight} frozen={options.FrozenStages} fit={options.FitHeadFirst} lr={options.LearningRate} bbf={options.BackboneLearningRateFactor}");
+        }
+
         options.LabelColumnName = LabelColumn;
         options.FeatureColumnName = PixelsColumn;
         options.Progress = EpochLine(method);
@@ -212,10 +227,7 @@ internal sealed class TransferBenchmark : IBenchmark
             throw new DirectoryNotFoundException($"Data folder '{folder}' does not exist; the benchmark's build copies it from Microsoft.ML.ResNet.Tests/TestData.");
         }
 
-        var rows = Directory.GetDirectories(folder).Order(StringComparer.Ordinal)
-            .SelectMany(labelFolder => Directory.GetFiles(labelFolder, "*.png").Order(StringComparer.Ordinal).Take(perLabel)
-                .Select(path => new ImageRow { ImagePath = path, Label = Path.GetFileName(labelFolder) }))
-            .ToList();
+        var rows = ImagePaths(folder, perLabel).Select(path => new ImageRow { ImagePath = path, Label = Path.GetFileName(Path.GetDirectoryName(path)!) }).ToList();
         if (rows.Count == 0)
         {
             throw new InvalidDataException($"Data folder '{folder}' has no <label>/*.png images.");
@@ -223,6 +235,12 @@ internal sealed class TransferBenchmark : IBenchmark
 
         return ml.Data.LoadFromEnumerable(rows);
     }
+
+    /// <summary>The <c>label/*.png</c> images under <paramref name="folder"/>, at most <paramref name="perLabel"/> per label, in ordinal order.</summary>
+    private static List<string> ImagePaths(string folder, int perLabel) =>
+        Directory.GetDirectories(folder).Order(StringComparer.Ordinal)
+            .SelectMany(labelFolder => Directory.GetFiles(labelFolder, "*.png").Order(StringComparer.Ordinal).Take(perLabel))
+            .ToList();
 
     private static Action<ResNetTrainingProgress> EpochLine(string method) => p =>
     {

@@ -19,13 +19,15 @@ internal static class HelpText
                        --test-data <folder>   labelled test images
                        By default the network starts from ImageNet weights (the ResNet of ML.NET's
                        Microsoft.ML.DnnImageFeaturizer.ResNet18 package, basic blocks 2/2/2/3) and is
-                       fine-tuned: 112x112 images, 5 epochs (1 head-only), batch 32, AdamW.
+                       fine-tuned: the head fitted to its features first, then 4 epochs end to end
+                       (stem and layer1 frozen), batch 32, AdamW, images upscaled to 4x their size
+                       (112 to 224 pixels: 112x112 for the 28x28 sample).
                        --from-scratch         random weights instead: ResNet-34, 32x32 images, 6 epochs,
                                               learning rate 0.03
                        --arch <name>          resnet18 | resnet34 | resnet50 | resnet101 | resnet152
                                               (with --from-scratch or --weights)
                        --epochs <n>           passes over the training images
-                       --image-size <pixels>  square input size, >= 32
+                       --image-size <pixels>  square input size, >= 32 (default: see above; 32 from scratch)
                        --batch-size <n>       images per step
                        --learning-rate <lr>   peak of the one-cycle schedule (the head's when fine-tuning;
                                               default 0.001 fine-tuning, 0.03 from scratch)

@@ -34,10 +34,11 @@ internal static class TrainCommand
         var dataFolder = args.GetString("data") ?? TrainTestData.EmbeddedSampleFolder;
 
         var data = TrainTestData.Load(dataFolder, args.GetString("test-data"), CommandDefaults.BadImages(args));
+        settings = settings.WithImageSizeFor(() => ImageSizes.MedianShortSide(data.Train.Select(image => image.ImagePath).ToList()));
         console.MarkupLine($"[bold]Data[/] {Markup.Escape(data.Description)}");
         SkippedReport.Write(console, data.Skipped);
         console.MarkupLine(Markup.Escape(
-            $"Training {settings.Architecture} on {settings.ImageSize}x{settings.ImageSize} images, {settings.Epochs} epoch(s), batch {settings.BatchSize}, {DescribeStart(settings)}"));
+            $"Training {settings.Architecture} on {settings.Size}x{settings.Size} images, {settings.Epochs} epoch(s), batch {settings.BatchSize}, {DescribeStart(settings)}"));
         if (File.Exists(Path.Combine(checkpoints, CheckpointFileName)))
         {
             console.MarkupLine(Markup.Escape(
@@ -50,7 +51,7 @@ internal static class TrainCommand
         var trainView = ml.Data.LoadFromEnumerable(data.Train);
         var model = TrainingProgressView.Run($"{settings.Architecture}", progress =>
         {
-            var pipeline = ImagePipeline.LoadPixels(ml, settings.ImageSize)
+            var pipeline = ImagePipeline.LoadPixels(ml, settings.Size)
                 .Append(ImagePipeline.MapLabelToKey(ml))
                 .Append(ResNetTraining.Trainer(ml, settings, progress))
                 .Append(ml.Transforms.Conversion.MapKeyToValue(ImagePipeline.PredictedLabelColumn));
@@ -120,7 +121,7 @@ internal static class TrainCommand
         {
             Architecture = ParseArchitecture(args.GetString("arch")) ?? defaults.Architecture,
             Epochs = args.GetInt("epochs", defaults.Epochs, min: 1, max: 1000),
-            ImageSize = args.GetInt("image-size", defaults.ImageSize, min: 32, max: 1024),
+            ImageSize = args.Has("image-size") ? args.GetInt("image-size", 0, min: 32, max: 1024) : defaults.ImageSize,
             BatchSize = args.GetInt("batch-size", defaults.BatchSize, min: 2, max: 1024),
             LearningRate = args.GetDouble("learning-rate") ?? defaults.LearningRate,
             WeightsPath = weights is null ? null : Path.GetFullPath(weights),
