@@ -173,20 +173,6 @@ internal sealed class TransferBenchmark : IBenchmark
     private static Result RunRecipe(string method, DataSet dataSet, int perLabel, TrainSettings recipe)
     {
         var options = recipe.WithImageSizeFor(() => ImageSizes.MedianShortSide(ImagePaths(dataSet.Folder("train"), perLabel))).ToTrainerOptions();
-        // EXPERIMENT-ONLY (remove): recipe overrides from the environment.
-        static string? Env(string name) => Environment.GetEnvironmentVariable("EXP_" + name);
-        if (method == "fine-tuned")
-        {
-            if (Env("EPOCHS") is { } e) { options.Epochs = int.Parse(e); }
-            if (Env("SIZE") is { } z) { options.ImageHeight = options.ImageWidth = int.Parse(z); options.CacheInMemory = int.Parse(z) <= 128; }
-            if (Env("FROZEN") is { } f) { options.FrozenStages = int.Parse(f); }
-            if (Env("FIT") is { } h) { options.FitHeadFirst = h == "1"; }
-            if (Env("LR") is { } l) { options.LearningRate = double.Parse(l, CultureInfo.InvariantCulture); }
-            if (Env("FREEZE") == "1") { options.FreezeBackbone = true; }
-            if (Env("BBF") is { } b) { options.BackboneLearningRateFactor = double.Parse(b, CultureInfo.InvariantCulture); }
-            Console.WriteLine($"EXP epochs={options.Epochs} size={options.ImageHeight} frozen={options.FrozenStages} fit={options.FitHeadFirst} lr={options.LearningRate} bbf={options.BackboneLearningRateFactor}");
-        }
-
         options.LabelColumnName = LabelColumn;
         options.FeatureColumnName = PixelsColumn;
         options.Progress = EpochLine(method);
