@@ -1,7 +1,9 @@
 using System.Text.Json;
 using Google.Protobuf;
 using Microsoft.ML.Data;
+using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.ResNet.Export;
+using Microsoft.ML.Transforms.Onnx;
 using Onnx;
 
 namespace Microsoft.ML.ResNet.Scoring;
@@ -103,7 +105,7 @@ internal static class PortableModelWriter
     {
         var outputs = settings.FeaturesColumnName is null ? new[] { ProbabilitiesTensor, LabelBitsTensor } : [ProbabilitiesTensor, LabelBitsTensor, FeaturesTensor];
         var pixels = EmptyVectors(mlContext, settings.InputColumnName, pixelCount);
-        var onnx = mlContext.Transforms.ApplyOnnxModel(outputs, [settings.InputColumnName], onnxFile).Fit(pixels);
+        var onnx = CheckOnly().Transforms.ApplyOnnxModel(outputs, [settings.InputColumnName], onnxFile).Fit(pixels);
         var decoder = LabelBitsDecoder.Fit(mlContext, LabelBitsTensor, labels);
         var decoded = decoder.Transform(onnx.Transform(pixels));
 
@@ -129,6 +131,18 @@ internal static class PortableModelWriter
         // Fitting copies and drops reads the schema only: the empty pixel view is never cursored.
         var renamer = naming.Fit(decoded);
         return new TransformerChain<ITransformer>(onnx, decoder, renamer);
+    }
+
+    /// <summary>
+    /// A context whose ONNX Runtime sessions skip graph optimization: the OnnxTransformer built for saving never
+    /// runs, and optimizing ResNet-34 at ORT_ENABLE_ALL costs a quarter to half a second. Session options are
+    /// not saved: the loading application's apply.
+    /// </summary>
+    private static MLContext CheckOnly()
+    {
+        var context = new MLContext();
+        context.SetOnnxSessionOption(new OnnxSessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL });
+        return context;
     }
 
     private static IDataView EmptyVectors(MLContext mlContext, string name, int size) =>

@@ -57,6 +57,14 @@ internal static class SavedModelReader
         return found;
     }
 
+    /// <summary>How many OnnxTransformer models, ours or not, the zip holds (its directory only is read).</summary>
+    /// <exception cref="InvalidDataException">Not a zip.</exception>
+    public static int CountOnnxModels(string zipPath)
+    {
+        using var zip = OpenZip(zipPath);
+        return zip.Entries.Count(e => e.Name == OnnxEntryName);
+    }
+
     private static ZipArchive OpenZip(string zipPath)
     {
         try
