@@ -1,9 +1,7 @@
 using Microsoft.ML.Data;
-using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.ResNet.Catalog;
 using Microsoft.ML.ResNet.Modeling;
 using Microsoft.ML.ResNet.Scoring;
-using Microsoft.ML.Transforms.Onnx;
 
 namespace Microsoft.ML.ResNet;
 
@@ -106,17 +104,32 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
             return FromSaved(host, session, only);
         }
 
-        // The rest of the pipeline comes from ML.NET's own loader, which also builds a session for each saved
-        // OnnxTransformer. Ours are replaced at once, so when they are the only ones their sessions skip graph
-        // optimization (a quarter to half a second for ResNet-34); another model's keeps the caller's settings.
-        var loader = SavedModelReader.CountOnnxModels(path) == entries.Count ? SessionsThatNeverRun() : mlContext;
-        var loaded = loader.Model.Load(path, out _);
-        foreach (var entry in entries)
+        // The rest of the pipeline comes from ML.NET's own loader. It would inflate, stage and optimize each saved
+        // network once more only to have its step replaced: it reads a copy of the zip with stubs in their place.
+        var classifiers = entries.Select(entry => FromSaved(host, session, entry)).ToArray();
+        try
         {
-            loaded = Replace(loaded, entry.Path, FromSaved(host, session, entry));
-        }
+            var stubs = entries.Zip(classifiers).ToDictionary(
+                pair => pair.First.EntryName,
+                pair => PortableModelWriter.Stub(pair.First.Settings, pair.Second.Scorer.Info, pair.Second.Labels.Count));
+            using var stubbed = SavedModelReader.WithReplacedOnnx(path, stubs);
+            var loaded = mlContext.Model.Load(stubbed, out _);
+            foreach (var (entry, classifier) in entries.Zip(classifiers))
+            {
+                loaded = Replace(loaded, entry.Path, classifier);
+            }
 
-        return loaded;
+            return loaded;
+        }
+        catch
+        {
+            foreach (var classifier in classifiers)
+            {
+                classifier.Dispose();
+            }
+
+            throw;
+        }
     }
 
     /// <summary>The input schema plus the output columns.</summary>
@@ -229,13 +242,6 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
             session.Dispose();
             throw;
         }
-    }
-
-    private static MLContext SessionsThatNeverRun()
-    {
-        var context = new MLContext();
-        context.SetOnnxSessionOption(new OnnxSessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL });
-        return context;
     }
 
     private static ResNetClassifierTransformer Open(

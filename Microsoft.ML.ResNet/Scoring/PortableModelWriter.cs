@@ -134,6 +134,58 @@ internal static class PortableModelWriter
     }
 
     /// <summary>
+    /// A graph with the saved graph's input and outputs (names, types, shapes) and nothing inside: constant
+    /// outputs. Our loader hands it to ML.NET's loader in place of the network, whose step it replaces anyway,
+    /// so ML.NET neither inflates nor stages nor optimizes the network a second time.
+    /// </summary>
+    public static byte[] Stub(SavedScoringSettings settings, ScoringModelInfo info, int classes)
+    {
+        var graph = new GraphProto { Name = "resnetml_stub" };
+        graph.Input.Add(FloatTensor(settings.InputColumnName, "N", 3, info.Height, info.Width));
+        AddConstantOutput(graph, ProbabilitiesTensor, classes);
+        AddConstantOutput(graph, LabelBitsTensor, LabelBitsDecoder.BitCount(classes));
+        if (settings.FeaturesColumnName is not null)
+        {
+            AddConstantOutput(graph, FeaturesTensor, info.FeatureSize);
+        }
+
+        var model = new ModelProto { IrVersion = 8, Graph = graph, ProducerName = "resnetml-stub" };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = 17 });
+        return model.ToByteArray();
+    }
+
+    private static void AddConstantOutput(GraphProto graph, string name, int width)
+    {
+        var value = new TensorProto { DataType = (int)TensorProto.Types.DataType.Float };
+        value.Dims.Add(width);
+        value.FloatData.Add(new float[width]);
+        var node = new NodeProto { Name = name, OpType = "Constant", Output = { name } };
+        node.Attribute.Add(new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = value });
+        graph.Node.Add(node);
+        graph.Output.Add(FloatTensor(name, null, width));
+    }
+
+    private static ValueInfoProto FloatTensor(string name, string? batch, params long[] dimensions)
+    {
+        var shape = new TensorShapeProto();
+        if (batch is not null)
+        {
+            shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = batch });
+        }
+
+        foreach (var dimension in dimensions)
+        {
+            shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = dimension });
+        }
+
+        return new ValueInfoProto
+        {
+            Name = name,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } },
+        };
+    }
+
+    /// <summary>
     /// A context whose ONNX Runtime sessions skip graph optimization: the OnnxTransformer built for saving never
     /// runs, and optimizing ResNet-34 at ORT_ENABLE_ALL costs a quarter to half a second. Session options are
     /// not saved: the loading application's apply.
@@ -216,13 +268,7 @@ internal static class PortableModelWriter
             Input = { source, FlatShape },
             Output = { name },
         });
-        var shape = new TensorShapeProto();
-        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = width });
-        graph.Output.Add(new ValueInfoProto
-        {
-            Name = name,
-            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } },
-        });
+        graph.Output.Add(FloatTensor(name, null, width));
     }
 
     private static void SetMetadata(ModelProto model, string key, string value)
