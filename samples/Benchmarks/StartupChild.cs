@@ -57,7 +57,8 @@ internal static class StartupChild
             using var stream = entry.Open();
             using var memory = new MemoryStream();
             stream.CopyTo(memory);
-            bytes = memory.ToArray();
+            // ML.NET writes the bytes behind an int32 length.
+            bytes = memory.ToArray()[4..];
         }
 
         var inflate = Lap();
