@@ -9,8 +9,8 @@ namespace Microsoft.ML.ResNet.Scoring;
 /// codes with the labels as a key column.
 /// </summary>
 /// <remarks>
-/// Fitting is counting (K rows of B values: milliseconds for 1000 classes, a K x B table of counts), where
-/// the k-means this replaces took about 11 s for 1000 classes. ML.NET's Naive Bayes is a Bernoulli model
+/// Fitting is counting (K rows of B values, a K x B table of counts), where the k-means over K one-hot vectors
+/// that this replaces spent seconds seeding for 1000 classes. ML.NET's Naive Bayes is a Bernoulli model
 /// with add-one smoothing: with one row per class, class c scores log(1/K) + sum over bits of
 /// log((1 + [bit matches c's code]) / (1 + K)), i.e. a constant plus log 2 times the number of bits that
 /// match c's code. The class whose code is the input scores highest by at least log 2, so the scorer's
