@@ -55,7 +55,8 @@ public sealed class EndToEndTests
             var theirs = stock.Transform(photos);
 
             Assert.IsTrue(MaxDifference(Scores(ours), Scores(theirs)) <= 1e-5f, "Score");
-            CollectionAssert.AreEqual(Keys(ours), Keys(theirs), "PredictedLabel: the k-means argmax over 1000 one-hot centroids");
+            CollectionAssert.AreEqual(Keys(ours), Keys(theirs), "PredictedLabel: the argmax decoded from 10 bits");
+            Assert.AreEqual(new KeyDataViewType(typeof(uint), 1000), theirs.Schema["PredictedLabel"].Type);
             (stock as IDisposable)?.Dispose();
         }
         finally

@@ -325,6 +325,33 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
     }
 
     [TestMethod]
+    public void Load_WholePipelineZipWithFeaturesAndOtherNames_ReopensEveryColumnUnchanged()
+    {
+        // Our loader gives ML.NET's loader a stub in place of the network: the stub must carry every output the
+        // saved chain reads, under the saved names.
+        var ml = new MLContext(1);
+        var photos = Photos(ml);
+        var options = new ResNetClassifierOptions { ModelPath = SmallModel(), ScoreColumnName = "Probabilities", PredictedLabelColumnName = "Guess", FeaturesColumnName = "Embedding" };
+        var model = PixelPipeline(ml, SmallSize).Append(ml.Transforms.ResNetClassify(options)).Fit(photos);
+        var path = Path.Combine(Folder, "pipeline.zip");
+        ml.Model.Save(model, photos.Schema, path);
+
+        var chain = (TransformerChain<ITransformer>)ResNetClassifierTransformer.Load(ml, path);
+        var expected = model.Transform(photos);
+        var actual = chain.Transform(photos);
+
+        Assert.IsInstanceOfType<ResNetClassifierTransformer>(chain.LastTransformer);
+        Assert.AreEqual(0f, MaxDifference(Scores(expected, "Probabilities"), Scores(actual, "Probabilities")), "Probabilities");
+        Assert.AreEqual(0f, MaxDifference(Scores(expected, "Embedding"), Scores(actual, "Embedding")), "Embedding");
+        CollectionAssert.AreEqual(Keys(expected, "Guess"), Keys(actual, "Guess"), "Guess");
+        CollectionAssert.AreEqual(
+            expected.Schema.Where(c => !c.IsHidden).Select(c => c.Name).ToArray(),
+            actual.Schema.Where(c => !c.IsHidden).Select(c => c.Name).ToArray());
+        (chain.LastTransformer as IDisposable)?.Dispose();
+        (model.LastTransformer as IDisposable)?.Dispose();
+    }
+
+    [TestMethod]
     public void SaveAtomically_FailingSave_LeavesTheOldFileAndNoTempFile()
     {
         var ml = new MLContext(1);

@@ -104,13 +104,32 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
             return FromSaved(host, session, only);
         }
 
-        var loaded = mlContext.Model.Load(path, out _);
-        foreach (var entry in entries)
+        // The rest of the pipeline comes from ML.NET's own loader. It would inflate, stage and optimize each saved
+        // network once more only to have its step replaced: it reads a copy of the zip with stubs in their place.
+        var classifiers = entries.Select(entry => FromSaved(host, session, entry)).ToArray();
+        try
         {
-            loaded = Replace(loaded, entry.Path, FromSaved(host, session, entry));
-        }
+            var stubs = entries.Zip(classifiers).ToDictionary(
+                pair => pair.First.EntryName,
+                pair => PortableModelWriter.Stub(pair.First.Settings, pair.Second.Scorer.Info, pair.Second.Labels.Count));
+            using var stubbed = SavedModelReader.WithReplacedOnnx(path, stubs);
+            var loaded = mlContext.Model.Load(stubbed, out _);
+            foreach (var (entry, classifier) in entries.Zip(classifiers))
+            {
+                loaded = Replace(loaded, entry.Path, classifier);
+            }
 
-        return loaded;
+            return loaded;
+        }
+        catch
+        {
+            foreach (var classifier in classifiers)
+            {
+                classifier.Dispose();
+            }
+
+            throw;
+        }
     }
 
     /// <summary>The input schema plus the output columns.</summary>
@@ -208,12 +227,21 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
         return Open(host, model.Onnx, model.Labels, columns, options.BatchSize, options.RejectAllZeroPixels, sessionOptions);
     }
 
-    private static ResNetClassifierTransformer FromSaved(HostSettings host, ScoringSessionOptions session, SavedModelReader.Entry entry)
+    private static ResNetClassifierTransformer FromSaved(HostSettings host, ScoringSessionOptions sessionOptions, SavedModelReader.Entry entry)
     {
-        var info = ModelPreparer.ReadInfo(entry.Onnx, entry.Source);
-        var labels = info.Labels ?? throw new InvalidDataException("The saved classifier has no labels in its metadata.");
-        var settings = entry.Settings;
-        return Open(host, entry.Onnx, labels, settings.Columns, settings.BatchSize, settings.RejectAllZeroPixels, session);
+        // The scoring session reads the labels itself: no second session just for the metadata.
+        var session = new OnnxScoringSession(entry.Onnx, sessionOptions, host.Warn);
+        try
+        {
+            var labels = session.Info.Labels ?? throw new InvalidDataException($"The saved classifier in '{entry.Source}' has no labels in its metadata.");
+            var settings = entry.Settings;
+            return new ResNetClassifierTransformer(new ResNetScorer(session, labels, settings.Columns, settings.BatchSize, settings.RejectAllZeroPixels), entry.Onnx);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
     }
 
     private static ResNetClassifierTransformer Open(

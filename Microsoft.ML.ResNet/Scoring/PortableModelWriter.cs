@@ -1,8 +1,9 @@
 using System.Text.Json;
 using Google.Protobuf;
 using Microsoft.ML.Data;
+using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.ResNet.Export;
-using Microsoft.ML.Trainers;
+using Microsoft.ML.Transforms.Onnx;
 using Onnx;
 
 namespace Microsoft.ML.ResNet.Scoring;
@@ -13,26 +14,31 @@ namespace Microsoft.ML.ResNet.Scoring;
 /// <list type="number">
 /// <item>OnnxTransformer on a copy of the ONNX graph whose input is renamed to the pixel column and
 /// which gains flattened outputs ([K] and [F] instead of [N,K]: OnnxTransformer runs one row at a time
-/// and would otherwise type them Vector&lt;Single, 1, K&gt;);</item>
-/// <item>the argmax, which no ML.NET transform computes: a k-means model whose centroids are the K one-hot
-/// vectors. For a probability vector p, |p - e_k|^2 = |p|^2 + 1 - 2 p_k, so the nearest centroid is the
-/// largest probability, and its PredictedLabel is a Key&lt;UInt32, K&gt; over the clusters;</item>
-/// <item>a value mapping from cluster to label string, treated as a key in label order, which gives
-/// PredictedLabel our labels as key values; then copies and drops to the requested column names.</item>
+/// and would otherwise type them Vector&lt;Single, 1, K&gt;), plus the argmax of the probabilities
+/// written as B = bits(K - 1) floats of 0 and 1 (<see cref="LabelBitsDecoder"/>);</item>
+/// <item>the decoder from those bits to a key: a Naive Bayes model "trained" by counting the K codes,
+/// which ML.NET's multiclass scorer turns into PredictedLabel, a Key&lt;UInt32, K&gt; whose key values
+/// are our labels;</item>
+/// <item>copies and drops to the requested column names.</item>
 /// </list>
-/// (OnnxTransformer cannot emit the argmax itself: it fails on rank-0 outputs, and a 1-slot vector
-/// cannot be made scalar with built-in transforms.) Score carries no slot names in this chain.
+/// (OnnxTransformer cannot emit the key itself: it fails on rank-0 outputs, and a 1-slot vector
+/// cannot be made scalar with built-in transforms; a trained multiclass model is the built-in that
+/// yields a scalar key.) Score carries no slot names in this chain.
 /// </summary>
 internal static class PortableModelWriter
 {
     private const string ProbabilitiesTensor = "resnetml_flat_probabilities";
     private const string FeaturesTensor = "resnetml_flat_features";
+    private const string LabelBitsTensor = "resnetml_label_bits";
     private const string FlatShape = "resnetml_flat_shape";
-    private const string ClusterColumn = "resnetml_cluster";
 
-    // k-means' own output column names (fixed by ML.NET's clustering scorer).
-    private const string ClusterScore = "Score";
-    private const string ClusterLabel = "PredictedLabel";
+    // Intermediate tensors and constants of the argmax-to-bits nodes.
+    private const string ArgMaxTensor = "resnetml_argmax";
+    private const string BitPowers = "resnetml_bit_powers";
+    private const string Two = "resnetml_two";
+    private const string ShiftedTensor = "resnetml_argmax_shifted";
+    private const string BitTensor = "resnetml_argmax_bits";
+    private const string FloatBitTensor = "resnetml_argmax_bits_float";
 
     /// <summary>The ONNX bytes as saved: renamed input, flattened outputs, settings and labels in the metadata.</summary>
     public static byte[] RewriteGraph(byte[] onnx, IReadOnlyList<string> labels, SavedScoringSettings settings, bool withFeatures)
@@ -50,7 +56,7 @@ internal static class PortableModelWriter
                 $"Cannot save: input column '{settings.InputColumnName}' has the name of a tensor inside the ONNX graph, where the saved model needs it as the input's name. Rename the pixel column.");
         }
 
-        foreach (var name in new[] { ProbabilitiesTensor, FeaturesTensor, FlatShape })
+        foreach (var name in AddedNames)
         {
             if (taken.Contains(name))
             {
@@ -79,6 +85,7 @@ internal static class PortableModelWriter
         shape.Int64Data.Add(-1);
         graph.Initializer.Add(shape);
         AddFlatOutput(graph, OnnxContract.ProbabilitiesOutput, ProbabilitiesTensor, labels.Count);
+        AddLabelBits(graph, labels.Count);
         if (withFeatures)
         {
             var width = graph.Output.Single(o => o.Name == OnnxContract.FeaturesOutput).Type.TensorType.Shape.Dim[1].DimValue;
@@ -96,76 +103,102 @@ internal static class PortableModelWriter
     /// </summary>
     public static TransformerChain<ITransformer> BuildChain(MLContext mlContext, string onnxFile, IReadOnlyList<string> labels, int pixelCount, SavedScoringSettings settings)
     {
-        var k = labels.Count;
-        var outputs = settings.FeaturesColumnName is null ? new[] { ProbabilitiesTensor } : [ProbabilitiesTensor, FeaturesTensor];
+        var outputs = settings.FeaturesColumnName is null ? new[] { ProbabilitiesTensor, LabelBitsTensor } : [ProbabilitiesTensor, LabelBitsTensor, FeaturesTensor];
         var pixels = EmptyVectors(mlContext, settings.InputColumnName, pixelCount);
-        var onnx = mlContext.Transforms.ApplyOnnxModel(outputs, [settings.InputColumnName], onnxFile).Fit(pixels);
+        var onnx = CheckOnly().Transforms.ApplyOnnxModel(outputs, [settings.InputColumnName], onnxFile).Fit(pixels);
+        var decoder = LabelBitsDecoder.Fit(mlContext, LabelBitsTensor, labels);
+        var decoded = decoder.Transform(onnx.Transform(pixels));
 
-        var oneHots = OneHots(mlContext, k);
-        var (argmax, clusters) = FitArgMax(oneHots, k);
-        var toCluster = mlContext.Transforms.Conversion.ConvertType(ClusterColumn, ClusterLabel, DataKind.UInt32);
-        var clustered = argmax.Transform(oneHots);
-        var converter = toCluster.Fit(clustered);
-        var clusterIds = converter.Transform(clustered).GetColumn<uint>(ClusterColumn).ToArray();
+        // The decoder writes ML.NET's fixed names: its own Score (log-likelihoods, not ours) goes; its
+        // PredictedLabel is the key we want, under the requested name.
+        IEstimator<ITransformer> naming = mlContext.Transforms.DropColumns(LabelBitsDecoder.ScoreColumn);
+        var temporary = new List<string> { ProbabilitiesTensor, LabelBitsTensor, LabelBitsDecoder.PredictedLabelColumn };
+        if (settings.PredictedLabelColumnName != LabelBitsDecoder.PredictedLabelColumn)
+        {
+            naming = naming.Append(mlContext.Transforms.CopyColumns(settings.PredictedLabelColumnName, LabelBitsDecoder.PredictedLabelColumn));
+        }
 
-        var pairs = clusterIds.Select((cluster, label) => new KeyValuePair<uint, string>(cluster, labels[label]));
-        IEstimator<ITransformer> naming = mlContext.Transforms.DropColumns(ClusterScore, ClusterLabel)
-            .Append(mlContext.Transforms.Conversion.MapValue(settings.PredictedLabelColumnName, pairs, ClusterColumn, treatValuesAsKeyType: true))
-            .Append(mlContext.Transforms.CopyColumns(settings.ScoreColumnName, ProbabilitiesTensor));
-        var temporary = new List<string> { ProbabilitiesTensor, ClusterColumn };
+        naming = naming.Append(mlContext.Transforms.CopyColumns(settings.ScoreColumnName, ProbabilitiesTensor));
         if (settings.FeaturesColumnName is not null)
         {
             naming = naming.Append(mlContext.Transforms.CopyColumns(settings.FeaturesColumnName, FeaturesTensor));
             temporary.Add(FeaturesTensor);
         }
 
-        naming = naming.Append(mlContext.Transforms.DropColumns(temporary.Except([settings.ScoreColumnName, settings.PredictedLabelColumnName, settings.FeaturesColumnName ?? string.Empty]).ToArray()));
-        var withFeatureColumn = settings.FeaturesColumnName is null ? converter.Transform(clustered) : AddEmptyFeatures(mlContext, converter.Transform(clustered));
-        var renamer = naming.Fit(withFeatureColumn);
-        return new TransformerChain<ITransformer>(onnx, argmax, converter, renamer);
+        var requested = new[] { settings.ScoreColumnName, settings.PredictedLabelColumnName, settings.FeaturesColumnName ?? string.Empty };
+        naming = naming.Append(mlContext.Transforms.DropColumns(temporary.Except(requested).ToArray()));
+
+        // Fitting copies and drops reads the schema only: the empty pixel view is never cursored.
+        var renamer = naming.Fit(decoded);
+        return new TransformerChain<ITransformer>(onnx, decoder, renamer);
     }
 
-    private static (ITransformer Model, uint[] Clusters) FitArgMax(IDataView oneHots, int k)
+    /// <summary>
+    /// A graph with the saved graph's input and outputs (names, types, shapes) and nothing inside: constant
+    /// outputs. Our loader hands it to ML.NET's loader in place of the network, whose step it replaces anyway,
+    /// so ML.NET neither inflates nor stages nor optimizes the network a second time.
+    /// </summary>
+    public static byte[] Stub(SavedScoringSettings settings, ScoringModelInfo info, int classes)
     {
-        // k-means++ seeding never picks a point twice (its distance to a chosen centroid is 0), so with
-        // K distinct points and K clusters every point becomes its own centroid; checked, with retries.
-        for (var seed = 1; seed <= 5; seed++)
+        var graph = new GraphProto { Name = "resnetml_stub" };
+        graph.Input.Add(FloatTensor(settings.InputColumnName, "N", 3, info.Height, info.Width));
+        AddConstantOutput(graph, ProbabilitiesTensor, classes);
+        AddConstantOutput(graph, LabelBitsTensor, LabelBitsDecoder.BitCount(classes));
+        if (settings.FeaturesColumnName is not null)
         {
-            var context = new MLContext(seed);
-            var trainer = context.Clustering.Trainers.KMeans(new KMeansTrainer.Options
-            {
-                FeatureColumnName = ProbabilitiesTensor,
-                NumberOfClusters = k,
-                InitializationAlgorithm = KMeansTrainer.InitializationAlgorithm.KMeansPlusPlus,
-                NumberOfThreads = 1,
-            });
-            var model = trainer.Fit(oneHots);
-            var assigned = model.Transform(oneHots).GetColumn<uint>(ClusterLabel).ToArray();
-            if (assigned.Distinct().Count() == k)
-            {
-                return (model, assigned);
-            }
+            AddConstantOutput(graph, FeaturesTensor, info.FeatureSize);
         }
 
-        throw new InvalidOperationException($"Could not build the argmax for {k} classes: k-means did not separate the {k} one-hot vectors.");
+        var model = new ModelProto { IrVersion = 8, Graph = graph, ProducerName = "resnetml-stub" };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = 17 });
+        return model.ToByteArray();
     }
 
-    private static IDataView OneHots(MLContext mlContext, int k)
+    private static void AddConstantOutput(GraphProto graph, string name, int width)
     {
-        // Sparse rows: k-means then works on one non-zero per point, which makes the seeding O(K^2)
-        // instead of O(K^3) (seconds instead of most of a minute for 1000 classes).
-        var rows = Enumerable.Range(0, k).Select(i => new SparseRow { Values = new VBuffer<float>(k, 1, [1f], [i]) });
-        var definition = SchemaDefinition.Create(typeof(SparseRow));
-        definition[0].ColumnName = ProbabilitiesTensor;
-        definition[0].ColumnType = new VectorDataViewType(NumberDataViewType.Single, k);
-        return mlContext.Data.LoadFromEnumerable(rows, definition);
+        var value = new TensorProto { DataType = (int)TensorProto.Types.DataType.Float };
+        value.Dims.Add(width);
+        value.FloatData.Add(new float[width]);
+        var node = new NodeProto { Name = name, OpType = "Constant", Output = { name } };
+        node.Attribute.Add(new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = value });
+        graph.Node.Add(node);
+        graph.Output.Add(FloatTensor(name, null, width));
+    }
+
+    private static ValueInfoProto FloatTensor(string name, string? batch, params long[] dimensions)
+    {
+        var shape = new TensorShapeProto();
+        if (batch is not null)
+        {
+            shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = batch });
+        }
+
+        foreach (var dimension in dimensions)
+        {
+            shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = dimension });
+        }
+
+        return new ValueInfoProto
+        {
+            Name = name,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } },
+        };
+    }
+
+    /// <summary>
+    /// A context whose ONNX Runtime sessions skip graph optimization: the OnnxTransformer built for saving never
+    /// runs, and optimizing ResNet-34 at ORT_ENABLE_ALL costs a quarter to half a second. Session options are
+    /// not saved: the loading application's apply.
+    /// </summary>
+    private static MLContext CheckOnly()
+    {
+        var context = new MLContext();
+        context.SetOnnxSessionOption(new OnnxSessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL });
+        return context;
     }
 
     private static IDataView EmptyVectors(MLContext mlContext, string name, int size) =>
         mlContext.Data.LoadFromEnumerable(Array.Empty<VectorRow>(), VectorDefinition(name, size));
-
-    private static IDataView AddEmptyFeatures(MLContext mlContext, IDataView data) =>
-        mlContext.Transforms.CopyColumns(FeaturesTensor, ProbabilitiesTensor).Fit(data).Transform(data);
 
     private static SchemaDefinition VectorDefinition(string name, int size)
     {
@@ -179,7 +212,7 @@ internal static class PortableModelWriter
     /// that saving it again gives the same graph as the first save.</summary>
     private static void RemovePreviousRewrite(GraphProto graph)
     {
-        var ours = new HashSet<string>(StringComparer.Ordinal) { ProbabilitiesTensor, FeaturesTensor };
+        var ours = AddedNames.ToHashSet(StringComparer.Ordinal);
         foreach (var node in graph.Node.Where(n => n.Output.Any(ours.Contains)).ToArray())
         {
             graph.Node.Remove(node);
@@ -190,10 +223,40 @@ internal static class PortableModelWriter
             graph.Output.Remove(output);
         }
 
-        foreach (var initializer in graph.Initializer.Where(t => t.Name == FlatShape).ToArray())
+        foreach (var initializer in graph.Initializer.Where(t => ours.Contains(t.Name)).ToArray())
         {
             graph.Initializer.Remove(initializer);
         }
+    }
+
+    private static IEnumerable<string> AddedNames =>
+        [ProbabilitiesTensor, FeaturesTensor, LabelBitsTensor, FlatShape, ArgMaxTensor, BitPowers, Two, ShiftedTensor, BitTensor, FloatBitTensor];
+
+    /// <summary>
+    /// argmax -> [N,1] int64; divided by 1, 2, 4, ... and taken mod 2 -> its B bits, lowest first, as
+    /// floats; flattened to [B]. ArgMax keeps the first of equal maxima, as our scorer does.
+    /// </summary>
+    private static void AddLabelBits(GraphProto graph, int classes)
+    {
+        var bits = LabelBitsDecoder.BitCount(classes);
+        var powers = new TensorProto { Name = BitPowers, DataType = (int)TensorProto.Types.DataType.Int64 };
+        powers.Dims.Add(bits);
+        powers.Int64Data.Add(Enumerable.Range(0, bits).Select(b => 1L << b));
+        var two = new TensorProto { Name = Two, DataType = (int)TensorProto.Types.DataType.Int64 };
+        two.Int64Data.Add(2);
+        graph.Initializer.Add(powers);
+        graph.Initializer.Add(two);
+
+        var argMax = new NodeProto { Name = ArgMaxTensor, OpType = "ArgMax", Input = { OnnxContract.ProbabilitiesOutput }, Output = { ArgMaxTensor } };
+        argMax.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 1 });
+        argMax.Attribute.Add(new AttributeProto { Name = "keepdims", Type = AttributeProto.Types.AttributeType.Int, I = 1 });
+        var cast = new NodeProto { Name = FloatBitTensor, OpType = "Cast", Input = { BitTensor }, Output = { FloatBitTensor } };
+        cast.Attribute.Add(new AttributeProto { Name = "to", Type = AttributeProto.Types.AttributeType.Int, I = (int)TensorProto.Types.DataType.Float });
+        graph.Node.Add(argMax);
+        graph.Node.Add(new NodeProto { Name = ShiftedTensor, OpType = "Div", Input = { ArgMaxTensor, BitPowers }, Output = { ShiftedTensor } });
+        graph.Node.Add(new NodeProto { Name = BitTensor, OpType = "Mod", Input = { ShiftedTensor, Two }, Output = { BitTensor } });
+        graph.Node.Add(cast);
+        AddFlatOutput(graph, FloatBitTensor, LabelBitsTensor, bits);
     }
 
     private static void AddFlatOutput(GraphProto graph, string source, string name, long width)
@@ -205,13 +268,7 @@ internal static class PortableModelWriter
             Input = { source, FlatShape },
             Output = { name },
         });
-        var shape = new TensorShapeProto();
-        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = width });
-        graph.Output.Add(new ValueInfoProto
-        {
-            Name = name,
-            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } },
-        });
+        graph.Output.Add(FloatTensor(name, null, width));
     }
 
     private static void SetMetadata(ModelProto model, string key, string value)
@@ -225,11 +282,6 @@ internal static class PortableModelWriter
         {
             existing.Value = value;
         }
-    }
-
-    private sealed class SparseRow
-    {
-        public VBuffer<float> Values { get; set; }
     }
 
     private sealed class VectorRow

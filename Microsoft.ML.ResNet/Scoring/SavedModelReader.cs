@@ -19,7 +19,8 @@ internal static class SavedModelReader
     /// <param name="Onnx">The saved (rewritten) ONNX bytes.</param>
     /// <param name="Settings">Column names and scoring options as saved.</param>
     /// <param name="Source">The zip and the entry, for error messages.</param>
-    public sealed record Entry(int[] Path, byte[] Onnx, SavedScoringSettings Settings, string Source);
+    /// <param name="EntryName">The zip entry holding the ONNX bytes.</param>
+    public sealed record Entry(int[] Path, byte[] Onnx, SavedScoringSettings Settings, string Source, string EntryName);
 
     /// <exception cref="FileNotFoundException">No file at <paramref name="zipPath"/>.</exception>
     /// <exception cref="InvalidDataException">Not a zip, an ONNX entry whose sizes disagree (declared, actual,
@@ -37,20 +38,79 @@ internal static class SavedModelReader
         {
             var source = $"{zipPath} (entry {entry.FullName})";
             var bytes = ReadOnnx(entry, source);
-            ModelProto model;
+            IReadOnlyList<StringStringEntryProto> metadata;
             try
             {
-                model = ModelProto.Parser.ParseFrom(bytes);
+                metadata = ReadMetadata(bytes);
             }
             catch (InvalidProtocolBufferException e)
             {
                 throw new InvalidDataException($"'{source}' is not an ONNX model: {e.Message}", e);
             }
 
-            var settings = model.MetadataProps.FirstOrDefault(p => p.Key == SavedScoringSettings.MetadataKey);
+            var settings = metadata.FirstOrDefault(p => p.Key == SavedScoringSettings.MetadataKey);
             if (settings is not null)
             {
-                found.Add(new Entry(ChainPath(entry.FullName), bytes, SavedScoringSettings.FromJson(settings.Value), source));
+                found.Add(new Entry(ChainPath(entry.FullName), bytes, SavedScoringSettings.FromJson(settings.Value), source, entry.FullName));
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>
+    /// A copy of the zip, in memory and uncompressed, in which each entry named in <paramref name="replacements"/>
+    /// holds other ONNX bytes (with ML.NET's length prefix); every other entry is copied as it is.
+    /// </summary>
+    /// <exception cref="InvalidDataException">Not a zip.</exception>
+    public static MemoryStream WithReplacedOnnx(string zipPath, IReadOnlyDictionary<string, byte[]> replacements)
+    {
+        var copy = new MemoryStream();
+        using (var source = OpenZip(zipPath))
+        using (var target = new ZipArchive(copy, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            foreach (var entry in source.Entries)
+            {
+                using var output = target.CreateEntry(entry.FullName, CompressionLevel.NoCompression).Open();
+                if (replacements.TryGetValue(entry.FullName, out var onnx))
+                {
+                    var prefix = new byte[4];
+                    BinaryPrimitives.WriteInt32LittleEndian(prefix, onnx.Length);
+                    output.Write(prefix);
+                    output.Write(onnx);
+                }
+                else
+                {
+                    using var input = entry.Open();
+                    input.CopyTo(output);
+                }
+            }
+        }
+
+        copy.Position = 0;
+        return copy;
+    }
+
+    /// <summary>
+    /// ModelProto's metadata_props only: the graph (all the weights) is skipped, not parsed and copied, which
+    /// a full parse of ResNet-34's 87 MB would do once more before ONNX Runtime reads it again.
+    /// </summary>
+    private static IReadOnlyList<StringStringEntryProto> ReadMetadata(byte[] onnx)
+    {
+        var found = new List<StringStringEntryProto>();
+        var input = new CodedInputStream(onnx);
+        uint tag;
+        while ((tag = input.ReadTag()) != 0)
+        {
+            if (WireFormat.GetTagFieldNumber(tag) == ModelProto.MetadataPropsFieldNumber && WireFormat.GetTagWireType(tag) == WireFormat.WireType.LengthDelimited)
+            {
+                var entry = new StringStringEntryProto();
+                input.ReadMessage(entry);
+                found.Add(entry);
+            }
+            else
+            {
+                input.SkipLastField();
             }
         }
 

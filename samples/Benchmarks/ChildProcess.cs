@@ -6,9 +6,15 @@ namespace ResNetBenchmarks;
 internal static class ChildProcess
 {
     /// <summary>Runs the program with <paramref name="arguments"/> and waits for it; returns its exit code and output.</summary>
-    public static (int ExitCode, string Output, string Error) RunSelf(IEnumerable<string> arguments)
+    /// <param name="arguments">The child's command line.</param>
+    /// <param name="environment">Variables set in the child's environment on top of this process's.</param>
+    public static (int ExitCode, string Output, string Error) RunSelf(IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
 
         // Started as "dotnet ResNetBenchmarks.dll" the process is the dotnet host, which needs the assembly again.
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")

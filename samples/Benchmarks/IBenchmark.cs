@@ -9,6 +9,9 @@ internal interface IBenchmark
     /// <summary>What it measures and against what, for --help.</summary>
     string Description { get; }
 
+    /// <summary>Whether Program loads libtorch before <see cref="Run"/>; a harness that times process startup loads it itself, only where needed.</summary>
+    bool NeedsTorch => true;
+
     /// <summary>Runs the measurement and prints a table of results.</summary>
     void Run(string[] arguments);
 }

@@ -21,7 +21,6 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
     return 0;
 }
 
-TorchNativeLoader.EnsureLoaded();
 var selected = args[0] == "all" ? benchmarks : benchmarks.Where(b => b.Name == args[0]).ToList();
 if (selected.Count == 0)
 {
@@ -31,6 +30,11 @@ if (selected.Count == 0)
 
 foreach (var benchmark in selected)
 {
+    if (benchmark.NeedsTorch)
+    {
+        TorchNativeLoader.EnsureLoaded();
+    }
+
     Console.WriteLine($"== {benchmark.Name}: {benchmark.Description}");
     benchmark.Run(args[1..]);
 }

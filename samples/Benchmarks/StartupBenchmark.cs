@@ -1,0 +1,240 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.ResNet;
+using Microsoft.ML.ResNet.Export;
+using Microsoft.ML.ResNet.Modeling;
+using Microsoft.ML.ResNet.Scoring;
+using Microsoft.ML.ResNet.Tests.Scoring;
+
+namespace ResNetBenchmarks;
+
+/// <summary>
+/// Saving a 1000-class ResNet-34 pipeline (the k-means chain of before vs today's), and the time from process
+/// start to the first answer in a fresh process, for stock <c>mlContext.Model.Load</c> and for our batched
+/// loader, each with today's settings and the improved ones, side by side.
+/// </summary>
+internal sealed class StartupBenchmark : IBenchmark
+{
+    private const int DefaultRounds = 3;
+    private const int Size = 224;
+    private const int Classes = 1000;
+    private const string PhaseOption = "--phase";
+
+    public string Name => "startup";
+
+    public string Description =>
+        $"ResNet-34/1000 224x224: model.zip save time (k-means chain of before vs today's) and process start to first answer, stock Model.Load vs our Load, each case in [--rounds {DefaultRounds}] fresh processes; [--skip-before] skips the k-means save.";
+
+    public bool NeedsTorch => false;
+
+    public void Run(string[] arguments)
+    {
+        var phase = BenchmarkArguments.Value(arguments, PhaseOption);
+        if (phase == "breakdown")
+        {
+            StartupChild.Breakdown(BenchmarkArguments.Value(arguments, "--model")!);
+            return;
+        }
+
+        if (phase is not null)
+        {
+            StartupChild.Run(phase, BenchmarkArguments.Value(arguments, "--model")!, BenchmarkArguments.Value(arguments, "--image")!);
+            return;
+        }
+
+        var rounds = BenchmarkArguments.PositiveInt(arguments, "--rounds", DefaultRounds);
+        TorchNativeLoader.EnsureLoaded();
+        var folder = Path.Combine(Path.GetTempPath(), "resnetml-startup-benchmark", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            var onnx = Path.Combine(folder, "resnet34.onnx");
+            Export(onnx);
+            var image = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "photos"), "*.png").Order(StringComparer.Ordinal).First();
+            Console.WriteLine($"model: ResNet-34, {Classes} classes, {Size}x{Size}, {new FileInfo(onnx).Length:N0} bytes of ONNX; {Environment.ProcessorCount} cores; image {Path.GetFileName(image)}");
+            var zip = MeasureSave(folder, onnx, image, arguments.Contains("--skip-before"));
+            MeasureSessions(onnx, rounds);
+            MeasureStartup(zip, image, rounds);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static void Export(string path)
+    {
+        using var network = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet34, Classes));
+        var labels = Enumerable.Range(0, Classes).Select(i => $"class {i:D4}").ToArray();
+        ResNetOnnxExporter.Export(network, path, new OnnxExportOptions { Labels = labels });
+    }
+
+    private static string MeasureSave(string folder, string onnx, string image, bool skipBefore)
+    {
+        var ml = new MLContext(1);
+        var images = ml.Data.LoadFromEnumerable(new[] { new StartupChild.ImageInput { ImagePath = image } });
+        var pipeline = ml.Transforms.LoadImages("Image", "", nameof(StartupChild.ImageInput.ImagePath))
+            .Append(ml.Transforms.ResizeImages("Image", Size, Size))
+            .Append(ml.Transforms.ExtractPixels("Pixels", "Image", scaleImage: 1f / 255))
+            .Append(ml.Transforms.ResNet34Classify("PredictedLabel", onnx));
+        var model = pipeline.Fit(images);
+        var zip = Path.Combine(folder, "model.zip");
+
+        // Warm-up: the first save also pays for JIT; the figures are from the second.
+        ml.Model.Save(model, images.Schema, zip);
+        var today = Time(() => ml.Model.Save(model, images.Schema, zip));
+        var todayCpu = LastCpu;
+        var zipBytes = new FileInfo(zip).Length;
+
+        // Writing the bytes alone: ML.NET saving a bare OnnxTransformer over the same rewritten graph, built
+        // beforehand (ML.NET stages the entry in a temp file, then deflates it into the zip).
+        var rewritten = PortableModelWriter.RewriteGraph(File.ReadAllBytes(onnx), ((ResNetClassifierTransformer)model.LastTransformer).Labels, Settings, withFeatures: false);
+        var bare = Path.Combine(folder, "bare.onnx");
+        File.WriteAllBytes(bare, rewritten);
+        var pixels = model.Transform(images);
+        using var bareTransformer = ml.Transforms.ApplyOnnxModel(["resnetml_flat_probabilities"], ["Pixels"], bare).Fit(pixels);
+        var bytesOnly = Time(() => ml.Model.Save(bareTransformer, pixels.Schema, Path.Combine(folder, "bytes.zip")));
+        var bytesOnlyCpu = LastCpu;
+
+        // Our own steps inside today's save, apart.
+        var labels = ((ResNetClassifierTransformer)model.LastTransformer).Labels;
+        var original = File.ReadAllBytes(onnx);
+        var rewrite = Time(() => PortableModelWriter.RewriteGraph(original, labels, Settings, withFeatures: false));
+        var rewriteCpu = LastCpu;
+        var staged = Path.Combine(folder, "staged.onnx");
+        File.WriteAllBytes(staged, rewritten);
+        var build = Time(() => PortableModelWriter.BuildChain(ml, staged, labels, 3 * Size * Size, Settings).Dispose());
+        var buildCpu = LastCpu;
+
+        // Before: the chain with the k-means argmax, over the same rewritten graph.
+        var before = skipBefore ? double.NaN : Time(() =>
+        {
+            File.WriteAllBytes(staged, PortableModelWriter.RewriteGraph(File.ReadAllBytes(onnx), ((ResNetClassifierTransformer)model.LastTransformer).Labels, Settings, withFeatures: false));
+            using var chain = KMeansChainReference.Build(ml, staged, ((ResNetClassifierTransformer)model.LastTransformer).Labels, 3 * Size * Size, "Pixels");
+            ml.Model.Save(chain, model.Transform(images).Schema, Path.Combine(folder, "kmeans.zip"));
+        });
+        var beforeCpu = skipBefore ? double.NaN : LastCpu;
+        ((IDisposable)model.LastTransformer).Dispose();
+
+        Console.WriteLine();
+        Console.WriteLine($"{"save of model.zip (1000 classes)",-52} {"wall s",8} {"cpu s",8}");
+        Console.WriteLine($"{"before: k-means argmax chain",-52} {before,8:F2} {beforeCpu,8:F2}");
+        Console.WriteLine($"{"today: argmax bits + Naive Bayes decoder (whole zip)",-52} {today,8:F2} {todayCpu,8:F2}");
+        Console.WriteLine($"{"  ML.NET saving a bare OnnxTransformer of them",-52} {bytesOnly,8:F2} {bytesOnlyCpu,8:F2}");
+        Console.WriteLine($"{"  today beyond writing the bytes",-52} {today - bytesOnly,8:F2} {todayCpu - bytesOnlyCpu,8:F2}");
+        Console.WriteLine($"{"    of which: graph rewrite (parse, add, serialize)",-52} {rewrite,8:F2} {rewriteCpu,8:F2}");
+        Console.WriteLine($"{"    of which: building the built-in chain",-52} {build,8:F2} {buildCpu,8:F2}");
+        Console.WriteLine($"save: before {before:F2} s ({beforeCpu:F2} s cpu); today {today:F2} s ({todayCpu:F2} s cpu, {zipBytes:N0} bytes), {today - bytesOnly:F2} s ({todayCpu - bytesOnlyCpu:F2} s cpu) beyond writing the bytes");
+        return zip;
+    }
+
+    private static SavedScoringSettings Settings => new("Pixels", "Score", "PredictedLabel", null, 32, false);
+
+    /// <summary>ONNX Runtime alone, in this process: session creation, first run and later runs per optimization level.</summary>
+    private static void MeasureSessions(string onnx, int rounds)
+    {
+        var bytes = File.ReadAllBytes(onnx);
+        var levels = new[] { GraphOptimizationLevel.ORT_DISABLE_ALL, GraphOptimizationLevel.ORT_ENABLE_BASIC, GraphOptimizationLevel.ORT_ENABLE_EXTENDED, GraphOptimizationLevel.ORT_ENABLE_ALL };
+        var input = new float[3 * Size * Size];
+        new Random(1).NextSingle();
+        var times = levels.ToDictionary(l => l, _ => new List<(double Create, double First, double Steady)>());
+        for (var round = 0; round < rounds; round++)
+        {
+            foreach (var level in levels)
+            {
+                using var options = new SessionOptions { GraphOptimizationLevel = level, IntraOpNumThreads = Environment.ProcessorCount };
+                var watch = Stopwatch.StartNew();
+                using var session = new InferenceSession(bytes, options);
+                var create = watch.Elapsed.TotalSeconds;
+                var inputName = session.InputMetadata.Keys.Single();
+                using var value = OrtValue.CreateTensorValueFromMemory(input, [1, 3, Size, Size]);
+                double RunOnce()
+                {
+                    var run = Stopwatch.StartNew();
+                    using var outputs = session.Run(new RunOptions(), [inputName], [value], [OnnxContract.ProbabilitiesOutput]);
+                    return run.Elapsed.TotalSeconds;
+                }
+
+                var first = RunOnce();
+                var steady = Enumerable.Range(0, 5).Select(_ => RunOnce()).Order().ElementAt(2);
+                times[level].Add((create, first, steady));
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"ONNX Runtime session for this graph, in-process, median of {rounds} (seconds)");
+        Console.WriteLine($"{"optimization level",-24} {"create",8} {"first run",10} {"later run",10}");
+        foreach (var level in levels)
+        {
+            var list = times[level];
+            double Median(Func<(double Create, double First, double Steady), double> pick) => list.Select(pick).Order().ElementAt(list.Count / 2);
+            Console.WriteLine($"{level,-24} {Median(t => t.Create),8:F3} {Median(t => t.First),10:F3} {Median(t => t.Steady),10:F3}");
+        }
+    }
+
+    private static void MeasureStartup(string zip, string image, int rounds)
+    {
+        var cases = StartupChild.Phases;
+        var results = cases.ToDictionary(c => c, _ => new List<StartupChild.Report>());
+
+        // Interleaved rounds: load from other processes on the machine hits every case alike.
+        for (var round = 0; round < rounds; round++)
+        {
+            foreach (var phase in cases)
+            {
+                results[phase].Add(RunChild(phase, zip, image));
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"process start to first answer, median of {rounds} fresh processes (seconds; wall = as the parent sees it)");
+        Console.WriteLine($"{"case",-44} {"wall",6} {"runtime",8} {"load",6} {"engine",7} {"predict",8} {"answer",7} {"cpu",6}");
+        foreach (var phase in cases)
+        {
+            var reports = results[phase];
+            double Median(Func<StartupChild.Report, double> pick) => reports.Select(pick).Order().ElementAt(reports.Count / 2);
+            Console.WriteLine($"{StartupChild.Describe(phase),-44} {Median(r => r.Wall),6:F2} {Median(r => r.Runtime),8:F2} {Median(r => r.Load),6:F2} {Median(r => r.Engine),7:F2} {Median(r => r.Predict),8:F2} {Median(r => r.Answer),7:F2} {Median(r => r.Cpu),6:F2}");
+        }
+
+        var (code, breakdown, error) = ChildProcess.RunSelf(["startup", PhaseOption, "breakdown", "--model", zip]);
+        Console.WriteLine();
+        var line = breakdown.Split('\n').SingleOrDefault(l => l.StartsWith("STARTUP", StringComparison.Ordinal))
+            ?? throw new InvalidOperationException($"the breakdown child exited with {code}:\n{breakdown}\n{error}");
+        Console.WriteLine($"where stock loading spends its time, one fresh process (seconds): {line["STARTUP ".Length..]}");
+        foreach (var phase in cases)
+        {
+            Console.WriteLine($"startup {phase}: wall {string.Join(" ", results[phase].Select(r => r.Wall.ToString("F2", CultureInfo.InvariantCulture)))} s; cpu {string.Join(" ", results[phase].Select(r => r.Cpu.ToString("F2", CultureInfo.InvariantCulture)))} s (label {results[phase][0].Label})");
+        }
+    }
+
+    private static StartupChild.Report RunChild(string phase, string zip, string image)
+    {
+        var watch = Stopwatch.StartNew();
+        var (exitCode, output, error) = ChildProcess.RunSelf(["startup", PhaseOption, phase, "--model", zip, "--image", image], StartupChild.Environment(phase));
+        var wall = watch.Elapsed.TotalSeconds;
+        if (exitCode != 0)
+        {
+            throw new InvalidOperationException($"startup child '{phase}' exited with {exitCode}:\n{output}\n{error}");
+        }
+
+        return StartupChild.Report.Parse(output, wall);
+    }
+
+    /// <summary>Wall seconds of <paramref name="action"/>; its processor seconds (all threads of this process) go to <see cref="LastCpu"/>.</summary>
+    private static double Time(Action action)
+    {
+        var process = Process.GetCurrentProcess();
+        var cpu = process.TotalProcessorTime;
+        var watch = Stopwatch.StartNew();
+        action();
+        var wall = watch.Elapsed.TotalSeconds;
+        process.Refresh();
+        LastCpu = (process.TotalProcessorTime - cpu).TotalSeconds;
+        return wall;
+    }
+
+    private static double LastCpu { get; set; }
+}
