@@ -11,7 +11,8 @@ namespace Microsoft.ML.ResNet;
 /// run. <see cref="Transform"/> is lazy; PredictionEngine works row by row; one instance serves many
 /// threads (give each its own PredictionEngine). Saving writes ML.NET's own transformers only, so the
 /// zip loads with <c>mlContext.Model.Load</c> anywhere; <see cref="Load"/> reopens it as this batched
-/// transformer. Owns the native session: dispose it.
+/// transformer. <see cref="SaveOnnx(string)"/> writes the network as a standalone ONNX file for any runtime.
+/// Owns the native session: dispose it.
 /// </summary>
 /// <remarks>
 /// ML.NET's PredictionEngine disposes the transformer it was created from when it is itself disposed
