@@ -167,7 +167,8 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     /// </summary>
     /// <remarks>
     /// Networks from the trainer, from weights files and from model zips are written with every output above; a
-    /// transformer opened from an ONNX file writes that file's network with its input named <c>pixels</c>.
+    /// transformer opened from an ONNX file writes that file's network with its input named <c>pixels</c> and only the
+    /// outputs above that it has.
     /// The write is atomic: the file appears complete or not at all, and a failure leaves an existing file as it was
     /// with no temp file behind. The folder must exist.
     /// </remarks>
@@ -179,6 +180,8 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     /// <exception cref="UnauthorizedAccessException"><paramref name="path"/> is a read-only file; it is left as it is.</exception>
     /// <exception cref="IOException"><paramref name="path"/> is a folder, a file stands where one of its folders should be,
     /// or the write failed (e.g. a full disk); the message names the path.</exception>
+    /// <exception cref="InvalidOperationException">The network came from another exporter's ONNX file whose graph already uses
+    /// the name <c>pixels</c> for an inner tensor, so its input cannot take it.</exception>
     /// <example>See samples/ImageClassification/Commands/ExportCommand.cs.</example>
     public void SaveOnnx(string path)
     {
@@ -201,6 +204,8 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     /// <exception cref="ArgumentException"><paramref name="stream"/> cannot be written.</exception>
     /// <exception cref="ObjectDisposedException">This transformer was disposed.</exception>
     /// <exception cref="IOException">The stream failed; the original exception, unchanged.</exception>
+    /// <exception cref="InvalidOperationException">The network came from another exporter's ONNX file whose graph already uses
+    /// the name <c>pixels</c> for an inner tensor, so its input cannot take it.</exception>
     public void SaveOnnx(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -211,6 +216,7 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
 
         ThrowIfDisposed("a stream");
         var onnx = ContractOnnx();
+
         // Only an append can be undone: bytes overwritten in the middle of a stream are gone.
         var start = stream.CanSeek && stream.Position == stream.Length ? stream.Position : -1;
         try
