@@ -64,7 +64,7 @@ public sealed class OnnxModelInfoTests : TempFolderTest
     }
 
     [TestMethod]
-    public void Read_DefaultOptions_IndexLabelsImageNetStatisticsNoFeatures()
+    public void Read_DefaultOptions_IndexLabelsImageNetStatisticsAndFeatures()
     {
         using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet50, 4));
 
@@ -76,8 +76,8 @@ public sealed class OnnxModelInfoTests : TempFolderTest
         CollectionAssert.AreEqual(new[] { 0.229f, 0.224f, 0.225f }, info.Std);
         Assert.AreEqual(224, info.InputHeight);
         Assert.AreEqual(224, info.InputWidth);
-        Assert.IsNull(info.FeatureSize);
-        Assert.IsFalse(info.HasFeaturesOutput);
+        Assert.AreEqual(2048, info.FeatureSize);
+        Assert.IsTrue(info.HasFeaturesOutput);
     }
 
     [TestMethod]

@@ -139,7 +139,7 @@ public sealed class ResNetOnnxExporterTests : TempFolderTest
         Assert.AreEqual(OnnxContract.BatchDimension, dims[0].DimParam);
         CollectionAssert.AreEqual(new long[] { 3, 64, 48 }, dims.Skip(1).Select(d => d.DimValue).ToList());
         CollectionAssert.AreEqual(
-            new[] { OnnxContract.LogitsOutput, OnnxContract.ProbabilitiesOutput },
+            new[] { OnnxContract.LogitsOutput, OnnxContract.ProbabilitiesOutput, OnnxContract.FeaturesOutput },
             proto.Graph.Output.Select(o => o.Name).ToList());
         Assert.AreEqual(7, proto.Graph.Output[0].Type.TensorType.Shape.Dim[1].DimValue);
         CollectionAssert.AreEqual(new[] { "Sub", "Div", "Conv" }, proto.Graph.Node.Take(3).Select(n => n.OpType).ToList());

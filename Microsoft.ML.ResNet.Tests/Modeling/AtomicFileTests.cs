@@ -64,6 +64,45 @@ public sealed class AtomicFileTests : TempFolderTest
     }
 
     [TestMethod]
+    public void Write_NewFolderNotToBeCreated_ThrowsNamingPathAndCreatesNothing()
+    {
+        var path = Path.Combine(Folder, "sub", "model.onnx");
+
+        var error = Assert.ThrowsExactly<DirectoryNotFoundException>(() => AtomicFile.Write(path, stream => stream.Write([1]), createFolder: false));
+
+        StringAssert.Contains(error.Message, path);
+        Assert.IsEmpty(Directory.GetFileSystemEntries(Folder));
+    }
+
+    [TestMethod]
+    public void Write_ReadOnlyTarget_ThrowsNamingPathAndKeepsTheFile()
+    {
+        var path = Path.Combine(Folder, "weights.resnet");
+        File.WriteAllText(path, "keep me");
+        File.SetAttributes(path, FileAttributes.ReadOnly);
+
+        var error = Assert.ThrowsExactly<UnauthorizedAccessException>(() => AtomicFile.Write(path, stream => stream.Write([1])));
+
+        StringAssert.Contains(error.Message, path);
+        Assert.AreEqual("keep me", File.ReadAllText(path));
+        CollectionAssert.AreEqual(new[] { path }, Directory.GetFileSystemEntries(Folder));
+    }
+
+    [TestMethod]
+    public void Write_FileWhereAFolderShouldBe_ThrowsNamingBoth()
+    {
+        var file = Path.Combine(Folder, "a");
+        File.WriteAllText(file, "a file");
+        var path = Path.Combine(file, "b", "model.onnx");
+
+        var error = Assert.ThrowsExactly<IOException>(() => AtomicFile.Write(path, stream => stream.Write([1])));
+
+        StringAssert.Contains(error.Message, path);
+        StringAssert.Contains(error.Message, $"'{file}' is a file");
+        Assert.AreEqual("a file", File.ReadAllText(file));
+    }
+
+    [TestMethod]
     public void Write_EmptyPath_ThrowsNamingPath()
     {
         var error = Assert.ThrowsExactly<ArgumentException>(() => AtomicFile.Write(" ", _ => { }));

@@ -56,6 +56,8 @@ public sealed class TrainCommandTests
         Assert.AreEqual(0, exit, text.ToString());
         Assert.IsTrue(File.Exists(Path.Combine(Output, CommandDefaults.ModelFileName)), text.ToString());
         Assert.IsTrue(File.Exists(Path.Combine(Output, CommandDefaults.OnnxFileName)), text.ToString());
+        StringAssert.Contains(text.ToString(), "inputs pixels [Nx3x", "model.onnx is the library's SaveOnnx file, input named 'pixels'");
+        Assert.IsFalse(text.ToString().Contains("resnetml_", StringComparison.Ordinal), "no output the zip adds for ML.NET: " + text);
         StringAssert.Contains(text.ToString(), "Accuracy (macro)", "The evaluation ran.");
         Assert.IsFalse(Directory.Exists(Checkpoints), "A saved model ends the run: its checkpoints go, so the next run starts over.");
     }

@@ -86,50 +86,18 @@ internal static class ModelPreparer
     private static PreparedModel FromWeights(ResNetClassifierOptions options)
     {
         // Weights are turned into ONNX by our exporter, so both paths score through one graph contract.
-        TorchNativeLoader.EnsureLoaded();
-        using var file = WeightsFile.Read(options.ModelPath);
-        var header = file.Header;
-
-        // Our format and ONNX say which network they hold; PyTorch and safetensors files do not.
-        var described = file.DescribedSpec;
-        if (described is not null && options.Architecture is { } wanted && wanted != described.Architecture)
-        {
-            throw new ArgumentException(
-                $"'{options.ModelPath}' holds {described.Architecture} weights, not {wanted}. Use ResNetClassify with Architecture = {described.Architecture}.",
-                nameof(options.Architecture));
-        }
-
-        if (described?.StageDepths is { } recorded && options.StageDepths is { } depths && !depths.SequenceEqual(recorded))
-        {
-            throw new ArgumentException(
-                $"'{options.ModelPath}' holds a network with stage depths {string.Join('/', recorded)}, not {string.Join('/', depths)}. Leave StageDepths null to accept the file's.",
-                nameof(options.StageDepths));
-        }
-
-        var architecture = options.Architecture ?? described?.Architecture
-            ?? throw new ArgumentException($"'{options.ModelPath}' ({file.Format}) does not say which ResNet it holds; set Architecture.", nameof(options.Architecture));
-        var classes = header?.NumClasses ?? file.HeadClassCount
-            ?? throw new InvalidDataException($"'{options.ModelPath}' has no 'fc.weight' [K, F] tensor, so its class count is unknown.");
-        var labels = options.Labels ?? header?.Labels
-            ?? throw new ArgumentException(
-                $"'{options.ModelPath}' ({file.Format}) carries no class labels; pass Labels ({classes} of them, in output order).", nameof(options.Labels));
-        if (labels.Count != classes)
-        {
-            throw new ArgumentException($"'{options.ModelPath}' has {classes} classes but {labels.Count} labels were given.", nameof(options.Labels));
-        }
-
-        var stageDepths = options.StageDepths ?? described?.StageDepths;
-        using var model = new ResNetModel(new ResNetSpec(architecture, classes, described?.Variant ?? ResNetVariant.TorchVision, StageDepths: stageDepths));
-        ResNetWeights.Apply(model, file, freshHead: false);
-        var onnx = ResNetOnnxExporter.ToBytes(model, new OnnxExportOptions
-        {
-            Labels = labels,
-            Mean = file.Normalization?.Mean ?? OnnxExportOptions.Defaults.Mean,
-            Std = file.Normalization?.Std ?? OnnxExportOptions.Defaults.Std,
-            InputHeight = options.ImageHeight ?? Defaults.ImageHeight,
-            InputWidth = options.ImageWidth ?? Defaults.ImageWidth,
-            IncludeFeatures = true,
-        });
+        var onnx = ResNetOnnxExporter.FromWeightsFile(
+            options.ModelPath,
+            new OnnxExportOptions
+            {
+                Architecture = options.Architecture,
+                StageDepths = options.StageDepths,
+                Labels = options.Labels,
+                InputHeight = options.ImageHeight ?? Defaults.ImageHeight,
+                InputWidth = options.ImageWidth ?? Defaults.ImageWidth,
+                IncludeFeatures = true,
+            },
+            labelsRequired: true);
         return FromOnnx(onnx, $"the network exported from '{options.ModelPath}'", options);
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.ResNet.Catalog;
+using Microsoft.ML.ResNet.Export;
 using Microsoft.ML.ResNet.Modeling;
 using Microsoft.ML.ResNet.Scoring;
 
@@ -10,7 +11,8 @@ namespace Microsoft.ML.ResNet;
 /// run. <see cref="Transform"/> is lazy; PredictionEngine works row by row; one instance serves many
 /// threads (give each its own PredictionEngine). Saving writes ML.NET's own transformers only, so the
 /// zip loads with <c>mlContext.Model.Load</c> anywhere; <see cref="Load"/> reopens it as this batched
-/// transformer. Owns the native session: dispose it.
+/// transformer. <see cref="SaveOnnx(string)"/> writes the network as a standalone ONNX file for any runtime.
+/// Owns the native session: dispose it.
 /// </summary>
 /// <remarks>
 /// ML.NET's PredictionEngine disposes the transformer it was created from when it is itself disposed
@@ -174,6 +176,85 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     }
 
     /// <summary>
+    /// Writes the classifier's network to <paramref name="path"/> as a standalone ONNX file for ONNX Runtime (or any ONNX
+    /// runtime) in any language: input <c>pixels</c> float [N, 3, H, W], RGB planes in 0..1 (ML.NET's <c>ExtractPixels</c>
+    /// with <c>scaleImage: 1f / 255</c>; the per-channel normalization is the graph's first nodes); outputs <c>logits</c>
+    /// and <c>probabilities</c> [N, K] and <c>features</c> [N, F] (the pooled embedding) when the network has them; opset 17.
+    /// Its metadata_props hold <c>resnet.labels</c> (this transformer's <see cref="Labels"/>, in output order),
+    /// <c>resnet.mean</c>, <c>resnet.std</c>, <c>resnet.input_size</c> ([height, width]), <c>resnet.architecture</c>,
+    /// <c>resnet.variant</c> and <c>resnet.stage_depths</c>; its producer_name is <c>ResNetMl</c>.
+    /// </summary>
+    /// <remarks>
+    /// Networks from the trainer, from weights files and from model zips are written with every output above; a
+    /// transformer opened from an ONNX file writes that file's network with its input named <c>pixels</c> and only the
+    /// outputs above that it has.
+    /// The write is atomic: the file appears complete or not at all, and a failure leaves an existing file as it was
+    /// with no temp file behind. The folder must exist.
+    /// </remarks>
+    /// <param name="path">The .onnx file to write; an existing file is replaced.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="path"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is empty or white space.</exception>
+    /// <exception cref="ObjectDisposedException">This transformer was disposed (the message names <paramref name="path"/>).</exception>
+    /// <exception cref="DirectoryNotFoundException">The folder of <paramref name="path"/> does not exist.</exception>
+    /// <exception cref="UnauthorizedAccessException"><paramref name="path"/> is a read-only file; it is left as it is.</exception>
+    /// <exception cref="IOException"><paramref name="path"/> is a folder, a file stands where one of its folders should be,
+    /// or the write failed (e.g. a full disk); the message names the path.</exception>
+    /// <exception cref="InvalidOperationException">The network came from another exporter's ONNX file whose graph already uses
+    /// the name <c>pixels</c> for an inner tensor, so its input cannot take it.</exception>
+    /// <example>See samples/ImageClassification/Commands/ExportCommand.cs.</example>
+    public void SaveOnnx(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        ThrowIfDisposed($"'{Path.GetFullPath(path)}'");
+        var onnx = ContractOnnx();
+        AtomicFile.Write(path, stream => stream.Write(onnx), createFolder: false);
+    }
+
+    /// <summary>
+    /// Writes the classifier's network to <paramref name="stream"/> as ONNX: the same bytes as <see cref="SaveOnnx(string)"/>.
+    /// </summary>
+    /// <remarks>
+    /// The caller owns the stream: it is written from its current position and not closed. The model is built in
+    /// memory first, so a failure before writing leaves the stream untouched. When the write itself fails, a seekable
+    /// stream that was positioned at its end is cut back to its former length; any other stream may hold part of the model.
+    /// </remarks>
+    /// <param name="stream">A writable stream.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="stream"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="stream"/> cannot be written.</exception>
+    /// <exception cref="ObjectDisposedException">This transformer was disposed.</exception>
+    /// <exception cref="IOException">The stream failed; the original exception, unchanged.</exception>
+    /// <exception cref="InvalidOperationException">The network came from another exporter's ONNX file whose graph already uses
+    /// the name <c>pixels</c> for an inner tensor, so its input cannot take it.</exception>
+    public void SaveOnnx(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanWrite)
+        {
+            throw new ArgumentException($"The stream ({stream.GetType().Name}) cannot be written: give a writable stream.", nameof(stream));
+        }
+
+        ThrowIfDisposed("a stream");
+        var onnx = ContractOnnx();
+
+        // Only an append can be undone: bytes overwritten in the middle of a stream are gone.
+        var start = stream.CanSeek && stream.Position == stream.Length ? stream.Position : -1;
+        try
+        {
+            stream.Write(onnx);
+            stream.Flush();
+        }
+        catch
+        {
+            if (start >= 0)
+            {
+                TryCutBack(stream, start);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Gives up this transformer's hold on the ONNX Runtime session; the session is freed when the last cursor or
     /// PredictionEngine row still using it is disposed.
     /// </summary>
@@ -218,6 +299,30 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
         finally
         {
             File.Delete(file);
+        }
+    }
+
+    private void ThrowIfDisposed(string target)
+    {
+        if (_disposed)
+        {
+            throw new ObjectDisposedException(nameof(ResNetClassifierTransformer), $"Cannot export to {target}: this ResNetClassifierTransformer was disposed. Export before disposing it.");
+        }
+    }
+
+    /// <summary>The network under the ONNX contract, without what saving a zip added (see <see cref="OnnxContractGraph"/>).</summary>
+    private byte[] ContractOnnx() => OnnxContractGraph.Restore(_onnx, Labels, [SavedScoringSettings.MetadataKey]);
+
+    private static void TryCutBack(Stream stream, long length)
+    {
+        try
+        {
+            stream.SetLength(length);
+            stream.Position = length;
+        }
+        catch (Exception e) when (e is IOException or NotSupportedException or ObjectDisposedException)
+        {
+            // The write's own failure is the one to report; the remarks of SaveOnnx(Stream) say a partial model may remain.
         }
     }
 

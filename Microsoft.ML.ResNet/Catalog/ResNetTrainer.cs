@@ -113,6 +113,9 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
             Std = settings.Std,
             InputHeight = settings.ImageHeight,
             InputWidth = settings.ImageWidth,
+
+            // Costs no bytes (the embedding is a tensor the graph computes anyway) and makes SaveOnnx's file complete.
+            IncludeFeatures = true,
         });
         var prepared = new PreparedModel(onnx, trained.Labels, ModelPreparer.ReadInfo(onnx, "the trained network's ONNX export"));
         var scoring = new ResNetClassifierOptions

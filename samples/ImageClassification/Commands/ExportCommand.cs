@@ -1,5 +1,6 @@
 using ImageClassification.Cli;
 using ImageClassification.Model;
+using Microsoft.ML;
 using Spectre.Console;
 
 namespace ImageClassification.Commands;
@@ -11,8 +12,11 @@ internal static class ExportCommand
     {
         var modelPath = CommandDefaults.ModelPath(args);
         var onnxPath = Path.GetFullPath(args.GetString("output") ?? Path.ChangeExtension(modelPath, ".onnx"));
-        var onnx = OnnxFromModelZip.Extract(modelPath, onnxPath);
-        console.MarkupLine($"Saved [bold]{Markup.Escape(onnxPath)}[/] ({Markup.Escape(onnx)})");
+        var ml = new MLContext();
+        var model = SavedModel.Load(ml, modelPath);
+        using var session = model as IDisposable;  // the chain owns the ONNX Runtime session
+        SavedModel.Classifier(model, modelPath).SaveOnnx(onnxPath);
+        console.MarkupLine($"Saved [bold]{Markup.Escape(onnxPath)}[/] ({Markup.Escape(OnnxFileSummary.Describe(onnxPath))})");
         return 0;
     }
 }

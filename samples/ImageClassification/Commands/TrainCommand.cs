@@ -63,11 +63,11 @@ internal static class TrainCommand
         // Saved before anything else can fail: a finished training run is the expensive part.
         Directory.CreateDirectory(output);
         var modelPath = Path.Combine(output, CommandDefaults.ModelFileName);
-        AtomicFile.Write(modelPath, temp => ml.Model.Save(model, trainView.Schema, temp));
+        ml.Model.SaveAtomically(model, trainView.Schema, modelPath);
         console.MarkupLine($"Saved [bold]{Markup.Escape(modelPath)}[/]");
         var onnxPath = Path.Combine(output, CommandDefaults.OnnxFileName);
-        var onnx = OnnxFromModelZip.Extract(modelPath, onnxPath);
-        console.MarkupLine($"Saved [bold]{Markup.Escape(onnxPath)}[/] ({Markup.Escape(onnx)})");
+        SavedModel.Classifier(model, "the trained pipeline").SaveOnnx(onnxPath);
+        console.MarkupLine($"Saved [bold]{Markup.Escape(onnxPath)}[/] ({Markup.Escape(OnnxFileSummary.Describe(onnxPath))})");
 
         // The saved model is the result now; the checkpoints would make the next run resume a finished run.
         if (Directory.Exists(checkpoints))
