@@ -59,6 +59,13 @@ internal static class ModelPreparer
                 nameof(options.Architecture));
         }
 
+        if (options.Variant is { } wantedVariant && (info.Variant ?? nameof(ResNetVariant.TorchVision)) != wantedVariant.ToString())
+        {
+            throw new ArgumentException(
+                $"'{options.ModelPath}' holds a network of the {info.Variant ?? nameof(ResNetVariant.TorchVision)} variant, not {wantedVariant}. Leave Variant null to accept the model's.",
+                nameof(options.Variant));
+        }
+
         if (options.StageDepths is { } depths && info.StageDepths is { } recorded && !depths.SequenceEqual(recorded))
         {
             throw new ArgumentException(
@@ -118,18 +125,27 @@ internal static class ModelPreparer
             throw new ArgumentException($"'{options.ModelPath}' has {classes} classes but {labels.Count} labels were given.", nameof(options.Labels));
         }
 
+        if (options.Variant is { } wantedVariant && wantedVariant != file.Variant && (described is not null || file.Variant == ResNetVariant.ProjectionShortcuts))
+        {
+            throw new ArgumentException(
+                $"'{options.ModelPath}' holds a network of the {file.Variant} variant, not {wantedVariant}. Leave Variant null to accept the file's.",
+                nameof(options.Variant));
+        }
+
         var stageDepths = options.StageDepths ?? described?.StageDepths;
-        using var model = new ResNetModel(new ResNetSpec(architecture, classes, described?.Variant ?? ResNetVariant.TorchVision, StageDepths: stageDepths));
+        using var model = new ResNetModel(new ResNetSpec(architecture, classes, options.Variant ?? file.Variant, StageDepths: stageDepths));
         ResNetWeights.Apply(model, file, freshHead: false);
+        var normalization = file.Normalization ?? new ImageNormalization(OnnxExportOptions.Defaults.Mean, OnnxExportOptions.Defaults.Std);
         var onnx = ResNetOnnxExporter.ToBytes(model, new OnnxExportOptions
         {
             Labels = labels,
-            Mean = file.Normalization?.Mean ?? OnnxExportOptions.Defaults.Mean,
-            Std = file.Normalization?.Std ?? OnnxExportOptions.Defaults.Std,
+            Mean = normalization.Mean,
+            Std = normalization.Std,
             InputHeight = options.ImageHeight ?? Defaults.ImageHeight,
             InputWidth = options.ImageWidth ?? Defaults.ImageWidth,
             IncludeFeatures = true,
         });
-        return FromOnnx(onnx, $"the network exported from '{options.ModelPath}'", options);
+        var prepared = FromOnnx(onnx, $"the network exported from '{options.ModelPath}'", options);
+        return prepared with { Weights = NetworkWeights.Capture(model, prepared.Labels, normalization) };
     }
 }

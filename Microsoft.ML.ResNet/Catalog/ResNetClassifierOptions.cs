@@ -24,6 +24,15 @@ public sealed class ResNetClassifierOptions
     public ResNetArchitecture? Architecture { get; set; }
 
     /// <summary>
+    /// The wiring: <see cref="ResNetVariant.TorchVision"/> (torchvision's) or <see cref="ResNetVariant.ProjectionShortcuts"/>
+    /// (the seed project's: a projection shortcut on the first block of every stage, a fixed 7x7 pool, 224x224 inputs only).
+    /// Null (the default) takes what the file says: ONNX metadata, safetensors metadata we wrote, our weights, a state dict
+    /// with the seed's keys; for other PyTorch files, what their keys show (torchvision's unless layer1's first block has a
+    /// projection). A value must match what the file records.
+    /// </summary>
+    public ResNetVariant? Variant { get; set; }
+
+    /// <summary>
     /// Blocks in each of the four stages when the weights file's network differs from <see cref="Architecture"/>'s own
     /// (e.g. [2, 2, 2, 3]). Needed only for PyTorch and safetensors files of such a network: ONNX files and our weights
     /// record their depths (a value given must then match). Four entries, each 1 or more. Default null.
@@ -133,6 +142,11 @@ public sealed class ResNetClassifierOptions
         if (Architecture is { } architecture && !Enum.IsDefined(architecture))
         {
             throw new ArgumentOutOfRangeException(nameof(Architecture), architecture, $"Expected one of {string.Join(", ", Enum.GetNames<ResNetArchitecture>())}.");
+        }
+
+        if (Variant is { } variant && !Enum.IsDefined(variant))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Variant), variant, $"Expected one of {string.Join(", ", Enum.GetNames<ResNetVariant>())}, or null for the file's.");
         }
 
         ResNetSpec.ValidateDepths(StageDepths, nameof(StageDepths));

@@ -114,7 +114,8 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
             InputHeight = settings.ImageHeight,
             InputWidth = settings.ImageWidth,
         });
-        var prepared = new PreparedModel(onnx, trained.Labels, ModelPreparer.ReadInfo(onnx, "the trained network's ONNX export"));
+        var weights = NetworkWeights.Capture(trained.Model, trained.Labels, new ImageNormalization([.. settings.Mean], [.. settings.Std]));
+        var prepared = new PreparedModel(onnx, trained.Labels, ModelPreparer.ReadInfo(onnx, "the trained network's ONNX export"), weights);
         var scoring = new ResNetClassifierOptions
         {
             ModelPath = "(trained in memory)",
