@@ -177,6 +177,14 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
         if (start is not null)
         {
             settings = start.ApplyTo(settings);
+            if (_options.Variant is { } asked && asked != settings.Variant)
+            {
+                throw new ArgumentException(
+                    $"{start.Description} holds a network of the {settings.Variant} variant, not {asked}. Leave Variant null to take the file's.",
+                    nameof(ResNetTrainerOptions.Variant));
+            }
+
+            TrainerOptionsResolver.CheckInputSize(settings.Variant, settings.ImageHeight, settings.ImageWidth);
             _host.Info($"Starting from {start.Description}: {settings.Architecture}{(settings.StageDepths is { } depths ? $" with stages {string.Join('/', depths)}" : string.Empty)}.");
         }
 
