@@ -24,6 +24,9 @@ internal static class HelpText
                                               learning rate 0.03
                        --arch <name>          resnet18 | resnet34 | resnet50 | resnet101 | resnet152
                                               (with --from-scratch or --weights)
+                       --variant <wiring>     torchvision (default) | seed: the seed project's ResNet-34
+                                              (a projection shortcut on every stage's first block, fixed
+                                              7x7 pool): from scratch, 224x224 images only
                        --epochs <n>           passes over the training images
                        --image-size <pixels>  square input size, >= 32
                        --batch-size <n>       images per step
