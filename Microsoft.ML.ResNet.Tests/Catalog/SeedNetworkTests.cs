@@ -26,6 +26,7 @@ public sealed class SeedNetworkTests : TempFolderTest
         using var transformer = ml.Transforms.ResNet34Classify("PredictedLabel", fixture.WeightsPath, labels: ClassNames(1000)).Fit(pixels);
 
         var difference = MaxDifference(fixture.Outputs.Probabilities, Scores(transformer.Transform(pixels)));
+        Console.WriteLine($"seed .pth in ResNet34Classify: max |probability difference| {difference}");
         Assert.IsLessThanOrEqualTo(1e-5f, difference, $"max |probability difference| {difference}");
     }
 
@@ -48,6 +49,7 @@ public sealed class SeedNetworkTests : TempFolderTest
         using var stockModel = (IDisposable)stock.Fit(pixels);
         var logits = ((ITransformer)stockModel).Transform(pixels).GetColumn<float[]>(OnnxContract.LogitsOutput).ToArray();
         var difference = MaxDifference(fixture.Outputs.Logits, logits);
+        Console.WriteLine($"seed exported ONNX in ApplyOnnxModel: max |logit difference| {difference}");
         Assert.IsLessThanOrEqualTo(1e-4f, difference, $"max |logit difference| {difference}");
         Assert.AreEqual(ResNetVariant.ProjectionShortcuts, OnnxModelInfo.Read(onnxPath).Variant, "the ONNX metadata records the variant");
 
@@ -75,7 +77,9 @@ public sealed class SeedNetworkTests : TempFolderTest
         transformer.SaveWeights(safetensors);
 
         var pytorch = LoadInPyTorch(pth, "seed", 1000, fixture.InputPath);
-        Assert.IsLessThanOrEqualTo(1e-4f, MaxDifference(fixture.Outputs.Logits, pytorch.Logits), "the seed's class on our file");
+        var difference = MaxDifference(fixture.Outputs.Logits, pytorch.Logits);
+        Console.WriteLine($"seed .pth written by SaveWeights in the seed's class: max |logit difference| {difference}");
+        Assert.IsLessThanOrEqualTo(1e-4f, difference, "the seed's class on our file");
         using var reloaded = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = safetensors }).Fit(pixels);
         Assert.IsLessThanOrEqualTo(1e-5f, MaxDifference(Scores(transformer.Transform(pixels)), Scores(reloaded.Transform(pixels))));
     }
@@ -110,7 +114,7 @@ public sealed class SeedNetworkTests : TempFolderTest
             Epochs = 3,
             BatchSize = 5,
             Optimizer = ResNetOptimizer.AdamW,
-            LearningRate = 1e-3,
+            LearningRate = 3e-4,
             LearningRateSchedule = ResNetLearningRateSchedule.Constant,
             Crop = ResNetCropAugmentation.None,
             HorizontalFlip = false,
@@ -121,8 +125,9 @@ public sealed class SeedNetworkTests : TempFolderTest
 
         using var transformer = ml.MulticlassClassification.Trainers.ResNet34(options).Fit(data);
 
+        Console.WriteLine($"seed variant, 224x224, 5 photos: epoch losses {string.Join(", ", losses)}");
         Assert.HasCount(3, losses);
-        Assert.IsLessThan(losses[0], losses[^1], $"epoch losses {string.Join(", ", losses)}");
+        Assert.IsTrue(losses[1] < losses[0] && losses[2] < losses[1], $"every epoch's loss is below the one before: {string.Join(", ", losses)}");
         var scores = Scores(transformer.Transform(data));
         var saved = Path.Combine(Folder, "trained-seed.pth");
         transformer.SaveWeights(saved);

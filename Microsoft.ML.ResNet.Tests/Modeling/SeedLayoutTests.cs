@@ -97,6 +97,7 @@ public sealed class SeedLayoutTests : TempFolderTest
         model.eval();
 
         var difference = fixture.MaxLogitDifference(model);
+        Console.WriteLine($"seed .pth in TorchSharp: max |logit difference| {difference}");
 
         Assert.AreEqual(21_801_896L, model.parameters().Sum(p => p.numel()), "the seed's parameter count");
         Assert.IsLessThanOrEqualTo(1e-4f, difference, $"max |logit difference| {difference}");

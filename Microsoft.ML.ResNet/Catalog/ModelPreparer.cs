@@ -97,7 +97,7 @@ internal static class ModelPreparer
         using var file = WeightsFile.Read(options.ModelPath);
         var header = file.Header;
 
-        // Our format and ONNX say which network they hold; PyTorch and safetensors files do not.
+        // ONNX, our safetensors and seed-keyed state dicts say which network they hold; other PyTorch and safetensors files do not.
         var described = file.DescribedSpec;
         if (described is not null && options.Architecture is { } wanted && wanted != described.Architecture)
         {

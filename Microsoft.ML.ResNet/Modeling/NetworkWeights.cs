@@ -15,13 +15,13 @@ internal sealed record WeightsTensor(string Name, ScalarType Type, long[] Shape,
 /// </summary>
 /// <param name="Spec">The network's shape.</param>
 /// <param name="Labels">Class labels in logit order.</param>
-/// <param name="Normalization">Mean and standard deviation the network expects of 0..1 RGB pixels.</param>
+/// <param name="Normalization">Mean and standard deviation the network expects of 0..1 RGB pixels; null when unknown.</param>
 /// <param name="Tensors">Every state-dict entry under torchvision's keys, in the model's order.</param>
-internal sealed record NetworkWeights(ResNetSpec Spec, IReadOnlyList<string> Labels, ImageNormalization Normalization, IReadOnlyList<WeightsTensor> Tensors)
+internal sealed record NetworkWeights(ResNetSpec Spec, IReadOnlyList<string> Labels, ImageNormalization? Normalization, IReadOnlyList<WeightsTensor> Tensors)
 {
     /// <summary>Copies <paramref name="model"/>'s state dict to managed memory (on the CPU, contiguous).</summary>
     /// <exception cref="ArgumentException">The label count differs from the model's class count.</exception>
-    public static NetworkWeights Capture(ResNetModel model, IReadOnlyList<string> labels, ImageNormalization normalization)
+    public static NetworkWeights Capture(ResNetModel model, IReadOnlyList<string> labels, ImageNormalization? normalization)
     {
         if (labels.Count != model.Spec.NumClasses)
         {

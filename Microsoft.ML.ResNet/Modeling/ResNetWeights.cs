@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.ResNet.Modeling;
 
 /// <summary>
-/// Loads weights into a <see cref="ResNetModel"/> from our format, PyTorch <c>.pth</c>, safetensors or ONNX,
+/// Loads weights into a <see cref="ResNetModel"/> from PyTorch <c>.pth</c>, safetensors or ONNX,
 /// checking every key and every shape, and saves them as <c>.pth</c> or safetensors in torchvision's or the seed's layout.
 /// </summary>
 /// <remarks>
@@ -17,10 +17,10 @@ internal static class ResNetWeights
 
     /// <summary>Reads <paramref name="path"/> and copies its tensors into <paramref name="model"/>.</summary>
     /// <param name="model">The network to fill; left unchanged when the file does not fit.</param>
-    /// <param name="path">A ResNetMl, PyTorch, safetensors or ONNX weight file.</param>
+    /// <param name="path">A PyTorch, safetensors or ONNX weight file.</param>
     /// <param name="freshHead">Keep the model's own (freshly initialized) <c>fc</c> and ignore the file's:
     /// for fine-tuning to a different set of classes.</param>
-    /// <returns>What the file says about its network (labels), or null for PyTorch/safetensors files.</returns>
+    /// <returns>What the file says about its network (labels), or null when it does not (PyTorch files, safetensors we did not write).</returns>
     /// <exception cref="InvalidDataException">A key is missing or unexpected, or a shape differs (the message
     /// lists each key with the file's and the model's shape); the file has no head and <paramref name="freshHead"/> is false.</exception>
     public static WeightsHeader? Load(ResNetModel model, string path, bool freshHead = false)
@@ -61,22 +61,14 @@ internal static class ResNetWeights
         }
     }
 
-    /// <summary>Writes the model's weights and labels in our format, atomically.</summary>
+    /// <summary>Writes the model's weights and labels as safetensors that describe the network (architecture, variant,
+    /// depths, labels in the metadata), atomically.</summary>
     /// <exception cref="ArgumentException">The label count differs from the model's class count.</exception>
     public static void Save(ResNetModel model, string path, IReadOnlyList<string>? labels = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         labels ??= Enumerable.Range(0, model.Spec.NumClasses).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-        if (labels.Count != model.Spec.NumClasses)
-        {
-            throw new ArgumentException($"Got {labels.Count} labels for a network with {model.Spec.NumClasses} classes.", nameof(labels));
-        }
-
-        var header = new WeightsHeader(model.Spec.Architecture, model.Spec.Variant, model.Spec.NumClasses, labels)
-        {
-            StageDepths = model.Spec.HasCustomDepths ? [.. model.Spec.BlocksPerStage] : null,
-        };
-        AtomicFile.Write(path, stream => NativeWeightsFormat.Write(stream, header, model.state_dict()));
+        Write(NetworkWeights.Capture(model, labels, normalization: null), path, ResNetWeightsFormat.Safetensors, ResNetWeightsLayout.TorchVision);
     }
 
     /// <summary>

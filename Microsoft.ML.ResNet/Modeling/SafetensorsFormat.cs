@@ -66,9 +66,13 @@ internal static class SafetensorsFormat
             [ArchitectureKey] = spec.Architecture.ToString(),
             [VariantKey] = spec.Variant.ToString(),
             [LabelsKey] = JsonSerializer.Serialize(weights.Labels),
-            [MeanKey] = JsonSerializer.Serialize(weights.Normalization.Mean),
-            [StdKey] = JsonSerializer.Serialize(weights.Normalization.Std),
         };
+        if (weights.Normalization is { } normalization)
+        {
+            metadata[MeanKey] = JsonSerializer.Serialize(normalization.Mean);
+            metadata[StdKey] = JsonSerializer.Serialize(normalization.Std);
+        }
+
         if (spec.HasCustomDepths)
         {
             metadata[StageDepthsKey] = JsonSerializer.Serialize(spec.BlocksPerStage);

@@ -6,7 +6,8 @@ namespace Microsoft.ML.ResNet.Modeling;
 
 /// <summary>
 /// The tensors of a weight file in any format we read, with what the file says about its network
-/// (our own format and ONNX say which network; PyTorch and safetensors files do not). Owns the tensors: dispose it.
+/// (ONNX files, safetensors files we wrote and state dicts with the seed's keys say which network; other PyTorch and
+/// safetensors files do not). Owns the tensors: dispose it.
 /// </summary>
 internal sealed class WeightsFile : IDisposable
 {
@@ -37,8 +38,8 @@ internal sealed class WeightsFile : IDisposable
 
     public IReadOnlyDictionary<string, Tensor> Tensors { get; }
 
-    /// <summary>Architecture and labels: from our format, and from safetensors files we wrote (their metadata); null for
-    /// PyTorch files and other safetensors files.</summary>
+    /// <summary>Architecture and labels, from safetensors files we wrote (their metadata); null for PyTorch files and
+    /// other safetensors files.</summary>
     public WeightsHeader? Header { get; }
 
     /// <summary>The key names the file used. <see cref="Tensors"/> are always under torchvision's keys (a seed file's
@@ -46,7 +47,7 @@ internal sealed class WeightsFile : IDisposable
     public ResNetWeightsLayout Layout { get; }
 
     /// <summary>
-    /// The wiring of the file's network: what the file says (our formats, ONNX, seed keys), else what its keys show (a
+    /// The wiring of the file's network: what the file says (our safetensors metadata, ONNX, seed keys), else what its keys show (a
     /// basic-block network with a projection shortcut on layer1's first block is the seed's wiring).
     /// </summary>
     public ResNetVariant Variant =>
@@ -56,7 +57,7 @@ internal sealed class WeightsFile : IDisposable
             : ResNetVariant.TorchVision);
 
     /// <summary>
-    /// The network the file describes, for ONNX, our format, safetensors files we wrote and files with the seed's keys
+    /// The network the file describes, for ONNX, safetensors files we wrote and files with the seed's keys
     /// (null for other PyTorch and safetensors files): the architecture
     /// (ResNet18 for basic blocks, ResNet50 for bottlenecks unless the depths name another), custom
     /// <see cref="ResNetSpec.StageDepths"/> and the head's class count. A file without a head
@@ -86,12 +87,6 @@ internal sealed class WeightsFile : IDisposable
 
         TorchNativeLoader.EnsureLoaded();
         var format = Detect(path);
-        if (format == WeightsFormat.ResNetMl)
-        {
-            var (nativeHeader, nativeTensors) = NativeWeightsFormat.Read(path);
-            return new WeightsFile(path, format, nativeTensors, nativeHeader);
-        }
-
         if (format == WeightsFormat.Onnx)
         {
             var import = OnnxResNetImporter.Read(path);
@@ -187,11 +182,6 @@ internal sealed class WeightsFile : IDisposable
         }
 
         start = start[..read];
-        if (NativeWeightsFormat.Recognizes(start))
-        {
-            return WeightsFormat.ResNetMl;
-        }
-
         // torch.save writes a zip since PyTorch 1.6 and a protocol-2 pickle before that.
         if (start.StartsWith("PK\x03\x04"u8) || start is [0x80, 0x02, ..])
         {
@@ -210,7 +200,7 @@ internal sealed class WeightsFile : IDisposable
         }
 
         throw new InvalidDataException(
-            $"'{path}' is not a weights file we can read ({read} bytes at its start match none of: ResNetMl '{NativeWeightsFormat.Extension}', PyTorch .pth (zip or pickle), .safetensors, ONNX).");
+            $"'{path}' is not a weights file we can read ({read} bytes at its start match none of: PyTorch .pth (zip or pickle), .safetensors, ONNX).");
     }
 
     /// <summary>

@@ -32,7 +32,7 @@ internal static class HelpText
                        --batch-size <n>       images per step
                        --learning-rate <lr>   peak of the one-cycle schedule (the head's when fine-tuning;
                                               default 0.001 fine-tuning, 0.03 from scratch)
-                       --weights <file>       start from these weights (.pth, .safetensors, .resnet, ONNX)
+                       --weights <file>       start from these weights (.pth, .safetensors, ONNX)
                        --output <folder>      where model.zip and model.onnx go (default ./out); epoch
                                               checkpoints in <folder>/checkpoints until the model is saved
                        --seed <n>             default 1
