@@ -139,6 +139,39 @@ public sealed class SeedNetworkTests : TempFolderTest
     }
 
     [TestMethod]
+    public void ResNet34Trainer_SeedPthAsPretrainedWeights_TrainsTheSeedsWiringWithoutTheOption()
+    {
+        var fixture = PythonReference.Get("seed");
+        var ml = new MLContext(1);
+        var data = LabelledPhotos(ml);
+
+        using var transformer = ml.MulticlassClassification.Trainers.ResNet34(new ResNetTrainerOptions
+        {
+            PretrainedWeightsPath = fixture.WeightsPath, ImageHeight = Size, ImageWidth = Size, Epochs = 1, BatchSize = 5, Seed = 3, NumberOfThreads = 2,
+        }).Fit(data);
+
+        Assert.AreEqual(nameof(ResNetVariant.ProjectionShortcuts), transformer.Scorer.Info.Variant, "the exported network records the file's wiring");
+        Assert.HasCount(5, Scores(transformer.Transform(data)));
+    }
+
+    [TestMethod]
+    public void ResNet34Trainer_SeedPthAskedForTorchVisionWiring_ThrowsNamingBoth()
+    {
+        var fixture = PythonReference.Get("seed");
+        var ml = new MLContext(1);
+        var trainer = ml.MulticlassClassification.Trainers.ResNet34(new ResNetTrainerOptions
+        {
+            PretrainedWeightsPath = fixture.WeightsPath, Variant = ResNetVariant.TorchVision, ImageHeight = Size, ImageWidth = Size, Epochs = 1, BatchSize = 5,
+        });
+
+        var error = Assert.ThrowsExactly<ArgumentException>(() => trainer.Fit(LabelledPhotos(ml)));
+
+        Assert.AreEqual("Variant", error.ParamName);
+        StringAssert.Contains(error.Message, fixture.WeightsPath);
+        StringAssert.Contains(error.Message, "ProjectionShortcuts");
+    }
+
+    [TestMethod]
     public void ResNet34Trainer_SeedVariantAt64_ThrowsNamingTheVariantAndTheSize()
     {
         var ml = new MLContext(1);

@@ -73,6 +73,18 @@ public sealed class SeedLayoutTests : TempFolderTest
     }
 
     [TestMethod]
+    public void Read_SeedAndTorchVisionKeysForOneTensor_ThrowsNamingBoth()
+    {
+        using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet34, 10, ResNetVariant.ProjectionShortcuts));
+        var path = WriteSeedPth(model, "mixed.pth", extra: "conv1.weight");
+
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => WeightsFile.Read(path));
+
+        StringAssert.Contains(error.Message, path);
+        StringAssert.Contains(error.Message, "'conv1.weight'");
+    }
+
+    [TestMethod]
     public void Read_SeedKeysWithAnEmptyStage_ThrowsNamingTheDepths()
     {
         using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 4, ResNetVariant.ProjectionShortcuts));

@@ -122,21 +122,36 @@ internal sealed class WeightsFile : IDisposable
             return new WeightsFile(path, format, tensors, header, normalization: normalization);
         }
 
-        var mapped = tensors.ToDictionary(kv => SeedLayout.ToTorchVision(kv.Key), kv => kv.Value, StringComparer.Ordinal);
+        var mapped = new Dictionary<string, Tensor>(tensors.Count, StringComparer.Ordinal);
+        foreach (var (key, tensor) in tensors)
+        {
+            if (!mapped.TryAdd(SeedLayout.ToTorchVision(key), tensor))
+            {
+                throw Refuse(tensors.Values, $"Weights file '{path}' mixes the seed's keys and torchvision's: '{key}' and '{SeedLayout.ToTorchVision(key)}' name the same tensor.");
+            }
+        }
+
         var spec = header is null ? SeedLayout.Describe(mapped) : null;
         if (spec is not null && spec.BlocksPerStage.Any(d => d == 0))
         {
-            foreach (var tensor in mapped.Values)
-            {
-                tensor.Dispose();
-            }
-
-            throw new InvalidDataException(
+            throw Refuse(
+                tensors.Values,
                 $"Weights file '{path}' has the seed's keys ('{SeedLayout.StemKey}') but blocks per stage {string.Join('/', spec.BlocksPerStage)}: "
                 + "every stage (layer1 to layer4) needs at least one block ('layerN.0.left.0.weight').");
         }
 
         return new WeightsFile(path, format, mapped, header, spec, normalization, ResNetWeightsLayout.Seed);
+    }
+
+    /// <summary>Frees the tensors read so far and returns the error to throw.</summary>
+    private static InvalidDataException Refuse(IEnumerable<Tensor> tensors, string message)
+    {
+        foreach (var tensor in tensors)
+        {
+            tensor.Dispose();
+        }
+
+        return new InvalidDataException(message);
     }
 
     /// <summary>A key of <see cref="Tensors"/> (torchvision's naming) as the file itself names it.</summary>
