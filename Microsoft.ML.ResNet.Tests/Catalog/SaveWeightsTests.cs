@@ -120,6 +120,33 @@ public sealed class SaveWeightsTests : TempFolderTest
     }
 
     [TestMethod]
+    public void SaveWeights_ExplicitFormat_WritesItWhateverTheExtension()
+    {
+        using var transformer = SmallTrained(out var data);
+        var path = Path.Combine(Folder, "weights.bin");
+
+        transformer.SaveWeights(path, ResNetWeightsFormat.Safetensors);
+
+        var ml = new MLContext(1);
+        using var reloaded = ml.Transforms.ResNetClassify(new ResNetClassifierOptions
+        {
+            ModelPath = path, InputColumnName = TrainingData.Features, ImageHeight = 32, ImageWidth = 32,
+        }).Fit(data);
+        Assert.IsLessThanOrEqualTo(1e-5f, MaxDifference(Scores(transformer.Transform(data)), Scores(reloaded.Transform(data))));
+    }
+
+    [TestMethod]
+    public void SaveWeights_Disposed_ThrowsObjectDisposedAndWritesNothing()
+    {
+        var transformer = SmallTrained(out _);
+        transformer.Dispose();
+
+        Assert.ThrowsExactly<ObjectDisposedException>(() => transformer.SaveWeights(Path.Combine(Folder, "late.pth")));
+
+        Assert.IsEmpty(Directory.GetFiles(Folder));
+    }
+
+    [TestMethod]
     public void SaveWeights_SeedLayoutForTorchVisionWiring_ThrowsNamingTheVariant()
     {
         using var transformer = SmallTrained(out _);
