@@ -1,6 +1,7 @@
 """Produce PyTorch reference outputs for the ResNet parity tests.
 
-Builds a seeded, randomly initialised torchvision ResNet, gives every
+Builds a seeded, randomly initialised torchvision ResNet (or, with --arch seed,
+the seed project's own ResNet-34 class from seed_resnet.py), gives every
 BatchNorm layer non-trivial statistics (so a wrong BN import shows up), runs
 the 224x224 PNG photos through it and writes, into --out:
     <arch>.pth              state_dict (torch.save)
@@ -9,7 +10,7 @@ the 224x224 PNG photos through it and writes, into --out:
     <arch>_torch.onnx       only with --export-onnx (opset 17; the benchmark and the ONNX import tests)
 
 Usage:
-    /usr/bin/python3 tools/pytorch_reference.py --arch resnet34 --photos DIR --out DIR
+    /usr/bin/python3 tools/pytorch_reference.py --arch {resnet18,resnet34,resnet50,seed} --photos DIR --out DIR
         [--seed 1234] [--num-classes 1000] [--export-onnx]
 
 Works with Debian 12's torch 1.13 / torchvision 0.14.
@@ -24,14 +25,19 @@ import torch
 import torchvision
 from PIL import Image
 
+import seed_resnet
+
 MEAN = [0.485, 0.456, 0.406]
 STD = [0.229, 0.224, 0.225]
-ARCHS = ("resnet18", "resnet34", "resnet50")
+ARCHS = ("resnet18", "resnet34", "resnet50", "seed")
 
 
 def build_model(arch, num_classes, seed, calibration):
     torch.manual_seed(seed)
-    model = getattr(torchvision.models, arch)(weights=None, num_classes=num_classes)
+    if arch == "seed":
+        model = seed_resnet.ResNet(num_classes=num_classes)
+    else:
+        model = getattr(torchvision.models, arch)(weights=None, num_classes=num_classes)
     # Default BN is identity-like (mean 0, var 1, weight 1, bias 0), which would hide mistakes
     # in how the .NET side imports or folds BatchNorm. Random statistics alone make eval-mode
     # activations explode through the residual sums (logits in the hundreds, where float32

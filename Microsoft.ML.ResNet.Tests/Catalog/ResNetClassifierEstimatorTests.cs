@@ -203,7 +203,7 @@ public sealed class ResNetClassifierEstimatorTests
         {
             using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 3, StageDepths: [1, 1, 1, 2]));
             model.eval();
-            var path = Path.Combine(folder, "custom.resnet");
+            var path = Path.Combine(folder, "custom.safetensors");
             ResNetWeights.Save(model, path, ["a", "b", "c"]);
             var ml = new MLContext(1);
             var pixels = PhotoPixels(ml, SmallSize);
@@ -231,7 +231,7 @@ public sealed class ResNetClassifierEstimatorTests
         try
         {
             using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 2, StageDepths: [1, 1, 1, 2]));
-            var path = Path.Combine(folder, "custom.resnet");
+            var path = Path.Combine(folder, "custom.safetensors");
             ResNetWeights.Save(model, path);
             var ml = new MLContext(1);
             var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = path, StageDepths = [2, 2, 2, 3] });

@@ -44,7 +44,7 @@ public sealed class WeightsExportTests : TempFolderTest
         CollectionAssert.AreEqual(File.ReadAllBytes(path), stream.ToArray());
     }
 
-    /// <summary>Our .resnet format says which network it holds and its labels: no options needed.</summary>
+    /// <summary>The .safetensors SaveWeights writes says which network it holds and its labels: no options needed.</summary>
     [TestMethod]
     public void Export_OurWeightsFile_TakesArchitectureLabelsAndDepthsFromTheFile()
     {
@@ -124,10 +124,10 @@ public sealed class WeightsExportTests : TempFolderTest
         Assert.IsFalse(Directory.Exists(Path.GetDirectoryName(path)));
     }
 
-    /// <summary>A fresh 2-class ResNet-18 (labels cat, dog) in our .resnet format, in the test's folder.</summary>
+    /// <summary>A fresh 2-class ResNet-18 (labels cat, dog) in our described .safetensors, in the test's folder.</summary>
     private string SmallWeights(int[]? stageDepths = null)
     {
-        var path = Path.Combine(Folder, "small.resnet");
+        var path = Path.Combine(Folder, "small.safetensors");
         using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 2, StageDepths: stageDepths));
         ResNetWeights.Save(model, path, ["cat", "dog"]);
         return path;

@@ -77,7 +77,7 @@ public sealed class AtomicFileTests : TempFolderTest
     [TestMethod]
     public void Write_ReadOnlyTarget_ThrowsNamingPathAndKeepsTheFile()
     {
-        var path = Path.Combine(Folder, "weights.resnet");
+        var path = Path.Combine(Folder, "weights.safetensors");
         File.WriteAllText(path, "keep me");
         File.SetAttributes(path, FileAttributes.ReadOnly);
 

@@ -59,6 +59,13 @@ internal static class ModelPreparer
                 nameof(options.Architecture));
         }
 
+        if (options.Variant is { } wantedVariant && (info.Variant ?? nameof(ResNetVariant.TorchVision)) != wantedVariant.ToString())
+        {
+            throw new ArgumentException(
+                $"'{options.ModelPath}' holds a network of the {info.Variant ?? nameof(ResNetVariant.TorchVision)} variant, not {wantedVariant}. Leave Variant null to accept the model's.",
+                nameof(options.Variant));
+        }
+
         if (options.StageDepths is { } depths && info.StageDepths is { } recorded && !depths.SequenceEqual(recorded))
         {
             throw new ArgumentException(
@@ -86,18 +93,18 @@ internal static class ModelPreparer
     private static PreparedModel FromWeights(ResNetClassifierOptions options)
     {
         // Weights are turned into ONNX by our exporter, so both paths score through one graph contract.
-        var onnx = ResNetOnnxExporter.FromWeightsFile(
-            options.ModelPath,
-            new OnnxExportOptions
-            {
-                Architecture = options.Architecture,
-                StageDepths = options.StageDepths,
-                Labels = options.Labels,
-                InputHeight = options.ImageHeight ?? Defaults.ImageHeight,
-                InputWidth = options.ImageWidth ?? Defaults.ImageWidth,
-                IncludeFeatures = true,
-            },
-            labelsRequired: true);
-        return FromOnnx(onnx, $"the network exported from '{options.ModelPath}'", options);
+        using var network = WeightsFileNetwork.Load(options.ModelPath, options.Architecture, options.StageDepths, options.Variant, options.Labels, labelsRequired: true);
+        var normalization = network.Normalization ?? new ImageNormalization(OnnxExportOptions.Defaults.Mean, OnnxExportOptions.Defaults.Std);
+        var onnx = ResNetOnnxExporter.ToBytes(network.Model, new OnnxExportOptions
+        {
+            Labels = network.Labels,
+            Mean = normalization.Mean,
+            Std = normalization.Std,
+            InputHeight = options.ImageHeight ?? Defaults.ImageHeight,
+            InputWidth = options.ImageWidth ?? Defaults.ImageWidth,
+            IncludeFeatures = true,
+        });
+        var prepared = FromOnnx(onnx, $"the network exported from '{options.ModelPath}'", options);
+        return prepared with { Weights = NetworkWeights.Capture(network.Model, prepared.Labels, normalization) };
     }
 }

@@ -10,7 +10,7 @@ public static class ResNetCatalog
 {
     /// <summary>
     /// Classifies images with a ResNet-34 read from <paramref name="modelPath"/> (an ONNX file exported by this
-    /// library, or weights: ours, PyTorch <c>.pth</c>, <c>.safetensors</c>). Reads the pixel vector of
+    /// library, or weights: PyTorch <c>.pth</c>, <c>.safetensors</c>). Reads the pixel vector of
     /// ExtractPixels(scaleImage: 1f / 255) and writes <c>Score</c> (probabilities, labels as slot names) and
     /// <paramref name="outputColumnName"/> (the predicted label: a key whose key values are the labels).
     /// </summary>

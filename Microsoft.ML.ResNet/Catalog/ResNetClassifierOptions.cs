@@ -12,8 +12,8 @@ public sealed class ResNetClassifierOptions
 {
     /// <summary>
     /// The network: an ONNX file exported by this library (labels, input size and architecture come from
-    /// its metadata), or a weights file: ours (with labels), PyTorch <c>.pth</c> or <c>.safetensors</c>
-    /// (these need <see cref="Labels"/>).
+    /// its metadata), or a weights file: <c>.safetensors</c> written by <see cref="ResNetClassifierTransformer.SaveWeights(string)"/>
+    /// (labels and network in its metadata), other <c>.safetensors</c> or PyTorch <c>.pth</c> (these need <see cref="Labels"/>).
     /// </summary>
     public string ModelPath { get; set; } = string.Empty;
 
@@ -24,14 +24,23 @@ public sealed class ResNetClassifierOptions
     public ResNetArchitecture? Architecture { get; set; }
 
     /// <summary>
+    /// The wiring: <see cref="ResNetVariant.TorchVision"/> (torchvision's) or <see cref="ResNetVariant.ProjectionShortcuts"/>
+    /// (the seed project's: a projection shortcut on the first block of every stage, a fixed 7x7 pool, 224x224 inputs only).
+    /// Null (the default) takes what the file says: ONNX metadata, safetensors metadata we wrote, a state dict
+    /// with the seed's keys; for other PyTorch files, what their keys show (torchvision's unless layer1's first block has a
+    /// projection). A value must match what the file records.
+    /// </summary>
+    public ResNetVariant? Variant { get; set; }
+
+    /// <summary>
     /// Blocks in each of the four stages when the weights file's network differs from <see cref="Architecture"/>'s own
-    /// (e.g. [2, 2, 2, 3]). Needed only for PyTorch and safetensors files of such a network: ONNX files and our weights
+    /// (e.g. [2, 2, 2, 3]). Needed only for PyTorch and safetensors files of such a network: ONNX files and safetensors written by SaveWeights
     /// record their depths (a value given must then match). Four entries, each 1 or more. Default null.
     /// </summary>
     public int[]? StageDepths { get; set; }
 
-    /// <summary>Class labels in output order. Required for PyTorch and safetensors weights; for ONNX and our
-    /// weights they replace the stored labels (same count).</summary>
+    /// <summary>Class labels in output order. Required for PyTorch weights and safetensors we did not write; for ONNX and
+    /// safetensors written by SaveWeights they replace the stored labels (same count).</summary>
     public IReadOnlyList<string>? Labels { get; set; }
 
     /// <summary>The pixel vector column: Vector&lt;Single, 3*H*W&gt;, CHW planes scaled to 0..1, as
@@ -133,6 +142,11 @@ public sealed class ResNetClassifierOptions
         if (Architecture is { } architecture && !Enum.IsDefined(architecture))
         {
             throw new ArgumentOutOfRangeException(nameof(Architecture), architecture, $"Expected one of {string.Join(", ", Enum.GetNames<ResNetArchitecture>())}.");
+        }
+
+        if (Variant is { } variant && !Enum.IsDefined(variant))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Variant), variant, $"Expected one of {string.Join(", ", Enum.GetNames<ResNetVariant>())}, or null for the file's.");
         }
 
         ResNetSpec.ValidateDepths(StageDepths, nameof(StageDepths));

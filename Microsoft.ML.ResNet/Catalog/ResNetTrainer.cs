@@ -117,7 +117,8 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
             // Costs no bytes (the embedding is a tensor the graph computes anyway) and makes SaveOnnx's file complete.
             IncludeFeatures = true,
         });
-        var prepared = new PreparedModel(onnx, trained.Labels, ModelPreparer.ReadInfo(onnx, "the trained network's ONNX export"));
+        var weights = NetworkWeights.Capture(trained.Model, trained.Labels, new ImageNormalization([.. settings.Mean], [.. settings.Std]));
+        var prepared = new PreparedModel(onnx, trained.Labels, ModelPreparer.ReadInfo(onnx, "the trained network's ONNX export"), weights);
         var scoring = new ResNetClassifierOptions
         {
             ModelPath = "(trained in memory)",
@@ -179,6 +180,14 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
         if (start is not null)
         {
             settings = start.ApplyTo(settings);
+            if (_options.Variant is { } asked && asked != settings.Variant)
+            {
+                throw new ArgumentException(
+                    $"{start.Description} holds a network of the {settings.Variant} variant, not {asked}. Leave Variant null to take the file's.",
+                    nameof(ResNetTrainerOptions.Variant));
+            }
+
+            TrainerOptionsResolver.CheckInputSize(settings.Variant, settings.ImageHeight, settings.ImageWidth);
             _host.Info($"Starting from {start.Description}: {settings.Architecture}{(settings.StageDepths is { } depths ? $" with stages {string.Join('/', depths)}" : string.Empty)}.");
         }
 

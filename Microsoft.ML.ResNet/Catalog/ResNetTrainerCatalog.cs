@@ -20,7 +20,7 @@ public static class ResNetTrainerCatalog
     /// <param name="epochs">Passes over the training data.</param>
     /// <param name="batchSize">Images per step.</param>
     /// <param name="learningRate">Peak learning rate; null uses SGD's default, 0.1 x batchSize / 128.</param>
-    /// <param name="pretrainedWeightsPath">Weights to start from (ours, <c>.pth</c>, <c>.safetensors</c>); the head is always fresh.</param>
+    /// <param name="pretrainedWeightsPath">Weights to start from (<c>.pth</c>, <c>.safetensors</c>, ONNX); the head is always fresh.</param>
     /// <param name="gpuDeviceId">CUDA device; null uses <c>MLContext.GpuDeviceId</c> and <c>MLContext.FallbackToCpu</c>.</param>
     /// <param name="fallbackToCpu">With a <paramref name="gpuDeviceId"/>: train on the CPU when CUDA cannot be used, instead of throwing.</param>
     /// <returns>The trainer (an estimator).</returns>

@@ -35,6 +35,15 @@ public sealed class ResNetTrainerOptions
     /// </summary>
     public int[]? StageDepths { get; set; }
 
+    /// <summary>
+    /// The wiring: <see cref="ResNetVariant.TorchVision"/> (torchvision's), or <see cref="ResNetVariant.ProjectionShortcuts"/>
+    /// (the seed project's ResNet: a 1x1 projection shortcut on the first block of every stage and a fixed 7x7 average pool,
+    /// so <see cref="ImageHeight"/> and <see cref="ImageWidth"/> must be 224). Default null: torchvision's, or the wiring the
+    /// <see cref="PretrainedWeightsPath"/> file records (safetensors we wrote, a state dict with the seed's keys, ONNX); a value
+    /// that differs from the file's is an error.
+    /// </summary>
+    public ResNetVariant? Variant { get; set; }
+
     /// <summary>Image height the pixel column was resized to, at least 32. Default 224.</summary>
     public int ImageHeight { get; set; } = TrainerDefaults.ImageSize;
 

@@ -13,6 +13,12 @@ internal static class TrainerOptionsResolver
         ArgumentException.ThrowIfNullOrWhiteSpace(options.FeatureColumnName, nameof(options.FeatureColumnName));
         Defined(options.Architecture, nameof(options.Architecture));
         ResNetSpec.ValidateDepths(options.StageDepths, nameof(options.StageDepths));
+        if (options.Variant is { } variant)
+        {
+            Defined(variant, nameof(options.Variant));
+            CheckInputSize(variant, options.ImageHeight, options.ImageWidth);
+        }
+
         if (options.Optimizer is { } optimizer)
         {
             Defined(optimizer, nameof(options.Optimizer));
@@ -151,6 +157,7 @@ internal static class TrainerOptionsResolver
         return new TrainingSettings
         {
             Architecture = options.Architecture,
+            Variant = options.Variant ?? ResNetVariant.TorchVision,
             StageDepths = options.StageDepths is null ? null : [.. options.StageDepths],
             ImageHeight = options.ImageHeight,
             ImageWidth = options.ImageWidth,
@@ -193,6 +200,21 @@ internal static class TrainerOptionsResolver
             ProgressInterval = options.ProgressInterval,
             Threads = options.NumberOfThreads,
         };
+    }
+
+    /// <summary>The seed's wiring pools with a fixed 7x7 window: only 224x224 images reach it as 7x7.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">That variant with another size; ParamName is ImageHeight or ImageWidth.</exception>
+    public static void CheckInputSize(ResNetVariant variant, int height, int width)
+    {
+        const int size = ResNetSpec.FixedPoolInputSize;
+        if (variant == ResNetVariant.ProjectionShortcuts && (height != size || width != size))
+        {
+            throw new ArgumentOutOfRangeException(
+                height != size ? nameof(ResNetTrainerOptions.ImageHeight) : nameof(ResNetTrainerOptions.ImageWidth),
+                $"{height}x{width}",
+                $"The {variant} variant (the seed's wiring) pools with a fixed 7x7 window and trains only on {size}x{size} images, not {height}x{width} (height x width). "
+                + $"Resize to {size}x{size}, or use {nameof(ResNetVariant.TorchVision)} for other sizes.");
+        }
     }
 
     private static void Defined<T>(T value, string name)

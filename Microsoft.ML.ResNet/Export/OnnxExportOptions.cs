@@ -8,8 +8,9 @@ namespace Microsoft.ML.ResNet;
 public sealed record OnnxExportOptions
 {
     /// <summary>
-    /// The network a weights file holds. Null takes what the file says (our <c>.resnet</c> format and ONNX ResNets
-    /// say it); PyTorch <c>.pth</c> and <c>.safetensors</c> files do not, so set it for them.
+    /// The network a weights file holds. Null takes what the file says (the <c>.safetensors</c> that SaveWeights writes,
+    /// seed-keyed state dicts and ONNX ResNets say it); other PyTorch <c>.pth</c> and <c>.safetensors</c> files do not, so
+    /// set it for them.
     /// </summary>
     public ResNetArchitecture? Architecture { get; init; }
 

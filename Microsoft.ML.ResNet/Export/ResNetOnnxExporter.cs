@@ -16,7 +16,7 @@ namespace Microsoft.ML.ResNet;
 /// </summary>
 /// <remarks>
 /// A trained or loaded classifier writes the same file with <see cref="ResNetClassifierTransformer.SaveOnnx(string)"/>;
-/// this class exports a weights file (a PyTorch <c>.pth</c> state dict, <c>.safetensors</c>, our <c>.resnet</c>, or an
+/// this class exports a weights file (a PyTorch <c>.pth</c> state dict, <c>.safetensors</c>, our own <c>.safetensors</c> (from SaveWeights), or an
 /// ONNX ResNet to re-export) without an ML.NET pipeline.
 /// </remarks>
 /// <example>See the README's "Exporting to ONNX" and Microsoft.ML.ResNet.Tests/Export/WeightsExportTests.cs.</example>
@@ -111,7 +111,7 @@ public static class ResNetOnnxExporter
     /// all, and a failure leaves an existing file as it was with no temp file behind. The folder must exist.
     /// </summary>
     /// <param name="weightsPath">A PyTorch <c>.pth</c> state dict or <c>.safetensors</c> file with torchvision's key names,
-    /// our <c>.resnet</c> file, or an ONNX ResNet (mapped onto our modules by its structure).</param>
+    /// our own <c>.safetensors</c>, or an ONNX ResNet (mapped onto our modules by its structure).</param>
     /// <param name="onnxPath">The .onnx file to write; an existing file is replaced.</param>
     /// <param name="options">Architecture (needed for .pth and .safetensors), labels, normalization, input size;
     /// null for the defaults (the file's own description, 224x224, ImageNet normalization, with <c>features</c>).</param>
@@ -162,56 +162,14 @@ public static class ResNetOnnxExporter
     /// </summary>
     internal static byte[] FromWeightsFile(string path, OnnxExportOptions options, bool labelsRequired)
     {
-        if (!File.Exists(path))
-        {
-            throw new FileNotFoundException($"No weights file at '{path}'.", path);
-        }
-
-        TorchNativeLoader.EnsureLoaded();
-        using var file = WeightsFile.Read(path);
-        var header = file.Header;
-
-        // Our format and ONNX say which network they hold; PyTorch and safetensors files do not.
-        var described = file.DescribedSpec;
-        if (described is not null && options.Architecture is { } wanted && wanted != described.Architecture)
-        {
-            throw new ArgumentException(
-                $"'{path}' holds {described.Architecture} weights, not {wanted}. Set Architecture = {described.Architecture}, or leave it null to take the file's.",
-                nameof(options.Architecture));
-        }
-
-        if (described?.StageDepths is { } recorded && options.StageDepths is { } depths && !depths.SequenceEqual(recorded))
-        {
-            throw new ArgumentException(
-                $"'{path}' holds a network with stage depths {string.Join('/', recorded)}, not {string.Join('/', depths)}. Leave StageDepths null to accept the file's.",
-                nameof(options.StageDepths));
-        }
-
-        var architecture = options.Architecture ?? described?.Architecture
-            ?? throw new ArgumentException($"'{path}' ({file.Format}) does not say which ResNet it holds; set Architecture.", nameof(options.Architecture));
-        var classes = header?.NumClasses ?? file.HeadClassCount
-            ?? throw new InvalidDataException($"'{path}' has no 'fc.weight' [K, F] tensor, so its class count is unknown.");
-        var labels = options.Labels ?? header?.Labels;
-        if (labels is null && labelsRequired)
-        {
-            throw new ArgumentException($"'{path}' ({file.Format}) carries no class labels; pass Labels ({classes} of them, in output order).", nameof(options.Labels));
-        }
-
-        if (labels is not null && labels.Count != classes)
-        {
-            throw new ArgumentException($"'{path}' has {classes} classes but {labels.Count} labels were given.", nameof(options.Labels));
-        }
-
-        var stageDepths = options.StageDepths ?? described?.StageDepths;
-        using var model = new ResNetModel(new ResNetSpec(architecture, classes, described?.Variant ?? ResNetVariant.TorchVision, StageDepths: stageDepths));
-        ResNetWeights.Apply(model, file, freshHead: false);
-        return ToBytes(model, options with
+        using var network = WeightsFileNetwork.Load(path, options.Architecture, options.StageDepths, variant: null, options.Labels, labelsRequired);
+        return ToBytes(network.Model, options with
         {
             Architecture = null,
             StageDepths = null,
-            Labels = labels,
-            Mean = options.Mean ?? file.Normalization?.Mean,
-            Std = options.Std ?? file.Normalization?.Std,
+            Labels = network.Labels,
+            Mean = options.Mean ?? network.Normalization?.Mean,
+            Std = options.Std ?? network.Normalization?.Std,
         });
     }
 

@@ -19,6 +19,9 @@ internal sealed record ScoringModelInfo(
     /// <summary>Blocks per stage as the model's metadata records them; null when it does not say.</summary>
     public IReadOnlyList<int>? StageDepths { get; init; }
 
+    /// <summary>The wiring the model's metadata records (a <see cref="ResNetVariant"/> name); null when it does not say.</summary>
+    public string? Variant => Metadata.TryGetValue(OnnxContract.Metadata.Variant, out var variant) ? variant : null;
+
     /// <summary>Length of one row's pixel vector: 3 planes of Height x Width.</summary>
     public int PixelCount => 3 * Height * Width;
 

@@ -26,7 +26,7 @@ internal sealed class CommandLineArgs
                 ["data"] = "folder", ["test-data"] = "folder", ["arch"] = "name", ["epochs"] = "n",
                 ["image-size"] = "pixels", ["batch-size"] = "n", ["learning-rate"] = "lr", ["weights"] = "file.pth",
                 ["output"] = "folder", ["bad-images"] = "skip|fail", ["seed"] = "n", ["top-k"] = "k",
-                ["from-scratch"] = null,
+                ["from-scratch"] = null, ["variant"] = "torchvision|seed",
             },
             [Evaluate] = new Dictionary<string, string?>
             {

@@ -26,12 +26,15 @@ internal static class HelpText
                                               learning rate 0.03
                        --arch <name>          resnet18 | resnet34 | resnet50 | resnet101 | resnet152
                                               (with --from-scratch or --weights)
+                       --variant <wiring>     torchvision (default) | seed: the seed project's ResNet-34
+                                              (a projection shortcut on every stage's first block, fixed
+                                              7x7 pool): from scratch, 224x224 images only
                        --epochs <n>           passes over the training images
                        --image-size <pixels>  square input size, >= 32 (default: see above; 32 from scratch)
                        --batch-size <n>       images per step
                        --learning-rate <lr>   peak of the one-cycle schedule (the head's when fine-tuning;
                                               default 0.001 fine-tuning, 0.03 from scratch)
-                       --weights <file>       start from these weights (.pth, .safetensors, .resnet, ONNX)
+                       --weights <file>       start from these weights (.pth, .safetensors, ONNX)
                        --output <folder>      where model.zip and model.onnx go (default ./out); epoch
                                               checkpoints in <folder>/checkpoints until the model is saved
                        --seed <n>             default 1

@@ -18,6 +18,9 @@ internal static class TrainCommand
     // The library's checkpoint state file; its presence means a run to resume.
     private const string CheckpointFileName = "checkpoint.json";
 
+    // The seed's network pools its 7x7 final maps with a fixed window: 224 / 32 = 7.
+    private const int SeedImageSize = 224;
+
     /// <summary>Runs <c>train</c>; returns the exit code.</summary>
     /// <remarks>
     /// Nothing finished is lost: epochs are checkpointed into <c>&lt;output&gt;/checkpoints</c>, so running the same command
@@ -30,6 +33,7 @@ internal static class TrainCommand
         var output = Path.GetFullPath(args.GetString("output") ?? CommandDefaults.OutputFolder);
         var checkpoints = Path.Combine(output, CommandDefaults.CheckpointFolderName);
         var settings = ReadSettings(args) with { CheckpointFolder = checkpoints };
+        var variant = ReadVariant(args);
         var topK = CommandDefaults.TopKOption(args);
         var dataFolder = args.GetString("data") ?? TrainTestData.EmbeddedSampleFolder;
 
@@ -38,7 +42,7 @@ internal static class TrainCommand
         console.MarkupLine($"[bold]Data[/] {Markup.Escape(data.Description)}");
         SkippedReport.Write(console, data.Skipped);
         console.MarkupLine(Markup.Escape(
-            $"Training {settings.Architecture} on {settings.Size}x{settings.Size} images, {settings.Epochs} epoch(s), batch {settings.BatchSize}, {DescribeStart(settings)}"));
+            $"Training {settings.Architecture}{(variant == ResNetVariant.ProjectionShortcuts ? " (the seed's wiring)" : string.Empty)} on {settings.Size}x{settings.Size} images, {settings.Epochs} epoch(s), batch {settings.BatchSize}, {DescribeStart(settings)}"));
         if (File.Exists(Path.Combine(checkpoints, CheckpointFileName)))
         {
             console.MarkupLine(Markup.Escape(
@@ -53,7 +57,7 @@ internal static class TrainCommand
         {
             var pipeline = ImagePipeline.LoadPixels(ml, settings.Size)
                 .Append(ImagePipeline.MapLabelToKey(ml))
-                .Append(ResNetTraining.Trainer(ml, settings, progress))
+                .Append(ResNetTraining.Trainer(ml, settings, variant, progress))
                 .Append(ml.Transforms.Conversion.MapKeyToValue(ImagePipeline.PredictedLabelColumn));
             return pipeline.Fit(trainView);
         });
@@ -114,20 +118,32 @@ internal static class TrainCommand
             throw new UsageException("Options '--weights' and '--from-scratch' contradict each other: give one.");
         }
 
-        var defaults = args.Has("from-scratch") || (weights is null && ResNetTrainerOptions.FeaturizerPackageNetworkPath is null)
+        // The seed's wiring has no ImageNet weights to fine-tune and its fixed 7x7 pool takes 224x224 images only.
+        var seed = ReadVariant(args) == ResNetVariant.ProjectionShortcuts;
+        var defaults = seed || args.Has("from-scratch") || (weights is null && ResNetTrainerOptions.FeaturizerPackageNetworkPath is null)
             ? TrainSettings.FromScratch
             : TrainSettings.FineTuned;
+        int? imageSize = args.Has("image-size") ? args.GetInt("image-size", 0, min: 32, max: 1024) : seed ? SeedImageSize : defaults.ImageSize;
+        if (seed && imageSize != SeedImageSize)
+        {
+            throw new UsageException($"Option '--variant seed' trains on {SeedImageSize}x{SeedImageSize} images only (its fixed 7x7 pool), got '--image-size {imageSize}'.");
+        }
+
         return defaults with
         {
             Architecture = ParseArchitecture(args.GetString("arch")) ?? defaults.Architecture,
             Epochs = args.GetInt("epochs", defaults.Epochs, min: 1, max: 1000),
-            ImageSize = args.Has("image-size") ? args.GetInt("image-size", 0, min: 32, max: 1024) : defaults.ImageSize,
+            ImageSize = imageSize,
             BatchSize = args.GetInt("batch-size", defaults.BatchSize, min: 2, max: 1024),
             LearningRate = args.GetDouble("learning-rate") ?? defaults.LearningRate,
             WeightsPath = weights is null ? null : Path.GetFullPath(weights),
             Seed = args.GetInt("seed", defaults.Seed, min: 0),
         };
     }
+
+    /// <summary><c>--variant</c>: torchvision's wiring (the default) or the seed project's.</summary>
+    internal static ResNetVariant ReadVariant(CommandLineArgs args) =>
+        args.GetChoice("variant", "torchvision", "torchvision", "seed") == "seed" ? ResNetVariant.ProjectionShortcuts : ResNetVariant.TorchVision;
 
     /// <summary>What the run starts from, in words.</summary>
     private static string DescribeStart(TrainSettings settings) =>

@@ -11,9 +11,14 @@ internal static class ResNetTraining
     /// The trainer estimator: reads <see cref="ImagePipeline.PixelsColumn"/> and the key-typed label, trains, and
     /// returns the ONNX Runtime scoring transformer (Score with the labels as slot names, PredictedLabel as a key).
     /// </summary>
-    public static ResNetTrainer Trainer(MLContext ml, TrainSettings settings, IProgress<TrainingUpdate> progress)
+    /// <param name="ml">The context.</param>
+    /// <param name="settings">The recipe.</param>
+    /// <param name="variant">The wiring: torchvision's, or the seed project's (224x224 only).</param>
+    /// <param name="progress">Receives every step's progress.</param>
+    public static ResNetTrainer Trainer(MLContext ml, TrainSettings settings, ResNetVariant variant, IProgress<TrainingUpdate> progress)
     {
         var options = settings.ToTrainerOptions();
+        options.Variant = variant;
         options.LabelColumnName = ImagePipeline.LabelColumn;
         options.FeatureColumnName = ImagePipeline.PixelsColumn;
         // Every step: the live bar should move on small data sets too (a report costs nothing next to a step).
