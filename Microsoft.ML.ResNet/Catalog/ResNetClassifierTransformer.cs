@@ -409,7 +409,7 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
         {
             var labels = session.Info.Labels ?? throw new InvalidDataException($"The saved classifier in '{entry.Source}' has no labels in its metadata.");
             var settings = entry.Settings;
-            return new ResNetClassifierTransformer(new ResNetScorer(session, labels, settings.Columns, settings.BatchSize, settings.RejectAllZeroPixels), entry.Onnx);
+            return new ResNetClassifierTransformer(new ResNetScorer(session, labels, settings.Columns, settings.BatchSize, settings.RejectAllZeroPixels), entry.Onnx, weights: null);
         }
         catch
         {

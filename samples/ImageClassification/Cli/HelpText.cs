@@ -19,8 +19,8 @@ internal static class HelpText
                        --test-data <folder>   labelled test images
                        By default the network starts from ImageNet weights (the ResNet of ML.NET's
                        Microsoft.ML.DnnImageFeaturizer.ResNet18 package, basic blocks 2/2/2/3) and is
-                       fine-tuned: the head fitted to its features first, then 4 epochs end to end
-                       (stem and layer1 frozen), batch 32, AdamW, images upscaled to 4x their size
+                       fine-tuned: the head fitted to its features first, then 3 epochs end to end
+                       (stem, layer1, layer2 frozen), batch 32, AdamW, images upscaled to 4x their size
                        (112 to 224 pixels: 112x112 for the 28x28 sample).
                        --from-scratch         random weights instead: ResNet-34, 32x32 images, 6 epochs,
                                               learning rate 0.03

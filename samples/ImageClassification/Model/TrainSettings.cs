@@ -11,17 +11,20 @@ internal sealed record TrainSettings
     /// <summary>
     /// ImageNet weights (the DnnImageFeaturizer package's ResNet, basic blocks 2/2/2/3) fine-tuned end to end with the
     /// trainer's defaults for a pretrained start: the head first fitted to the frozen network's features, BatchNorm
-    /// statistics kept, then AdamW at 1e-3 for the head and a tenth of it for the backbone, four epochs. The stem and
-    /// layer1 stay frozen: their generic edge and texture filters gain little from a small data set, and skipping their
-    /// backward pass saves about a fifth of each step. The input size follows the images (<see cref="ImageSizeFor"/>).
+    /// statistics kept, then AdamW at 1e-3 for the head and a tenth of it for the backbone, three epochs. The stem,
+    /// layer1 and layer2 stay frozen: their generic edge and texture filters gain little from a small data set, and their
+    /// backward pass is skipped. The input size follows the images (<see cref="ImageSizeFor"/>). Measured in the transfer
+    /// benchmark (AMD EPYC, 2 cores, quiet): on the Fashion-MNIST split 0.866 in 97 s with this recipe, 0.872 in 142 s
+    /// with four epochs and two frozen stages, against the built-in's 0.828 in 43 s; on the Tux Paint photos 0.966 with
+    /// either (built-in 0.949).
     /// </summary>
     public static TrainSettings FineTuned { get; } = new()
     {
         StartingWeights = ResNetStartingWeights.ImageNet,
         Architecture = ResNetArchitecture.ResNet18,
-        Epochs = 4,
+        Epochs = 3,
         ImageSize = null,
-        FrozenStages = 2,
+        FrozenStages = 3,
     };
 
     /// <summary>ResNet-34 from random weights: 32x32 inputs, batch 32, one-cycle SGD peaking at 0.03, 6 epochs.</summary>
