@@ -11,8 +11,10 @@ public sealed class ResNetTrainerTests
 {
     private const int FashionSize = 32;
 
-    // The pretrained start's floor, above the from-scratch bar of 0.75: 0.783 measured (AMD EPYC, 2 cores, 65 s).
-    private const double FromImageNetBar = 0.77;
+    // The pretrained start's floor, above the from-scratch bar of 0.75 (and the 0.789 ResNet-34 from scratch measured in
+    // the same run): 0.855 measured with the head fitted first and BatchNorm statistics kept (AMD EPYC, 2 cores, 69 s on a
+    // busy machine); 0.783 before, with a head-only warm-up epoch instead.
+    private const double FromImageNetBar = 0.82;
 
     public TestContext TestContext { get; set; } = null!;
 

@@ -4,7 +4,6 @@ using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.ResNet.Export;
 using Microsoft.ML.ResNet.Modeling;
-using Spectre.Console;
 
 namespace Microsoft.ML.ResNet.Tests.Samples;
 
@@ -19,9 +18,9 @@ public sealed class ExportCommandTests : TempFolderTest
     {
         var (zip, expected) = SavedPipeline();
         var onnx = Path.Combine(Folder, "exported.onnx");
-        var text = new StringWriter();
+        var (console, text) = PlainConsole.Create();
 
-        var exit = ExportCommand.Run(CommandLineArgs.Parse(["export", "--model", zip, "--output", onnx]), Console(text));
+        var exit = ExportCommand.Run(CommandLineArgs.Parse(["export", "--model", zip, "--output", onnx]), console);
 
         Assert.AreEqual(0, exit, text.ToString());
         CollectionAssert.AreEqual(expected, File.ReadAllBytes(onnx), "the file SaveOnnx writes");
@@ -40,7 +39,7 @@ public sealed class ExportCommandTests : TempFolderTest
         var onnx = Path.Combine(Folder, "missing", "exported.onnx");
 
         var error = Assert.ThrowsExactly<DirectoryNotFoundException>(
-            () => ExportCommand.Run(CommandLineArgs.Parse(["export", "--model", zip, "--output", onnx]), Console(new StringWriter())));
+            () => ExportCommand.Run(CommandLineArgs.Parse(["export", "--model", zip, "--output", onnx]), PlainConsole.Create().Console));
 
         StringAssert.Contains(error.Message, onnx);
     }
@@ -54,7 +53,7 @@ public sealed class ExportCommandTests : TempFolderTest
         ml.Model.Save(ml.Transforms.CopyColumns("Copy", "Text").Fit(data), data.Schema, zip);
 
         var error = Assert.ThrowsExactly<InvalidDataException>(
-            () => ExportCommand.Run(CommandLineArgs.Parse(["export", "--model", zip]), Console(new StringWriter())));
+            () => ExportCommand.Run(CommandLineArgs.Parse(["export", "--model", zip]), PlainConsole.Create().Console));
 
         StringAssert.Contains(error.Message, zip);
         Assert.IsFalse(File.Exists(Path.ChangeExtension(zip, ".onnx")));
@@ -85,19 +84,6 @@ public sealed class ExportCommandTests : TempFolderTest
         fitted.OfType<ResNetClassifierTransformer>().Single().SaveOnnx(bytes);
         File.Delete(network);
         return (zip, bytes.ToArray());
-    }
-
-    private static IAnsiConsole Console(StringWriter text)
-    {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-            Out = new AnsiConsoleOutput(text),
-        });
-        console.Profile.Width = 400;
-        return console;
     }
 
     private sealed class ImageRow

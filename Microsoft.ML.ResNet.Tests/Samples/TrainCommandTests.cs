@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text.Json;
 using ImageClassification.Cli;
 using ImageClassification.Commands;
-using Spectre.Console;
 
 namespace Microsoft.ML.ResNet.Tests.Samples;
 
@@ -49,7 +48,7 @@ public sealed class TrainCommandTests
         var third = Path.GetFileNameWithoutExtension(Directory.GetFiles(bag, "*.png").Order(StringComparer.Ordinal).ElementAt(2));
         File.Copy(TestPaths.BlackImage, Path.Combine(bag, "0-black.png"));
         File.Copy(TestPaths.BlackImage, Path.Combine(bag, $"{third}_black.png"));
-        var (console, text) = NewConsole();
+        var (console, text) = PlainConsole.Create();
 
         var exit = TrainCommand.Run(CommandLineArgs.Parse(["train", "--data", Data, "--output", Output, "--epochs", "1"]), console);
 
@@ -65,7 +64,7 @@ public sealed class TrainCommandTests
     [TestMethod]
     public void Run_EvaluationFails_ModelFilesAreAlreadySavedAndNamed()
     {
-        var (console, text) = NewConsole();
+        var (console, text) = PlainConsole.Create();
         var args = CommandLineArgs.Parse(["train", "--data", Data, "--output", Output, "--epochs", "3"]);
         var run = Task.Factory.StartNew(() => TrainCommand.Run(args, console), TaskCreationOptions.LongRunning);
 
@@ -116,20 +115,6 @@ public sealed class TrainCommandTests
         Assert.AreEqual(Epochs - finished, epochLines.Count, log);
         StringAssert.StartsWith(epochLines[0], $"epoch {finished + 1}/{Epochs} ");
         Assert.IsTrue(File.Exists(Path.Combine(Output, CommandDefaults.ModelFileName)), log);
-    }
-
-    private static (IAnsiConsole Console, StringWriter Text) NewConsole()
-    {
-        var text = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-            Out = new AnsiConsoleOutput(text),
-        });
-        console.Profile.Width = 200;
-        return (console, text);
     }
 
     /// <summary>The sample app (copied next to the tests) in a child process: it is killed there, not the test host.</summary>
