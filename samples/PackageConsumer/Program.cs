@@ -6,8 +6,9 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.ResNet;
 
-const int ImageSize = 32;                // small images and one epoch: this proves the package works, not accuracy
-const int ImagesPerClass = 8;
+const int ImageSize = 32;                // small images, few epochs: this proves the package works, not accuracy
+const int ImagesPerClass = 20;
+const double MinimumAccuracy = 0.5;
 string[] classes = ["Bag", "Sneaker", "Trouser"];
 
 try
@@ -35,8 +36,9 @@ try
             FeatureColumnName = "Pixels",
             ImageHeight = ImageSize,
             ImageWidth = ImageSize,
-            Epochs = 1,
-            BatchSize = 8,
+            Epochs = 3,
+            BatchSize = 10,
+            Optimizer = ResNetOptimizer.AdamW,
             Seed = 1,
         }));
     using var trainedModel = trainer.Fit(train);
@@ -58,12 +60,18 @@ try
         var predicted = scored.GetColumn<string>("PredictedLabel").ToArray();
         var scores = scored.GetColumn<float[]>("Score").ToArray();
 
-        Console.WriteLine($"ResNetMl {typeof(ResNetClassifierTransformer).Assembly.GetName().Version}: trained on {ImagesPerClass * classes.Length} images ({ImageSize}x{ImageSize}, 1 epoch), scored {testRows.Length} from {Path.GetFileName(weights)}");
+        Console.WriteLine($"ResNetMl {typeof(ResNetClassifierTransformer).Assembly.GetName().Version}: trained on {ImagesPerClass * classes.Length} images ({ImageSize}x{ImageSize}, 3 epochs), scored {testRows.Length} from {Path.GetFileName(weights)}");
         for (var i = 0; i < testRows.Length; i++)
         {
             Console.WriteLine($"{Path.GetRelativePath(dataFolder, testRows[i].ImagePath),-40} {predicted[i],-10} p={scores[i].Max():0.000}");
         }
 
+        var accuracy = predicted.Zip(testRows, (p, row) => p == row.Label ? 1.0 : 0.0).Average();
+        Console.WriteLine($"Accuracy: {accuracy:0.000} (chance {1.0 / classes.Length:0.000})");
+
+        // Measured 0.767 here (seed 1). Half is far above chance yet out of reach of a network that always answers
+        // one class (1/3), which is what a broken input or normalization path gives.
+        Check(accuracy >= MinimumAccuracy, $"accuracy {accuracy:0.000} is below {MinimumAccuracy}");
         Check(predicted.Length == testRows.Length, $"{predicted.Length} predictions for {testRows.Length} images");
         for (var i = 0; i < testRows.Length; i++)
         {
