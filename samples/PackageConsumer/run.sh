@@ -10,6 +10,7 @@ version="0.1.0-local.$(date -u +%Y%m%d%H%M%S)"
 rm -f "$feed"/ResNetMl.*.nupkg          # earlier local packs: the feed holds the newest only
 dotnet pack Microsoft.ML.ResNet -c Release -o "$feed" -p:VersionSuffix="${version#0.1.0-}"
 test -s "$feed/ResNetMl.$version.nupkg" || { echo "dotnet pack did not write $feed/ResNetMl.$version.nupkg"; exit 1; }
+/usr/bin/python3 tools/package_check.py "$feed/ResNetMl.$version.nupkg"   # id, metadata, managed dependencies only
 
 dotnet run -c Release --project samples/PackageConsumer -p:ResNetMlVersion="$version" \
     -- Microsoft.ML.ResNet.Tests/TestData/fashion-mnist
