@@ -10,6 +10,19 @@ public sealed class ResNetTrainerInputTests
     private static ResNetTrainerOptions Options() => ResNetTrainingLoopTests.SmallOptions();
 
     [TestMethod]
+    public void ResNet34_OptionsNamingAnotherArchitecture_ThrowsInsteadOfReplacingIt()
+    {
+        var options = new ResNetTrainerOptions { Architecture = ResNetArchitecture.ResNet18 };
+
+        var error = Assert.ThrowsExactly<ArgumentException>(() => new MLContext().MulticlassClassification.Trainers.ResNet34(options));
+
+        Assert.AreEqual(nameof(ResNetTrainerOptions.Architecture), error.ParamName);
+        StringAssert.Contains(error.Message, "ResNet18");
+        StringAssert.Contains(error.Message, "Trainers.ResNet(options)");
+        Assert.AreEqual(ResNetArchitecture.ResNet18, options.Architecture, "The caller's options are not changed.");
+    }
+
+    [TestMethod]
     public void Train_OneClass_ThrowsNamingLabelColumn()
     {
         var ml = new MLContext(seed: 1);

@@ -57,19 +57,28 @@ public static class ResNetTrainerCatalog
         });
     }
 
-    /// <summary>Trains a ResNet-34 classifier with every setting in <paramref name="options"/> (its Architecture is set to ResNet-34).</summary>
+    /// <summary>Trains a ResNet-34 classifier with every setting in <paramref name="options"/>.</summary>
     /// <param name="catalog">The multiclass trainers catalog.</param>
-    /// <param name="options">Columns, image size, optimization, augmentation, validation, checkpoints, device, progress.</param>
+    /// <param name="options">Columns, image size, optimization, augmentation, validation, checkpoints, device, progress;
+    /// <see cref="ResNetTrainerOptions.Architecture"/> must be ResNet-34 (its default): other architectures train through
+    /// <see cref="ResNet(MulticlassClassificationCatalog.MulticlassClassificationTrainers, ResNetTrainerOptions)"/>.</param>
     /// <returns>The trainer (an estimator).</returns>
     /// <exception cref="ArgumentNullException"><paramref name="catalog"/> or <paramref name="options"/> is null.</exception>
-    /// <exception cref="ArgumentException">An option is invalid; ParamName names it.</exception>
+    /// <exception cref="ArgumentException">An option is invalid, or <see cref="ResNetTrainerOptions.Architecture"/> is not
+    /// ResNet-34; ParamName names the option.</exception>
     /// <example>See Microsoft.ML.ResNet.Tests/Catalog/ResNetTrainerTests.cs.</example>
     public static ResNetTrainer ResNet34(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, ResNetTrainerOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var copy = options.Clone();
-        copy.Architecture = ResNetArchitecture.ResNet34;
-        return ResNet(catalog, copy);
+        if (options.Architecture != ResNetArchitecture.ResNet34)
+        {
+            // An explicit option is never silently replaced: ResNet34Classify keeps it too.
+            throw new ArgumentException(
+                $"Trainers.ResNet34 trains a ResNet-34, but options.Architecture is {options.Architecture}: use Trainers.ResNet(options) for it, or leave Architecture at ResNet34.",
+                nameof(options.Architecture));
+        }
+
+        return ResNet(catalog, options);
     }
 
     /// <summary>Trains any ResNet (18/34/50/101/152, <see cref="ResNetTrainerOptions.Architecture"/>) with every setting in <paramref name="options"/>.</summary>

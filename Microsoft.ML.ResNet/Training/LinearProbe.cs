@@ -14,7 +14,7 @@ namespace Microsoft.ML.ResNet.Training;
 /// The features are computed once (eval mode, no augmentation: one forward pass over the training rows, like scoring
 /// them), then the head is fitted full batch on the cached [rows, features] matrix, which costs a fraction of a second.
 /// The fit runs on standardized features, so one step size suits any backbone (the featurizer package's CNTK network
-/// emits features ten times larger than torchvision's), and the standardization is folded into fc afterwards.
+/// and torchvision's emit features of very different scales), and the standardization is folded into fc afterwards.
 /// </remarks>
 internal static class LinearProbe
 {
