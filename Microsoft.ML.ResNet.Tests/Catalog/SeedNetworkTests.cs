@@ -154,6 +154,26 @@ public sealed class SeedNetworkTests : TempFolderTest
         Assert.HasCount(5, Scores(transformer.Transform(data)));
     }
 
+    /// <summary>The seed's network saved with torchvision's key names: its wiring shows in its keys (a projection on layer1).</summary>
+    [TestMethod]
+    public void ResNet34Trainer_SeedNetworkWithTorchVisionKeys_TrainsTheSeedsWiringWithoutTheOption()
+    {
+        var fixture = PythonReference.Get("seed");
+        var ml = new MLContext(1);
+        var pixels = PhotoPixels(ml, Size);
+        using (var scorer = ml.Transforms.ResNet34Classify("PredictedLabel", fixture.WeightsPath, labels: ClassNames(1000)).Fit(pixels))
+        {
+            scorer.SaveWeights(Path.Combine(Folder, "seed-torchvision-keys.pth"), ResNetWeightsFormat.PyTorch, ResNetWeightsLayout.TorchVision);
+        }
+
+        using var transformer = ml.MulticlassClassification.Trainers.ResNet34(new ResNetTrainerOptions
+        {
+            PretrainedWeightsPath = Path.Combine(Folder, "seed-torchvision-keys.pth"), ImageHeight = Size, ImageWidth = Size, Epochs = 1, BatchSize = 5, Seed = 3, NumberOfThreads = 2,
+        }).Fit(LabelledPhotos(ml));
+
+        Assert.AreEqual(nameof(ResNetVariant.ProjectionShortcuts), transformer.Scorer.Info.Variant);
+    }
+
     [TestMethod]
     public void ResNet34Trainer_SeedPthAskedForTorchVisionWiring_ThrowsNamingBoth()
     {

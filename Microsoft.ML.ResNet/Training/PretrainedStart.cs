@@ -47,15 +47,15 @@ internal sealed class PretrainedStart : IDisposable
     }
 
     /// <summary>
-    /// The settings with what the file prescribes: the network's shape when the file describes it (an ONNX ResNet), and the
+    /// The settings with what the file prescribes: the network's shape when the file describes it (an ONNX ResNet, our
+    /// safetensors, the seed's keys), else the wiring its keys show (a projection shortcut on layer1 is the seed's), and the
     /// input normalization its weights were trained with when the file records it.
     /// </summary>
     public TrainingSettings ApplyTo(TrainingSettings settings)
     {
-        if (_file.DescribedSpec is { } spec)
-        {
-            settings = settings with { Architecture = spec.Architecture, StageDepths = spec.StageDepths?.ToArray(), Variant = spec.Variant };
-        }
+        settings = _file.DescribedSpec is { } spec
+            ? settings with { Architecture = spec.Architecture, StageDepths = spec.StageDepths?.ToArray(), Variant = spec.Variant }
+            : settings with { Variant = _file.Variant };
 
         return _file.Normalization is { } normalization
             ? settings with { Mean = [.. normalization.Mean], Std = [.. normalization.Std] }
