@@ -305,8 +305,8 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     /// <example>See Microsoft.ML.ResNet.Tests/Catalog/SaveWeightsTests.cs.</example>
     public void SaveWeights(string path, ResNetWeightsFormat format, ResNetWeightsLayout? layout = null)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        ThrowIfDisposed($"'{Path.GetFullPath(path)}'");
         if (!Enum.IsDefined(format))
         {
             throw new ArgumentOutOfRangeException(nameof(format), format, $"Expected one of {string.Join(", ", Enum.GetNames<ResNetWeightsFormat>())}.");
@@ -375,7 +375,7 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     {
         if (_disposed)
         {
-            throw new ObjectDisposedException(nameof(ResNetClassifierTransformer), $"Cannot export to {target}: this ResNetClassifierTransformer was disposed. Export before disposing it.");
+            throw new ObjectDisposedException(nameof(ResNetClassifierTransformer), $"Cannot write {target}: this ResNetClassifierTransformer was disposed. Save or export before disposing it.");
         }
     }
 

@@ -86,12 +86,6 @@ internal static class ResNetWeights
     public static void Write(NetworkWeights weights, string path, ResNetWeightsFormat format, ResNetWeightsLayout? layout = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        var folder = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (folder is not null && !Directory.Exists(folder))
-        {
-            throw new DirectoryNotFoundException($"Cannot write weights to '{path}': its folder '{folder}' does not exist.");
-        }
-
         var spec = weights.Spec;
         var keys = layout ?? DefaultLayout(spec);
         if (keys == ResNetWeightsLayout.Seed && (spec.Variant != ResNetVariant.ProjectionShortcuts || spec.UsesBottleneck))
@@ -114,7 +108,7 @@ internal static class ResNetWeights
             {
                 SafetensorsFormat.Write(stream, tensors, SafetensorsFormat.Describe(weights));
             }
-        });
+        }, createFolder: false);
     }
 
     /// <summary>The layout a network's own PyTorch code uses: the seed's for its wiring, torchvision's otherwise.</summary>
