@@ -176,7 +176,8 @@ internal static class QdqGraphRewriter
     private sealed class Plan
     {
         private readonly HashSet<string> _initializers;
-        private readonly HashSet<NodeProto> _integer = [];
+        // By reference: protobuf messages compare by value, and folding a ReLU changes its producer's value.
+        private readonly HashSet<NodeProto> _integer = new(ReferenceEqualityComparer.Instance);
 
         public Plan(ModelProto model)
         {
@@ -257,7 +258,7 @@ internal static class QdqGraphRewriter
 
         public Dictionary<string, NodeProto> Producer { get; } = new(StringComparer.Ordinal);
 
-        public HashSet<NodeProto> FoldedRelus { get; } = [];
+        public HashSet<NodeProto> FoldedRelus { get; } = new(ReferenceEqualityComparer.Instance);
 
         /// <summary>Output tensor -> the tensor whose range it takes.</summary>
         public Dictionary<string, string> SharedRanges { get; } = new(StringComparer.Ordinal);
