@@ -25,12 +25,110 @@ public sealed class SaveOnnxInt8Tests : TempFolderTest
         var fp32Accuracy = Accuracy(fp32, truth);
         var int8Accuracy = Accuracy(int8, truth);
         var agreement = Accuracy(int8, fp32);
-        var minmax = Int8Fixtures.Predict(Path.Combine(Path.GetDirectoryName(fixture.Int8Path)!, "minmax.onnx"), fixture.Test, out _);
-        TestContext.WriteLine($"minmax: top-1 {Accuracy(minmax, truth):P1}, same {Accuracy(minmax, fp32):P1}");
         TestContext.WriteLine($"{fixture.Classifier.Labels.Count} classes, {truth.Length} test images: FP32 top-1 {fp32Accuracy:P1}, INT8 top-1 {int8Accuracy:P1}, same label {agreement:P1}; files {new FileInfo(fixture.Fp32Path).Length} / {new FileInfo(fixture.Int8Path).Length} bytes");
         Assert.IsTrue(Math.Abs(fp32Accuracy - int8Accuracy) <= 0.01, $"INT8 top-1 {int8Accuracy:P1} is not within 1 point of FP32's {fp32Accuracy:P1}.");
         Assert.IsTrue(agreement >= 0.98, $"INT8 and FP32 give the same label on {agreement:P1} of the test images; the bar is 98%.");
     }
 
+    /// <summary>ResNet34Classify takes the INT8 file like any other, says how it was quantized, and a model.zip of it loads
+    /// in stock ML.NET (ML.NET's own transformers only) with the same labels.</summary>
+    [TestMethod]
+    public void ResNetClassify_Int8File_ScoresTransparentlyAndSavesPortableZip()
+    {
+        var fixture = Int8Fixtures.Get();
+        var ml = new MLContext(seed: 1);
+        var rows = ml.Data.TakeRows(fixture.Test, 100);
+        var expected = Int8Fixtures.Predict(fixture.Int8Path, rows, out _);
+        using var classifier = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = fixture.Int8Path, InputColumnName = TrainingData.Features }).Fit(rows);
+
+        var keys = classifier.Transform(rows).GetColumn<uint>("PredictedLabel").Select(k => (int)k - 1).ToArray();
+        var zip = Path.Combine(Folder, "model.int8.zip");
+        ml.Model.Save(classifier, rows.Schema, zip);
+        var stock = ml.Model.Load(zip, out _);
+        var stockKeys = stock.Transform(rows).GetColumn<uint>("PredictedLabel").Select(k => (int)k - 1).ToArray();
+
+        Assert.AreEqual("int8-qdq;calibration=percentile-99.99;rows=200", classifier.Quantization);
+        Assert.IsNull(fixture.Classifier.Quantization, "The FP32 classifier is not quantized.");
+        CollectionAssert.AreEqual(expected, keys, "ResNetClassify gives the bare session's labels.");
+        CollectionAssert.AreEqual(expected, stockKeys, "The saved zip, loaded by stock ML.NET, gives the same labels.");
+        Assert.IsNotInstanceOfType<ResNetClassifierTransformer>(stock);
+    }
+
+    [TestMethod]
+    public void SaveOnnxInt8_WrongPixelShape_ThrowsNamingColumn()
+    {
+        var fixture = Int8Fixtures.Get();
+        var path = Path.Combine(Folder, "model.int8.onnx");
+        var wrong = TrainingData.LoadImages(new MLContext(1), TestPaths.FashionMnistTest, 64);
+
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => fixture.Classifier.SaveOnnx(path, wrong));
+        Assert.AreEqual("calibrationData", error.ParamName);
+        StringAssert.Contains(error.Message, "Schema mismatch for input column 'Features': expected Vector<Single, 3, 32, 32>, got Vector<Single, 3, 64, 64>");
+        Assert.IsFalse(File.Exists(path));
+    }
+
+    [TestMethod]
+    public void SaveOnnxInt8_TooFewRows_Throws()
+    {
+        var fixture = Int8Fixtures.Get();
+        var path = Path.Combine(Folder, "model.int8.onnx");
+
+        var error = Assert.ThrowsExactly<ArgumentException>(() => fixture.Classifier.SaveOnnx(path, fixture.Ml.Data.TakeRows(fixture.Train, 10)));
+        Assert.AreEqual("calibrationData", error.ParamName);
+        StringAssert.Contains(error.Message, "has 10 rows");
+        StringAssert.Contains(error.Message, "at least 20");
+        Assert.IsFalse(File.Exists(path));
+    }
+
+    [TestMethod]
+    public void SaveOnnxInt8_NaNPixels_ThrowsNamingRow()
+    {
+        var fixture = Int8Fixtures.Get();
+        var rows = Enumerable.Range(0, 30).Select(i => new PixelRow { Features = Enumerable.Repeat(i == 3 ? float.NaN : 0.5f, 3 * 32 * 32).ToArray() });
+        var path = Path.Combine(Folder, "model.int8.onnx");
+
+        var error = Assert.ThrowsExactly<ArgumentException>(() => fixture.Classifier.SaveOnnx(path, Pixels(fixture.Ml, rows)));
+        StringAssert.Contains(error.Message, "Calibration row 3 of column 'Features': pixel 0 is NaN");
+        Assert.IsFalse(File.Exists(path));
+    }
+
+    /// <summary>Blank images make even the normalized input one value: nothing to set a range from.</summary>
+    [TestMethod]
+    public void SaveOnnxInt8_ConstantActivations_ThrowsNamingTensor()
+    {
+        var fixture = Int8Fixtures.Get();
+        var rows = Enumerable.Range(0, 30).Select(_ => new PixelRow { Features = new float[3 * 32 * 32] });
+        var path = Path.Combine(Folder, "model.int8.onnx");
+
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => fixture.Classifier.SaveOnnx(path, Pixels(fixture.Ml, rows)));
+        StringAssert.Contains(error.Message, "Activation 'normalize'");
+        StringAssert.Contains(error.Message, "on every one of the 30 calibration images");
+        Assert.IsFalse(File.Exists(path));
+    }
+
+    [TestMethod]
+    public void SaveOnnxInt8_AlreadyQuantized_Throws()
+    {
+        var fixture = Int8Fixtures.Get();
+        using var int8 = fixture.Ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = fixture.Int8Path, InputColumnName = TrainingData.Features }).Fit(fixture.Train);
+        var path = Path.Combine(Folder, "twice.onnx");
+
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => int8.SaveOnnx(path, fixture.Train));
+        StringAssert.Contains(error.Message, "already quantized");
+        Assert.IsFalse(File.Exists(path));
+    }
+
+    private static IDataView Pixels(MLContext ml, IEnumerable<PixelRow> rows)
+    {
+        var definition = SchemaDefinition.Create(typeof(PixelRow));
+        definition[0].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 3, 32, 32);
+        return ml.Data.LoadFromEnumerable(rows, definition);
+    }
+
     private static double Accuracy(int[] predicted, int[] expected) => predicted.Zip(expected).Count(p => p.First == p.Second) / (double)expected.Length;
+
+    private sealed class PixelRow
+    {
+        public float[] Features { get; set; } = [];
+    }
 }

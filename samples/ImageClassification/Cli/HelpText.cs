@@ -48,6 +48,11 @@ internal static class HelpText
           export     Write the ONNX file of a saved model.
                        --model <model.zip>    default ./out/model.zip
                        --output <model.onnx>  default: next to the model
+                       --int8                 also write model.int8.onnx and model.int8.zip next to the
+                                              model: INT8, calibrated on 200 training images (evaluate
+                                              and predict take --model model.int8.zip)
+                       --data <folder>        calibration images for --int8 (default: the embedded
+                                              sample's training images)
 
         Options of every command that reads images:
           --bad-images skip|fail  a file with an image extension that does not decode is skipped and

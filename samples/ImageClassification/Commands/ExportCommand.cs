@@ -1,11 +1,14 @@
 using ImageClassification.Cli;
+using ImageClassification.Data;
 using ImageClassification.Model;
 using Microsoft.ML;
+using Microsoft.ML.ResNet;
 using Spectre.Console;
 
 namespace ImageClassification.Commands;
 
-/// <summary><c>export</c>: writes the ONNX file of a saved model, for ONNX Runtime in any language.</summary>
+/// <summary><c>export</c>: writes the ONNX file of a saved model, for ONNX Runtime in any language; with <c>--int8</c>
+/// also an INT8 model (.int8.onnx and .int8.zip) calibrated on training images.</summary>
 internal static class ExportCommand
 {
     public static int Run(CommandLineArgs args, IAnsiConsole console)
@@ -15,8 +18,14 @@ internal static class ExportCommand
         var ml = new MLContext();
         var model = SavedModel.Load(ml, modelPath);
         using var session = model as IDisposable;  // the chain owns the ONNX Runtime session
-        SavedModel.Classifier(model, modelPath).SaveOnnx(onnxPath);
+        var classifier = SavedModel.Classifier(model, modelPath);
+        classifier.SaveOnnx(onnxPath);
         console.MarkupLine($"Saved [bold]{Markup.Escape(onnxPath)}[/] ({Markup.Escape(OnnxFileSummary.Describe(onnxPath))})");
+        if (args.Has("int8"))
+        {
+            Int8Export.Run(ml, model, classifier, modelPath, onnxPath, args, console);
+        }
+
         return 0;
     }
 }
