@@ -49,4 +49,23 @@ public sealed class ActivationCalibratorTests
         StringAssert.Contains(error.Message, "is NaN on a calibration image");
         StringAssert.Contains(error.Message, "Activation '");
     }
+
+    /// <summary>A layer that outputs one value for every image (here a zeroed convolution) has no range to quantize over.</summary>
+    [TestMethod]
+    public void Calibrate_ConstantActivation_ThrowsNamingActivation()
+    {
+        var fixture = Int8Fixtures.Get();
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(fixture.Fp32Path));
+        var conv = model.Graph.Node.First(n => n.OpType == "Conv");
+        foreach (var tensor in model.Graph.Initializer.Where(t => conv.Input.Skip(1).Contains(t.Name)))
+        {
+            tensor.RawData = ByteString.CopyFrom(new byte[tensor.RawData.Length]);
+        }
+
+        var pixels = CalibrationPixels.Read(fixture.Train, TrainingData.Features, Int8Fixtures.Size, Int8Fixtures.Size, 20, 20, "data");
+
+        var error = Assert.ThrowsExactly<InvalidOperationException>(
+            () => ActivationCalibrator.Calibrate(model, QdqGraphRewriter.TensorsToCalibrate(model), pixels, new OnnxQuantizationOptions()));
+        StringAssert.Contains(error.Message, "is 0 on every one of the 20 calibration images");
+    }
 }

@@ -55,15 +55,11 @@ internal static class Int8Fixtures
             CacheInMemory = true,
             Seed = 1,
         }).Fit(train);
-        Console.WriteLine($"trained {DateTime.Now:T}");
         var folder = TestPaths.NewTempFolder();
         var fp32 = Path.Combine(folder, "model.onnx");
         var int8 = Path.Combine(folder, "model.int8.onnx");
         classifier.SaveOnnx(fp32);
         classifier.SaveOnnx(int8, train);
-        Console.WriteLine($"quantized {DateTime.Now:T}");
-        classifier.SaveOnnx(Path.Combine(folder, "minmax.onnx"), train, new OnnxQuantizationOptions { Method = CalibrationMethod.MinMax });
-        Console.WriteLine($"minmax {DateTime.Now:T}");
         return new Trained(ml, classifier, train, test, fp32, int8);
     }
 

@@ -2,6 +2,7 @@ using ImageClassification.Cli;
 using ImageClassification.Commands;
 using ImageClassification.Data;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using Microsoft.ML.ResNet;
 using Spectre.Console;
 
