@@ -27,7 +27,7 @@ public sealed class ResNetTrainerInt8Tests : TempFolderTest
         }).Fit(data);
 
         using var session = new InferenceSession(path);
-        Assert.AreEqual("int8-qdq;calibration=percentile-99.99;rows=40", session.ModelMetadata.CustomMetadataMap["resnet.quantization"]);
+        Assert.AreEqual("int8-qdq;calibration=minmax;rows=40", session.ModelMetadata.CustomMetadataMap["resnet.quantization"]);
         Assert.IsNull(classifier.Quantization, "Fit returns the FP32 classifier.");
         CollectionAssert.AreEqual(classifier.Labels.ToArray(), System.Text.Json.JsonSerializer.Deserialize<string[]>(session.ModelMetadata.CustomMetadataMap["resnet.labels"]));
     }

@@ -21,8 +21,8 @@ public sealed class ActivationCalibratorTests
         var tensors = QdqGraphRewriter.TensorsToCalibrate(model);
         var pixels = CalibrationPixels.Read(fixture.Train, TrainingData.Features, Int8Fixtures.Size, Int8Fixtures.Size, 40, 20, "data");
 
-        var minMax = ActivationCalibrator.Calibrate(model, tensors, pixels, new OnnxQuantizationOptions { Method = CalibrationMethod.MinMax });
-        var percentile = ActivationCalibrator.Calibrate(model, tensors, pixels, new OnnxQuantizationOptions());
+        var minMax = ActivationCalibrator.Calibrate(model, tensors, pixels, new OnnxQuantizationOptions());
+        var percentile = ActivationCalibrator.Calibrate(model, tensors, pixels, new OnnxQuantizationOptions { Method = CalibrationMethod.Percentile });
 
         var relu = model.Graph.Node.First(n => n.OpType == "Relu").Output[0];
         Assert.AreEqual(0f, minMax[relu].Min, "A ReLU output starts at 0.");

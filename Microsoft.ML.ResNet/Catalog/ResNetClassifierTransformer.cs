@@ -74,7 +74,7 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     public bool HasWeights => _weights is not null;
 
     /// <summary>How the network was quantized (its <c>resnet.quantization</c> metadata, e.g.
-    /// "int8-qdq;calibration=percentile-99.99;rows=200"), or null for an FP32 network.</summary>
+    /// "int8-qdq;calibration=minmax;rows=200"), or null for an FP32 network.</summary>
     public string? Quantization => _scorer.Info.Metadata.TryGetValue(OnnxContract.Metadata.Quantization, out var value) ? value : null;
 
     /// <summary>Where the session runs: "CPU" or "CUDA:n".</summary>
@@ -226,7 +226,7 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     /// activations UINT8 per tensor, in the QDQ form ONNX Runtime runs with integer kernels (AVX-512 VNNI where the CPU has
     /// it; elsewhere it still runs, possibly no faster than FP32). The input normalization, the softmax and the logits stay
     /// FP32; inputs, outputs and metadata are those of <see cref="SaveOnnx(string)"/>, plus <c>resnet.quantization</c>
-    /// (e.g. "int8-qdq;calibration=percentile-99.99;rows=200"). <c>ResNet34Classify</c> scores the file like any other.
+    /// (e.g. "int8-qdq;calibration=minmax;rows=200"). <c>ResNet34Classify</c> scores the file like any other.
     /// </summary>
     /// <remarks>Calibrate on images like those the model will score, prepared as for scoring (the same size and
     /// ExtractPixels). The write is atomic, as for <see cref="SaveOnnx(string)"/>.</remarks>

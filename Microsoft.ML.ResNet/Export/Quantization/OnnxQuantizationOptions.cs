@@ -14,7 +14,8 @@ public sealed record OnnxQuantizationOptions
     /// When the data has fewer rows, all of them are used, down to 20.</summary>
     public int CalibrationRows { get; init; } = Defaults.CalibrationRows;
 
-    /// <summary>How activation ranges are chosen from what calibration saw; <see cref="CalibrationMethod.Percentile"/> by default.</summary>
+    /// <summary>How activation ranges are chosen from what calibration saw; <see cref="CalibrationMethod.MinMax"/> by default
+    /// (see <see cref="CalibrationMethod"/> for the measurement behind it).</summary>
     public CalibrationMethod Method { get; init; } = Defaults.Method;
 
     /// <summary>For <see cref="CalibrationMethod.Percentile"/>: the share of each tensor's values (in percent, above 99 and
@@ -24,7 +25,7 @@ public sealed record OnnxQuantizationOptions
     /// <summary>Batch size of the calibration runs (memory grows with it: every calibrated activation is an output).</summary>
     internal int BatchSize { get; init; } = Defaults.BatchSize;
 
-    /// <summary>What the <c>resnet.quantization</c> metadata records, e.g. "int8-qdq;calibration=percentile-99.99;rows=200".</summary>
+    /// <summary>What the <c>resnet.quantization</c> metadata records, e.g. "int8-qdq;calibration=minmax;rows=200".</summary>
     internal string Describe(int rowsUsed) =>
         string.Create(CultureInfo.InvariantCulture, $"int8-qdq;calibration={(Method == CalibrationMethod.MinMax ? "minmax" : $"percentile-{Percentile}")};rows={rowsUsed}");
 
@@ -54,8 +55,8 @@ public sealed record OnnxQuantizationOptions
         /// <summary>Fewer rows than this describe the activations of too few images to set their ranges.</summary>
         public const int MinimumCalibrationRows = 20;
 
-        /// <summary>Chosen by measured accuracy: see <see cref="Export.Quantization.ActivationHistogram"/>.</summary>
-        public const CalibrationMethod Method = CalibrationMethod.Percentile;
+        /// <summary>Chosen by measured accuracy: see <see cref="CalibrationMethod"/>.</summary>
+        public const CalibrationMethod Method = CalibrationMethod.MinMax;
 
         /// <summary>Share of values kept at each end, in percent.</summary>
         public const double Percentile = 99.99;
