@@ -382,6 +382,16 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     /// <summary>The network under the ONNX contract, without what saving a zip added (see <see cref="OnnxContractGraph"/>).</summary>
     private byte[] ContractOnnx() => OnnxContractGraph.Restore(_onnx, Labels, [SavedScoringSettings.MetadataKey]);
 
+    /// <summary>The contract ONNX (as <see cref="SaveOnnx(string)"/> writes it) with the class activation maps added as
+    /// <see cref="OnnxContract.HeatMapsOutput"/> [N, K, h, w] (see <see cref="HeatMapGraph"/>). Works without weights
+    /// (a model zip), since the maps are made from the graph's own fc initializer.</summary>
+    /// <exception cref="ObjectDisposedException">This transformer was disposed.</exception>
+    internal byte[] OnnxWithHeatMaps()
+    {
+        ThrowIfDisposed("the heat-map graph");
+        return HeatMapGraph.AddOutput(ContractOnnx());
+    }
+
     private static void TryCutBack(Stream stream, long length)
     {
         try
