@@ -261,6 +261,38 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     }
 
     /// <summary>
+    /// Writes this classifier as one model of a Triton Inference Server (KServe v2) model repository, so that Triton
+    /// serves it with its own dynamic batching: <c>directory/modelName/config.pbtxt</c> (platform <c>onnxruntime_onnx</c>,
+    /// <c>max_batch_size</c>, <c>dynamic_batching</c>, input <c>pixels</c> [3, H, W] and outputs <c>logits</c>,
+    /// <c>probabilities</c> (with <c>label_filename</c>) and <c>features</c> with their dims), <c>directory/modelName/1/model.onnx</c>
+    /// (the file <see cref="SaveOnnx(string)"/> writes) and <c>directory/modelName/labels.txt</c>.
+    /// </summary>
+    /// <remarks>The model folder appears complete or not at all (it is built beside its place, then renamed); other
+    /// models in <paramref name="directory"/> are left alone. Triton's clients send pixels as this library's do: RGB planes
+    /// in 0..1 (the normalization is in the graph).</remarks>
+    /// <param name="directory">The repository folder (Triton's <c>--model-repository</c>); created when missing.</param>
+    /// <param name="modelName">The model's folder and name: letters, digits, '_', '-', '.'.</param>
+    /// <param name="maxBatchSize">Largest batch Triton forms (1 or more).</param>
+    /// <param name="maxQueueDelayMicroseconds">How long Triton holds a request to fill a batch (0 or more).</param>
+    /// <returns>The model folder's full path.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="directory"/> or <paramref name="modelName"/> is null.</exception>
+    /// <exception cref="ArgumentException">An empty folder or a model name that is not a plain folder name; a label with a line break.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxBatchSize"/> below 1 or a negative delay.</exception>
+    /// <exception cref="ObjectDisposedException">This transformer was disposed.</exception>
+    /// <exception cref="IOException">The model folder exists and is not empty, or the write failed; the message names the folder.</exception>
+    /// <example>See samples/ImageClassification/Commands/ExportCommand.cs (<c>export --triton DIR</c>) and the README's "Serve with Triton".</example>
+    public string SaveTritonRepository(
+        string directory,
+        string modelName = Defaults.TritonModelName,
+        int maxBatchSize = Defaults.TritonMaxBatchSize,
+        int maxQueueDelayMicroseconds = Defaults.TritonMaxQueueDelayMicroseconds)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        ThrowIfDisposed($"a Triton repository in '{Path.GetFullPath(directory)}'");
+        return TritonModelRepository.Write(ContractOnnx(), directory, modelName, maxBatchSize, maxQueueDelayMicroseconds);
+    }
+
+    /// <summary>
     /// Saves the network's weights to <paramref name="path"/>, in the format its extension names: <c>.pth</c> or <c>.pt</c>
     /// (a PyTorch state dict for <c>torch.load</c>), <c>.safetensors</c> (with labels, architecture, variant and input
     /// normalization in its metadata). Keys are those of the network's own PyTorch class: torchvision's, or the seed's for
