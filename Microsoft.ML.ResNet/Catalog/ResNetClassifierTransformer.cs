@@ -440,7 +440,20 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     internal static ResNetClassifierTransformer Create(HostSettings host, PreparedModel model, ScoringColumns columns, ResNetClassifierOptions options)
     {
         var sessionOptions = host.Resolve(options.GpuDeviceId, options.FallbackToCpu, options.IntraOpNumThreads);
-        return Open(host, model.Onnx, model.Labels, columns, options.BatchSize, options.RejectAllZeroPixels, sessionOptions, model.Weights);
+
+        // The session scores a graph with the heat maps grafted on; the graph kept (saved, exported) stays the model's own.
+        var sessionOnnx = columns.HeatMap is null ? model.Onnx : HeatMapGraph.AddOutput(model.Onnx);
+        var session = new OnnxScoringSession(sessionOnnx, sessionOptions, host.Warn);
+        try
+        {
+            var scorer = new ResNetScorer(session, model.Labels, columns, options.BatchSize, options.RejectAllZeroPixels);
+            return new ResNetClassifierTransformer(scorer, model.Onnx, model.Weights);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
     }
 
     private static ResNetClassifierTransformer FromSaved(HostSettings host, ScoringSessionOptions sessionOptions, SavedModelReader.Entry entry)
@@ -452,28 +465,6 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
             var labels = session.Info.Labels ?? throw new InvalidDataException($"The saved classifier in '{entry.Source}' has no labels in its metadata.");
             var settings = entry.Settings;
             return new ResNetClassifierTransformer(new ResNetScorer(session, labels, settings.Columns, settings.BatchSize, settings.RejectAllZeroPixels), entry.Onnx, weights: null);
-        }
-        catch
-        {
-            session.Dispose();
-            throw;
-        }
-    }
-
-    private static ResNetClassifierTransformer Open(
-        HostSettings host,
-        byte[] onnx,
-        IReadOnlyList<string> labels,
-        ScoringColumns columns,
-        int batchSize,
-        bool rejectAllZero,
-        ScoringSessionOptions sessionOptions,
-        NetworkWeights? weights = null)
-    {
-        var session = new OnnxScoringSession(onnx, sessionOptions, host.Warn);
-        try
-        {
-            return new ResNetClassifierTransformer(new ResNetScorer(session, labels, columns, batchSize, rejectAllZero), onnx, weights);
         }
         catch
         {

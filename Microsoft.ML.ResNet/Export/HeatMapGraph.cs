@@ -51,13 +51,35 @@ internal static class HeatMapGraph
     /// average pool followed by one linear layer; the message says what was found.</exception>
     public static void AddOutput(ModelProto model)
     {
-        var graph = model.Graph ?? throw new InvalidOperationException("The ONNX model has no graph.");
+        var plan = Plan(model);
+        var graph = model.Graph;
         if (AllNames(graph).Contains(OnnxContract.HeatMapsOutput))
         {
             throw new InvalidOperationException(
                 $"The graph already has a tensor named '{OnnxContract.HeatMapsOutput}'; heat maps are added once, to a graph without them.");
         }
 
+        var node = new NodeProto { OpType = "Einsum", Name = $"{OnnxContract.HeatMapsOutput}/Einsum" };
+        node.Input.Add(plan.Weight);
+        node.Input.Add(plan.FeatureMap);
+        node.Output.Add(OnnxContract.HeatMapsOutput);
+        node.Attribute.Add(new AttributeProto { Name = "equation", Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(plan.Equation) });
+        graph.Node.Add(node);
+        graph.Output.Add(FloatOutput(OnnxContract.HeatMapsOutput, plan.Classes, plan.Height, plan.Width));
+    }
+
+    /// <summary>The height and width of the maps <see cref="AddOutput(byte[])"/> would add (the last stage's spatial size).</summary>
+    /// <exception cref="InvalidOperationException">As for <see cref="AddOutput(ModelProto)"/>.</exception>
+    public static (int Height, int Width) MapSize(byte[] onnx)
+    {
+        var plan = Plan(ModelProto.Parser.ParseFrom(onnx));
+        return ((int)plan.Height, (int)plan.Width);
+    }
+
+    /// <summary>Finds the fc weight and the feature map, and the maps' shape, without changing the graph.</summary>
+    private static HeatMapPlan Plan(ModelProto model)
+    {
+        var graph = model.Graph ?? throw new InvalidOperationException("The ONNX model has no graph.");
         var producers = new Dictionary<string, NodeProto>(StringComparer.Ordinal);
         foreach (var existing in graph.Node)
         {
@@ -83,14 +105,10 @@ internal static class HeatMapGraph
         }
 
         var classes = equation == EinsumWeightRowsAreClasses ? weight.Dims[0] : weight.Dims[1];
-        var node = new NodeProto { OpType = "Einsum", Name = $"{OnnxContract.HeatMapsOutput}/Einsum" };
-        node.Input.Add(weight.Name);
-        node.Input.Add(featureMap);
-        node.Output.Add(OnnxContract.HeatMapsOutput);
-        node.Attribute.Add(new AttributeProto { Name = "equation", Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(equation) });
-        graph.Node.Add(node);
-        graph.Output.Add(FloatOutput(OnnxContract.HeatMapsOutput, classes, height, width));
+        return new HeatMapPlan(weight.Name, equation, featureMap, classes, height, width);
     }
+
+    private sealed record HeatMapPlan(string Weight, string Equation, string FeatureMap, long Classes, long Height, long Width);
 
     private const string EinsumWeightRowsAreClasses = "ck,nkhw->nchw";
     private const string EinsumWeightColumnsAreClasses = "kc,nkhw->nchw";

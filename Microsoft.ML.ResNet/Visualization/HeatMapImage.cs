@@ -9,7 +9,7 @@ namespace Microsoft.ML.ResNet;
 /// and blended over the image.
 /// </summary>
 /// <remarks>
-/// The map is what the classifier's heat-map column holds (or one class of the ONNX <c>heatmaps</c> output),
+/// The map is what the classifier's heat-map column (<see cref="ResNetClassifierOptions.HeatMapColumnName"/>) holds (or one class of the ONNX <c>heatmaps</c> output),
 /// row-major h x w (7x7 for a 224x224 input). Pass the image the map was computed from, at any size: the map covers the
 /// whole image, as the resized pixels the network saw covered it.
 /// </remarks>
