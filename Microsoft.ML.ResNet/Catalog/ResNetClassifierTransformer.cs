@@ -60,6 +60,9 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     /// <summary>The embedding column written, or null.</summary>
     public string? FeaturesColumnName => _scorer.Columns.Features;
 
+    /// <summary>The heat-map column written (<see cref="ResNetClassifierOptions.HeatMapColumnName"/>), or null.</summary>
+    public string? HeatMapColumnName => _scorer.Columns.HeatMap;
+
     /// <summary>Rows per ONNX Runtime run.</summary>
     public int BatchSize => _scorer.BatchSize;
 
