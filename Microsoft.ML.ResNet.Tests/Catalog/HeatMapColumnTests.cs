@@ -69,6 +69,27 @@ public sealed class HeatMapColumnTests : TempFolderTest
         }
     }
 
+    /// <summary>The zip holds ML.NET's own chain, which has no heat maps: it loads without the column and scores the same.</summary>
+    [TestMethod]
+    public void Save_HeatMapColumn_ZipLoadsWithoutItAndScoresTheSame()
+    {
+        using var photos = LoadPhotos();
+        using var model = CalibratedModel(ResNetArchitecture.ResNet18, photos, Labels.Length);
+        var ml = new MLContext(1);
+        var pixels = ScoringFixtures.PhotoPixels(ml, Size);
+        using var transformer = ml.Transforms.ResNetClassify(Options(model, heatMapClass: null)).Fit(pixels);
+        var zip = Path.Combine(Folder, "model.zip");
+
+        ml.Model.Save(transformer, pixels.Schema, zip);
+
+        using var reopened = (ResNetClassifierTransformer)ResNetClassifierTransformer.Load(ml, zip);
+        Assert.AreEqual("HeatMap", transformer.HeatMapColumnName);
+        Assert.IsNull(reopened.HeatMapColumnName);
+        Assert.IsNull(reopened.Transform(pixels).Schema.GetColumnOrNull("HeatMap"));
+        var expected = ScoringFixtures.Scores(transformer.Transform(pixels));
+        Assert.IsLessThanOrEqualTo(1e-6f, ScoringFixtures.MaxDifference(expected, ScoringFixtures.Scores(reopened.Transform(pixels))));
+    }
+
     [TestMethod]
     public void GetOutputSchema_HeatMapClassNotALabel_ThrowsListingTheLabels()
     {
