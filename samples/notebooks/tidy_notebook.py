@@ -1,4 +1,4 @@
-"""Makes an executed notebook (dotnet-repl --output-format ipynb) fit to commit: the same run twice gives the same file.
+"""Makes an executed notebook (dotnet-repl --output-format ipynb) fit to commit, so that a rerun differs only where a result does.
 
 - dotnet-repl saves every update of a displayed value (package restore progress, the training's live status line) as
   an output of its own; a run of such updates keeps only its last state, which is what a notebook front end shows.
@@ -11,6 +11,9 @@ import json
 import os
 import sys
 
+# Headings of .NET Interactive's package restore display, which is redrawn as the restore goes on.
+RESTORE_TITLES = ("Installing Packages", "Installed Packages", "Restore sources")
+
 
 def is_update(output):
     """A display that a later one replaces: plain-text status lines and package restore progress."""
@@ -20,7 +23,7 @@ def is_update(output):
     if set(data) == {"text/plain"}:
         return True
     html = "".join(data.get("text/html", ""))
-    return set(data) == {"text/html"} and any(f"<strong>{title}</strong>" in html for title in ("Installing Packages", "Installed Packages", "Restore sources"))
+    return set(data) == {"text/html"} and any(f"<strong>{title}</strong>" in html for title in RESTORE_TITLES)
 
 
 def kind(output):
