@@ -1,4 +1,5 @@
-"""Makes an executed notebook (dotnet-repl --output-format ipynb) fit to commit, so that a rerun differs only where a result does.
+"""Makes an executed notebook (dotnet-repl --output-format ipynb) fit to commit, so that a rerun differs only where
+a result does.
 
 - dotnet-repl saves every update of a displayed value (package restore progress, the training's live status line) as
   an output of its own; a run of such updates keeps only its last state, which is what a notebook front end shows.
