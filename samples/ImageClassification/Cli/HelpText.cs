@@ -48,6 +48,8 @@ internal static class HelpText
           export     Write the ONNX file of a saved model.
                        --model <model.zip>    default ./out/model.zip
                        --output <model.onnx>  default: next to the model
+                       --triton <folder>      instead, write a Triton model repository there
+                                              (<folder>/resnet: config.pbtxt, 1/model.onnx, labels.txt)
                        --int8                 also write model.int8.onnx and model.int8.zip next to the
                                               model: INT8, calibrated on 200 training images (evaluate
                                               and predict take --model model.int8.zip)
