@@ -129,13 +129,22 @@ internal static class QdqGraphRewriter
         var axis = node.OpType == "Gemm" && Attribute(node, "transB") != 1 ? 1 : 0;
         var (scales, values) = WeightQuantizer.PerChannel(WeightQuantizer.Floats(weight), weight.Dims, axis);
         node.Input[1] = Dequantize(graph, names, weightNodes, weight.Name, DataType.Int8, values, weight.Dims.ToArray(), scales, new sbyte[scales.Length], axis);
-        graph.Initializer.Remove(weight);
+        RemoveIfUnread(graph, weight);
         if (node.Input.Count > 2 && node.Input[2].Length > 0)
         {
             var bias = graph.Initializer.Single(t => t.Name == node.Input[2]);
             var (biasScales, biasValues) = WeightQuantizer.Bias(WeightQuantizer.Floats(bias), inputScale, scales, bias.Name);
             node.Input[2] = Dequantize(graph, names, weightNodes, bias.Name, DataType.Int32, biasValues, bias.Dims.ToArray(), biasScales, new int[biasScales.Length], axis: 0);
-            graph.Initializer.Remove(bias);
+            RemoveIfUnread(graph, bias);
+        }
+    }
+
+    /// <summary>Drops the float initializer unless another node still reads it (the heat-map Einsum reads the fc weights).</summary>
+    private static void RemoveIfUnread(GraphProto graph, TensorProto initializer)
+    {
+        if (!graph.Node.Any(n => n.Input.Contains(initializer.Name)))
+        {
+            graph.Initializer.Remove(initializer);
         }
     }
 
