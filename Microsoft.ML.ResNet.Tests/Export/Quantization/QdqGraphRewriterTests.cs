@@ -1,6 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.ResNet.Export;
 using Microsoft.ML.ResNet.Export.Quantization;
+using Microsoft.ML.ResNet.Modeling;
 using Onnx;
 
 namespace Microsoft.ML.ResNet.Tests.Export.Quantization;
@@ -97,6 +98,30 @@ public sealed class QdqGraphRewriterTests : TempFolderTest
     {
         PythonReference.RequireModule("onnx");
         PythonReference.Run(Path.Combine(TestPaths.Tools, "onnx_check.py"), Int8Fixtures.Get().Int8Path);
+    }
+
+    /// <summary>The heat-map output's Einsum reads the fc weights as floats: they stay, beside their INT8 copy.</summary>
+    [TestMethod]
+    public void SaveOnnxInt8_ModelWithHeatMaps_KeepsTheHeatMapsOutput()
+    {
+        var fixture = Int8Fixtures.Get();
+        var fp32 = Path.Combine(Folder, "heatmaps.onnx");
+        using (var network = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 10, StageDepths: [1, 1, 1, 1])))
+        {
+            ResNetOnnxExporter.Export(network, fp32, new OnnxExportOptions { InputHeight = Int8Fixtures.Size, InputWidth = Int8Fixtures.Size, IncludeHeatMaps = true });
+        }
+
+        var int8 = Path.Combine(Folder, "heatmaps.int8.onnx");
+        using (var classifier = fixture.Ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = fp32, InputColumnName = "Features" }).Fit(fixture.Train))
+        {
+            classifier.SaveOnnx(int8, fixture.Train);
+        }
+
+        using var session = new InferenceSession(int8);
+        using var runOptions = new RunOptions();
+        using var input = OrtValue.CreateTensorValueFromMemory(new float[3 * Int8Fixtures.Size * Int8Fixtures.Size], [1, 3, Int8Fixtures.Size, Int8Fixtures.Size]);
+        using var outputs = session.Run(runOptions, [OnnxContract.PixelsInput], [input], [OnnxContract.HeatMapsOutput]);
+        Assert.AreEqual(10, outputs[0].GetTensorTypeAndShape().Shape[1], "heatmaps [N, K, h, w] still computed");
     }
 
     [TestMethod]
