@@ -32,6 +32,31 @@ public sealed class ExportCommandTests : TempFolderTest
         StringAssert.Contains(text.ToString(), "inputs pixels [Nx3x32x32]");
     }
 
+    /// <summary><c>export --int8</c>: model.int8.onnx and model.int8.zip next to the model; the zip loads in stock ML.NET and,
+    /// through the library's loader, is the INT8 classifier.</summary>
+    [TestMethod]
+    public void Run_Int8_WritesInt8OnnxAndZipNextToTheModel()
+    {
+        var (zip, _) = SavedPipeline();
+        var (console, text) = PlainConsole.Create();
+
+        var exit = ExportCommand.Run(CommandLineArgs.Parse(["export", "--model", zip, "--int8", "--data", TestPaths.FashionMnistTrain]), console);
+
+        Assert.AreEqual(0, exit, text.ToString());
+        var int8Zip = Path.Combine(Folder, "model.int8.zip");
+        Assert.IsTrue(File.Exists(Path.Combine(Folder, "model.int8.onnx")), text.ToString());
+        StringAssert.Contains(text.ToString(), "calibrated on 200 images");
+        var ml = new MLContext(1);
+        var images = ml.Data.LoadFromEnumerable(Directory.GetFiles(Path.Combine(TestPaths.FashionMnistTest, "Bag"), "*.png").Take(5).Select(f => new ImageRow { ImagePath = f }).ToArray());
+        var stock = ml.Model.Load(int8Zip, out _);
+        Assert.AreEqual(5, stock.Transform(images).GetColumn<string>("PredictedLabel").Count(l => l is "Bag" or "Trouser"));
+        (stock as IDisposable)?.Dispose();
+        var reopened = ResNetClassifierTransformer.Load(ml, int8Zip);
+        using var disposable = reopened as IDisposable;
+        var classifier = ((IEnumerable<ITransformer>)reopened).OfType<ResNetClassifierTransformer>().Single();
+        Assert.AreEqual("int8-qdq;calibration=minmax;rows=200", classifier.Quantization);
+    }
+
     [TestMethod]
     public void Run_Triton_WritesARepositoryAroundTheClassifiersOnnxFile()
     {

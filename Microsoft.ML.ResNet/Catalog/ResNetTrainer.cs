@@ -25,7 +25,21 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
         _host = host;
         _options = options.Clone();
         TrainerOptionsResolver.Validate(_options);
+
+        // Checked now rather than after hours of training.
+        if (_options.Int8CalibrationRows < OnnxQuantizationOptions.Defaults.MinimumCalibrationRows)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(ResNetTrainerOptions.Int8CalibrationRows), _options.Int8CalibrationRows, $"INT8 calibration needs at least {OnnxQuantizationOptions.Defaults.MinimumCalibrationRows} rows.");
+        }
+
+        if (_options.Int8OnnxPath is { } int8Path && Path.GetDirectoryName(Path.GetFullPath(int8Path)) is { } folder && !Directory.Exists(folder))
+        {
+            throw new DirectoryNotFoundException($"The folder of Int8OnnxPath '{int8Path}' does not exist.");
+        }
     }
+
+    private OnnxQuantizationOptions Int8Options => new() { CalibrationRows = _options.Int8CalibrationRows };
 
     /// <summary>A copy of the options this trainer uses.</summary>
     public ResNetTrainerOptions Options => _options.Clone();
@@ -59,10 +73,26 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
     /// (other settings, another explicit seed, or more finished epochs than <see cref="ResNetTrainerOptions.Epochs"/>); a row cannot be
     /// read or used (see remarks); Fit was called from inside another Fit's progress callback.</exception>
     /// <exception cref="OperationCanceledException">The options' cancellation token fired; the last checkpoint is intact.</exception>
+    /// <exception cref="InvalidOperationException">With <see cref="ResNetTrainerOptions.Int8OnnxPath"/>: the trained network cannot
+    /// be quantized (an activation constant or not finite on the calibration rows; the message names it).</exception>
     public ResNetClassifierTransformer Fit(IDataView input)
     {
         using var trained = Train(input);
-        return ToTransformer(trained);
+        var classifier = ToTransformer(trained);
+        if (_options.Int8OnnxPath is { } int8Path)
+        {
+            try
+            {
+                classifier.SaveOnnx(int8Path, input, Int8Options);
+            }
+            catch
+            {
+                classifier.Dispose();
+                throw;
+            }
+        }
+
+        return classifier;
     }
 
     /// <summary>The input schema plus Score (Vector&lt;Single&gt;) and PredictedLabel (a key).</summary>

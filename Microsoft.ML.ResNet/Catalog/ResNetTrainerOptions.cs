@@ -250,6 +250,15 @@ public sealed class ResNetTrainerOptions
     /// <summary>Stops training between steps; <c>Fit</c> then throws <see cref="OperationCanceledException"/>.</summary>
     public CancellationToken CancellationToken { get; set; }
 
+    /// <summary>Also write an INT8 model here (a .onnx file) when training ends: the trained network quantized by
+    /// <see cref="ResNetClassifierTransformer.SaveOnnx(string, IDataView, OnnxQuantizationOptions?)"/>, calibrated on the
+    /// first <see cref="Int8CalibrationRows"/> rows of the training data. Null (the default) writes none. Its folder must
+    /// exist; <c>Fit</c> still returns the FP32 classifier (score the INT8 file with <c>ResNet34Classify</c>).</summary>
+    public string? Int8OnnxPath { get; set; }
+
+    /// <summary>Training rows the <see cref="Int8OnnxPath"/> model is calibrated on, at least 20; 200 by default.</summary>
+    public int Int8CalibrationRows { get; set; } = OnnxQuantizationOptions.Defaults.CalibrationRows;
+
     internal ResNetTrainerOptions Clone()
     {
         var copy = (ResNetTrainerOptions)MemberwiseClone();

@@ -48,5 +48,8 @@ internal static class OnnxContract
 
         /// <summary>Width of the <c>features</c> output (absent when not exported).</summary>
         public const string FeatureSize = "resnet.feature_size";
+
+        /// <summary>How an INT8 model was quantized, e.g. "int8-qdq;calibration=minmax;rows=200"; absent in FP32 models.</summary>
+        public const string Quantization = "resnet.quantization";
     }
 }

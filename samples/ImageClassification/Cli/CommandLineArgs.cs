@@ -38,7 +38,7 @@ internal sealed class CommandLineArgs
             },
             [Export] = new Dictionary<string, string?>
             {
-                ["model"] = "model.zip", ["output"] = "model.onnx", ["triton"] = "folder",
+                ["model"] = "model.zip", ["output"] = "model.onnx", ["triton"] = "folder", ["int8"] = null, ["data"] = "folder", ["bad-images"] = "skip|fail",
             },
             [Help] = new Dictionary<string, string?>(),
         };

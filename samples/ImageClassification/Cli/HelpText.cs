@@ -50,6 +50,11 @@ internal static class HelpText
                        --output <model.onnx>  default: next to the model
                        --triton <folder>      instead, write a Triton model repository there
                                               (<folder>/resnet: config.pbtxt, 1/model.onnx, labels.txt)
+                       --int8                 also write model.int8.onnx and model.int8.zip next to the
+                                              model: INT8, calibrated on 200 training images (evaluate
+                                              and predict take --model model.int8.zip)
+                       --data <folder>        calibration images for --int8 (default: the embedded
+                                              sample's training images)
 
         Options of every command that reads images:
           --bad-images skip|fail  a file with an image extension that does not decode is skipped and

@@ -1,4 +1,5 @@
 using ImageClassification.Cli;
+using ImageClassification.Data;
 using ImageClassification.Model;
 using Microsoft.ML;
 using Microsoft.ML.ResNet;
@@ -7,7 +8,8 @@ using Spectre.Console;
 namespace ImageClassification.Commands;
 
 /// <summary><c>export</c>: writes the ONNX file of a saved model, for ONNX Runtime in any language, or with
-/// <c>--triton</c> a Triton Inference Server model repository around it.</summary>
+/// <c>--triton</c> a Triton Inference Server model repository around it; with <c>--int8</c> also an INT8 model
+/// (.int8.onnx and .int8.zip) calibrated on training images.</summary>
 internal static class ExportCommand
 {
     public static int Run(CommandLineArgs args, IAnsiConsole console)
@@ -27,6 +29,11 @@ internal static class ExportCommand
 
         classifier.SaveOnnx(onnxPath);
         console.MarkupLine($"Saved [bold]{Markup.Escape(onnxPath)}[/] ({Markup.Escape(OnnxFileSummary.Describe(onnxPath))})");
+        if (args.Has("int8"))
+        {
+            Int8Export.Run(ml, model, classifier, modelPath, onnxPath, args, console);
+        }
+
         return 0;
     }
 
