@@ -1,0 +1,172 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.ResNet.Catalog;
+using Microsoft.ML.ResNet.Scoring;
+
+namespace Microsoft.ML.ResNet;
+
+/// <summary>
+/// Classifies single images for a server: thread-safe, asynchronous, and batching. Each call decodes, resizes and
+/// extracts the image's pixels on the caller's thread exactly as the pipeline's ResizeImages and ExtractPixels do; one
+/// background loop then coalesces concurrent calls into ONNX Runtime batches of up to
+/// <see cref="ResNetPredictorOptions.MaxBatchSize"/>, waiting at most <see cref="ResNetPredictorOptions.MaxWait"/> after
+/// the first (Triton's dynamic batching). The queue is bounded: beyond <see cref="ResNetPredictorOptions.QueueCapacity"/>
+/// waiting calls a call throws <see cref="ResNetPredictorQueueFullException"/> at once.
+/// </summary>
+/// <remarks>
+/// Disposing refuses new calls, finishes the calls already queued, then frees its buffers. The classifier it was made
+/// from may be disposed before it: the predictor keeps the ONNX Runtime session alive until it is disposed itself.
+/// Images are resized with ResizeImages' defaults (isotropic crop around the centre), as the sample's and
+/// <c>ResNet34ClassifyImages</c>' pipelines do.
+/// </remarks>
+/// <example>See samples/WebApp/Program.cs.</example>
+public sealed class ResNetBatchPredictor : IDisposable, IAsyncDisposable
+{
+    private readonly ImagePixelReader _reader;
+    private readonly DynamicBatcher _batcher;
+    private readonly OnnxScoringSession? _ownSession;
+
+    /// <summary>Creates a predictor over the ResNet classifier in <paramref name="model"/>.</summary>
+    /// <param name="mlContext">Gives the GPU defaults and the log when <see cref="ResNetPredictorOptions.GpuDeviceId"/> is set.</param>
+    /// <param name="model">A <see cref="ResNetClassifierTransformer"/>, or a chain holding exactly one (what
+    /// <see cref="ResNetClassifierTransformer.Load"/> returns for a saved pipeline).</param>
+    /// <param name="options">Batching, queue, top-k, heat map and device; null for the defaults.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="mlContext"/> or <paramref name="model"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="model"/> holds no ResNet classifier, or more than one.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range; the parameter name is the option.</exception>
+    /// <exception cref="ObjectDisposedException">The classifier was disposed.</exception>
+    /// <exception cref="InvalidOperationException">The GPU asked for cannot be used and falling back to the CPU is off.</exception>
+    public ResNetBatchPredictor(MLContext mlContext, ITransformer model, ResNetPredictorOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        ArgumentNullException.ThrowIfNull(model);
+        var settings = options?.Clone() ?? new ResNetPredictorOptions();
+        settings.Validate();
+        var classifier = FindClassifier(model);
+        if (settings.IncludeHeatMap)
+        {
+            throw new NotSupportedException("IncludeHeatMap needs the heat-map export, which this build does not have yet.");
+        }
+
+        var session = classifier.Scorer.Session;
+        if (settings.GpuDeviceId is not null)
+        {
+            var host = HostSettings.From(mlContext);
+            _ownSession = new OnnxScoringSession(classifier.ScoringOnnx, host.Resolve(settings.GpuDeviceId, settings.FallbackToCpu, intraOpNumThreads: null), host.Warn);
+            session = _ownSession;
+        }
+
+        try
+        {
+            Labels = classifier.Labels;
+            _reader = new ImagePixelReader(session.Info.Height, session.Info.Width);
+            _batcher = new DynamicBatcher(session, Labels, settings.MaxBatchSize, settings.MaxWait, settings.QueueCapacity, settings.TopK);
+            Device = session.Device;
+            Options = settings;
+        }
+        catch
+        {
+            _ownSession?.Dispose();
+            throw;
+        }
+
+        // The batcher's buffers hold their own reference on the session; ours was only needed to build them.
+        _ownSession?.Dispose();
+    }
+
+    /// <summary>Class labels in score order.</summary>
+    public IReadOnlyList<string> Labels { get; }
+
+    /// <summary>Input height the network reads; every image is resized to it.</summary>
+    public int ImageHeight => _reader.Height;
+
+    /// <summary>Input width the network reads; every image is resized to it.</summary>
+    public int ImageWidth => _reader.Width;
+
+    /// <summary>Where the session runs: "CPU" or "CUDA:n".</summary>
+    public string Device { get; }
+
+    /// <summary>A copy of the settings in use.</summary>
+    public ResNetPredictorOptions Options { get => field.Clone(); private init; }
+
+    /// <summary>Calls waiting for a run now.</summary>
+    public int QueueLength => _batcher.QueueLength;
+
+    /// <summary>ONNX Runtime runs so far (fewer than calls when batching coalesced them).</summary>
+    internal long Runs => _batcher.Runs;
+
+    /// <summary>Classifies an encoded image (PNG, JPEG, BMP, GIF or WebP).</summary>
+    /// <param name="image">The file's bytes.</param>
+    /// <param name="cancellationToken">Cancels the wait: the task ends as cancelled, and a call still queued is not scored.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="image"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="image"/> is empty or not a decodable image; the message says which.</exception>
+    /// <exception cref="ResNetPredictorQueueFullException">The queue is full.</exception>
+    /// <exception cref="ObjectDisposedException">The predictor was disposed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired (through the task).</exception>
+    public Task<ResNetPrediction> PredictAsync(byte[] image, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        cancellationToken.ThrowIfCancellationRequested();
+        return Enqueue(_reader.Read(image, nameof(image)), cancellationToken);
+    }
+
+    /// <summary>Classifies an encoded image read to its end from <paramref name="image"/> (not closed).</summary>
+    /// <param name="image">A readable stream of the file's bytes.</param>
+    /// <param name="cancellationToken">Cancels the read and the wait.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="image"/> is null.</exception>
+    /// <exception cref="ArgumentException">The stream cannot be read, or holds no decodable image.</exception>
+    /// <exception cref="ResNetPredictorQueueFullException">The queue is full.</exception>
+    /// <exception cref="ObjectDisposedException">The predictor was disposed.</exception>
+    public async Task<ResNetPrediction> PredictAsync(Stream image, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        if (!image.CanRead)
+        {
+            throw new ArgumentException($"The stream ({image.GetType().Name}) cannot be read.", nameof(image));
+        }
+
+        using var buffer = new MemoryStream();
+        await image.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+        return await Enqueue(_reader.Read(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), nameof(image)), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Classifies a decoded image; it is not disposed.</summary>
+    /// <param name="image">The image, e.g. from <c>MLImage.CreateFromFile</c>.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="image"/> is null.</exception>
+    /// <exception cref="ArgumentException">The image has no pixels.</exception>
+    /// <exception cref="ResNetPredictorQueueFullException">The queue is full.</exception>
+    /// <exception cref="ObjectDisposedException">The predictor was disposed.</exception>
+    public Task<ResNetPrediction> PredictAsync(MLImage image, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        cancellationToken.ThrowIfCancellationRequested();
+        return Enqueue(_reader.Read(image, nameof(image)), cancellationToken);
+    }
+
+    /// <summary>Refuses new calls, finishes the queued ones, then frees the buffers and the session reference.</summary>
+    public void Dispose() => _batcher.Dispose();
+
+    /// <summary>As <see cref="Dispose"/>, without blocking the caller while queued calls finish.</summary>
+    public ValueTask DisposeAsync() => new(Task.Run(Dispose));
+
+    private Task<ResNetPrediction> Enqueue(float[] pixels, CancellationToken cancellationToken) =>
+        _batcher.Enqueue(new PendingPrediction(pixels, cancellationToken));
+
+    private static ResNetClassifierTransformer FindClassifier(ITransformer model)
+    {
+        var found = Classifiers(model).ToList();
+        return found.Count == 1
+            ? found[0]
+            : throw new ArgumentException(
+                $"The model must hold exactly one ResNetClassifierTransformer; it holds {found.Count} ({model.GetType().Name}). "
+                + "Load a saved model with ResNetClassifierTransformer.Load, not mlContext.Model.Load.",
+                nameof(model));
+    }
+
+    private static IEnumerable<ResNetClassifierTransformer> Classifiers(ITransformer model) => model switch
+    {
+        ResNetClassifierTransformer classifier => [classifier],
+        IEnumerable<ITransformer> chain => chain.SelectMany(Classifiers),
+        _ => [],
+    };
+}
