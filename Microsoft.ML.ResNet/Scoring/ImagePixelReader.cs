@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.ML.Data;
 using Microsoft.ML.ResNet.Catalog;
+using Microsoft.ML.Transforms.Image;
 
 namespace Microsoft.ML.ResNet.Scoring;
 
@@ -98,6 +99,9 @@ internal sealed class ImagePixelReader
 
     private sealed class ImageRow
     {
+        // The declared size is a formality (the parameterless attribute throws in ML.NET 5): ResizeImages takes each
+        // image at the size it has.
+        [ImageType(1, 1)]
         public MLImage? Image { get; set; }
     }
 
