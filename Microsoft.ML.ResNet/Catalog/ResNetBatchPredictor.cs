@@ -13,8 +13,8 @@ namespace Microsoft.ML.ResNet;
 /// waiting calls a call throws <see cref="ResNetPredictorQueueFullException"/> at once.
 /// </summary>
 /// <remarks>
-/// Disposing refuses new calls, finishes the calls already queued, then frees its buffers. The classifier it was made
-/// from may be disposed before it: the predictor keeps the ONNX Runtime session alive until it is disposed itself.
+/// Disposing refuses new calls, finishes the calls already queued, then frees its buffers. The predictor runs its own ONNX
+/// Runtime session (placed like the classifier's), so the classifier it was made from may be disposed right after.
 /// Images are resized with ResizeImages' defaults (isotropic crop around the centre), as the sample's and
 /// <c>ResNet34ClassifyImages</c>' pipelines do.
 /// </remarks>
@@ -23,10 +23,9 @@ public sealed class ResNetBatchPredictor : IDisposable, IAsyncDisposable
 {
     private readonly ImagePixelReader _reader;
     private readonly DynamicBatcher _batcher;
-    private readonly OnnxScoringSession? _ownSession;
 
     /// <summary>Creates a predictor over the ResNet classifier in <paramref name="model"/>.</summary>
-    /// <param name="mlContext">Gives the GPU defaults and the log when <see cref="ResNetPredictorOptions.GpuDeviceId"/> is set.</param>
+    /// <param name="mlContext">Gives the GPU defaults (when <see cref="ResNetPredictorOptions.GpuDeviceId"/> is null) and the log.</param>
     /// <param name="model">A <see cref="ResNetClassifierTransformer"/>, or a chain holding exactly one (what
     /// <see cref="ResNetClassifierTransformer.Load"/> returns for a saved pipeline).</param>
     /// <param name="options">Batching, queue, top-k, heat map and device; null for the defaults.</param>
@@ -47,14 +46,11 @@ public sealed class ResNetBatchPredictor : IDisposable, IAsyncDisposable
             throw new NotSupportedException("IncludeHeatMap needs the heat-map export, which this build does not have yet.");
         }
 
-        var session = classifier.Scorer.Session;
-        if (settings.GpuDeviceId is not null)
-        {
-            var host = HostSettings.From(mlContext);
-            _ownSession = new OnnxScoringSession(classifier.ScoringOnnx, host.Resolve(settings.GpuDeviceId, settings.FallbackToCpu, intraOpNumThreads: null), host.Warn);
-            session = _ownSession;
-        }
-
+        // A session of its own, placed by the same rule as the classifier's (the options, else the MLContext's GPU
+        // settings), whose threads do not spin between runs: the callers' threads decode images meanwhile.
+        var host = HostSettings.From(mlContext);
+        var placement = host.Resolve(settings.GpuDeviceId, settings.FallbackToCpu, intraOpNumThreads: null) with { SpinBetweenRuns = false };
+        var session = new OnnxScoringSession(classifier.ScoringOnnx, placement, host.Warn);
         try
         {
             Labels = classifier.Labels;
@@ -63,14 +59,11 @@ public sealed class ResNetBatchPredictor : IDisposable, IAsyncDisposable
             Device = session.Device;
             Options = settings;
         }
-        catch
+        finally
         {
-            _ownSession?.Dispose();
-            throw;
+            // The batcher's buffers hold their own reference on the session (and keep it alive until it is disposed).
+            session.Dispose();
         }
-
-        // The batcher's buffers hold their own reference on the session; ours was only needed to build them.
-        _ownSession?.Dispose();
     }
 
     /// <summary>Class labels in score order.</summary>

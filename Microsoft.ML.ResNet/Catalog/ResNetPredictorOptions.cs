@@ -29,7 +29,7 @@ public sealed class ResNetPredictorOptions
     /// </summary>
     public bool IncludeHeatMap { get; set; }
 
-    /// <summary>CUDA device to run on; null shares the classifier's own session (placed by its MLContext's settings).</summary>
+    /// <summary>CUDA device to run on; null uses the MLContext's <c>GpuDeviceId</c> (and its <c>FallbackToCpu</c>), as the classifier does.</summary>
     public int? GpuDeviceId { get; set; }
 
     /// <summary>With <see cref="GpuDeviceId"/>: run on the CPU (one warning) when the GPU cannot be used, instead of throwing;
