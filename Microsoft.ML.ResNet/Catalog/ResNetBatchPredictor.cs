@@ -34,6 +34,7 @@ public sealed class ResNetBatchPredictor : IDisposable, IAsyncDisposable
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range; the parameter name is the option.</exception>
     /// <exception cref="ObjectDisposedException">The classifier was disposed.</exception>
     /// <exception cref="InvalidOperationException">The GPU asked for cannot be used and falling back to the CPU is off.</exception>
+    /// <exception cref="NotSupportedException"><see cref="ResNetPredictorOptions.IncludeHeatMap"/> is set: this build cannot export heat maps yet.</exception>
     public ResNetBatchPredictor(MLContext mlContext, ITransformer model, ResNetPredictorOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
