@@ -143,8 +143,17 @@ public sealed class ResNetBatchPredictor : IDisposable, IAsyncDisposable
     /// <summary>As <see cref="Dispose"/>, without blocking the caller while queued calls finish.</summary>
     public ValueTask DisposeAsync() => new(Task.Run(Dispose));
 
-    private Task<ResNetPrediction> Enqueue(float[] pixels, CancellationToken cancellationToken) =>
-        _batcher.Enqueue(new PendingPrediction(pixels, cancellationToken));
+    private Task<ResNetPrediction> Enqueue(float[] pixels, CancellationToken cancellationToken)
+    {
+        var scored = _batcher.Enqueue(new PendingPrediction(pixels, cancellationToken));
+        return Finish(scored);
+    }
+
+    private static async Task<ResNetPrediction> Finish(Task<ScoredImage> scored)
+    {
+        var image = await scored.ConfigureAwait(false);
+        return new ResNetPrediction(image.Top, heatMapPng: null);
+    }
 
     private static ResNetClassifierTransformer FindClassifier(ITransformer model)
     {

@@ -19,7 +19,6 @@ internal sealed class DynamicBatcher : IDisposable
     // A plain monitor, not System.Threading.Lock: the loop needs Monitor.Wait with a timeout.
     private readonly object _gate = new();
     private readonly Thread _loop;
-    private readonly Func<PendingPrediction, int, byte[]?>? _heatMap;
     private bool _closing;
     private long _runs;
     private long _scored;
@@ -30,17 +29,13 @@ internal sealed class DynamicBatcher : IDisposable
     /// <param name="maxWait">How long the first request of a batch waits for company.</param>
     /// <param name="queueCapacity">Requests that may wait.</param>
     /// <param name="topK">Labels returned per request.</param>
-    /// <param name="heatMap">Renders the heat map of a scored request (its row in the last run), or null for none.</param>
-    public DynamicBatcher(
-        OnnxScoringSession session, IReadOnlyList<string> labels, int maxBatchSize, TimeSpan maxWait, int queueCapacity, int topK,
-        Func<PendingPrediction, int, byte[]?>? heatMap = null)
+    public DynamicBatcher(OnnxScoringSession session, IReadOnlyList<string> labels, int maxBatchSize, TimeSpan maxWait, int queueCapacity, int topK)
     {
         _batch = new ScoringBatch(session, maxBatchSize, withFeatures: false);
         _labels = labels;
         _topK = Math.Min(topK, labels.Count);
         _maxWaitTicks = (long)(maxWait.TotalSeconds * Stopwatch.Frequency);
         _queueCapacity = queueCapacity;
-        _heatMap = heatMap;
         MaxBatchSize = maxBatchSize;
         PixelCount = session.Info.PixelCount;
         _loop = new Thread(Loop) { IsBackground = true, Name = "ResNet dynamic batcher" };
@@ -72,7 +67,7 @@ internal sealed class DynamicBatcher : IDisposable
     /// <summary>Queues one image's pixels; the task completes when its batch has run.</summary>
     /// <exception cref="ResNetPredictorQueueFullException">The queue holds its capacity already.</exception>
     /// <exception cref="ObjectDisposedException">The batcher is disposed.</exception>
-    public Task<ResNetPrediction> Enqueue(PendingPrediction request)
+    public Task<ScoredImage> Enqueue(PendingPrediction request)
     {
         lock (_gate)
         {
@@ -202,15 +197,7 @@ internal sealed class DynamicBatcher : IDisposable
 
         for (var row = 0; row < requests.Count; row++)
         {
-            try
-            {
-                var heatMap = _heatMap?.Invoke(requests[row], row);
-                requests[row].Complete(new ResNetPrediction(Top(row), heatMap));
-            }
-            catch (Exception e)
-            {
-                requests[row].Fail(e);
-            }
+            requests[row].Complete(new ScoredImage(Top(row)));
         }
     }
 

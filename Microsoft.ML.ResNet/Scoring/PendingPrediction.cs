@@ -5,7 +5,7 @@ namespace Microsoft.ML.ResNet.Scoring;
 /// <summary>One queued image: its pixels, its caller's task and its cancellation.</summary>
 internal sealed class PendingPrediction
 {
-    private readonly TaskCompletionSource<ResNetPrediction> _completion =
+    private readonly TaskCompletionSource<ScoredImage> _completion =
         new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private readonly CancellationToken _cancellation;
@@ -25,7 +25,7 @@ internal sealed class PendingPrediction
     /// <summary>Arrival time, in <see cref="Stopwatch"/> ticks.</summary>
     public long EnqueuedAt { get; }
 
-    public Task<ResNetPrediction> Task => _completion.Task;
+    public Task<ScoredImage> Task => _completion.Task;
 
     /// <summary>Completes the task as cancelled when the caller's token fires first; called once it is queued.</summary>
     public void WatchCancellation()
@@ -40,7 +40,7 @@ internal sealed class PendingPrediction
         }
     }
 
-    public void Complete(ResNetPrediction prediction)
+    public void Complete(ScoredImage prediction)
     {
         _completion.TrySetResult(prediction);
         Finish();
