@@ -33,6 +33,23 @@ public sealed class ExportCommandTests : TempFolderTest
     }
 
     [TestMethod]
+    public void Run_Triton_WritesARepositoryAroundTheClassifiersOnnxFile()
+    {
+        var (zip, expected) = SavedPipeline();
+        var repository = Path.Combine(Folder, "triton");
+        var (console, text) = PlainConsole.Create();
+
+        var exit = ExportCommand.Run(CommandLineArgs.Parse(["export", "--model", zip, "--triton", repository]), console);
+
+        Assert.AreEqual(0, exit, text.ToString());
+        var model = Path.Combine(repository, "resnet");
+        CollectionAssert.AreEqual(expected, File.ReadAllBytes(Path.Combine(model, "1", "model.onnx")), "the file SaveOnnx writes");
+        CollectionAssert.AreEqual(new[] { "Bag", "Trouser" }, File.ReadAllLines(Path.Combine(model, "labels.txt")));
+        StringAssert.Contains(File.ReadAllText(Path.Combine(model, "config.pbtxt")), "dims: [ 3, 32, 32 ]");
+        StringAssert.Contains(text.ToString(), model);
+    }
+
+    [TestMethod]
     public void Run_OutputInAMissingFolder_ThrowsNamingThePath()
     {
         var (zip, _) = SavedPipeline();

@@ -35,7 +35,7 @@ public sealed class LinearProbeTests
         start.LoadInto(model);
         var backboneBefore = Backbone(model);
 
-        var trainAccuracy = LinearProbe.FitHead(model, new BatchFeeder(train, TrainingData.Features, TrainingData.Label, settings, DataSplit.All), settings, CPU, CancellationToken.None);
+        var trainAccuracy = LinearProbe.FitHead(model, new BatchFeeder(train, TrainingData.Features, TrainingData.Label, settings, DataSplit.All), settings, CPU, bfloat16: null, CancellationToken.None);
         var (testAccuracy, _) = new ResNetTrainingLoop(settings, CPU, null).Evaluate(model, new BatchFeeder(test, TrainingData.Features, TrainingData.Label, settings, DataSplit.All), CancellationToken.None);
 
         TestContext.WriteLine($"Linear probe at {size}x{size}: train accuracy {trainAccuracy:0.000}, test accuracy {testAccuracy:0.000}");

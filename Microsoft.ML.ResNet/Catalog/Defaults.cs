@@ -19,4 +19,13 @@ internal static class Defaults
 
     /// <summary>The largest batch we accept; beyond it the buffers (3 x 224 x 224 floats a row) outgrow any benefit.</summary>
     public const int MaxBatchSize = 1024;
+
+    /// <summary>The model's folder and name in a Triton repository.</summary>
+    public const string TritonModelName = "resnet";
+
+    /// <summary>Largest batch Triton forms: the classifier's own default batch.</summary>
+    public const int TritonMaxBatchSize = BatchSize;
+
+    /// <summary>How long Triton holds a request to fill a batch (2 ms, as the library's batching predictor waits).</summary>
+    public const int TritonMaxQueueDelayMicroseconds = 2000;
 }

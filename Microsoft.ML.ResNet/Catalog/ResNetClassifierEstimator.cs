@@ -30,10 +30,12 @@ public sealed class ResNetClassifierEstimator : IEstimator<ResNetClassifierTrans
     /// <summary>The prepared model, read on first use and kept; a failed preparation is retried on the next use.</summary>
     internal PreparedModel Model => _model.Value;
 
-    private ScoringColumns Columns => new(_options.InputColumnName, _options.ScoreColumnName, _options.PredictedLabelColumnName, _options.FeaturesColumnName, _options.ImageColumnName);
+    private ScoringColumns Columns => new(
+        _options.InputColumnName, _options.ScoreColumnName, _options.PredictedLabelColumnName, _options.FeaturesColumnName, _options.ImageColumnName, _options.HeatMapColumnName, _options.HeatMapClass);
 
-    /// <summary>The input schema plus Score, PredictedLabel (and Features when asked for).</summary>
+    /// <summary>The input schema plus Score, PredictedLabel (and Features, the heat map when asked for).</summary>
     /// <exception cref="ArgumentOutOfRangeException">The pixel column is missing or is not a vector of Single.</exception>
+    /// <exception cref="ArgumentException"><see cref="ResNetClassifierOptions.HeatMapClass"/> is not one of the model's labels (the message lists them).</exception>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
@@ -59,6 +61,11 @@ public sealed class ResNetClassifierEstimator : IEstimator<ResNetClassifierTrans
         {
             throw new InvalidOperationException(
                 $"FeaturesColumnName '{_options.FeaturesColumnName}' asks for the embedding, but '{_options.ModelPath}' has no 'features' output.");
+        }
+
+        if (_options.HeatMapColumnName is not null)
+        {
+            ResNetScorer.HeatMapClass(model.Labels, _options.HeatMapClass);
         }
 
         return OutputShape.Build(new MLContext(), inputSchema, model.Labels, model.Info.FeatureSize, Columns);

@@ -57,6 +57,16 @@ public sealed class ResNetClassifierOptions
     /// ML.NET trainers. Needs an ONNX model exported with its features output.</summary>
     public string? FeaturesColumnName { get; set; }
 
+    /// <summary>When set, each row's class activation map (Zhou et al., CVPR 2016) is written to this column:
+    /// Vector&lt;Single, h, w&gt;, the last stage's spatial size (7x7 for 224x224 inputs), row-major. It is the fc weights of
+    /// one class applied to the last stage's feature map: its mean plus that class's bias is the class's logit, so high
+    /// values mark where the evidence for the class lies. Render it over the image with <see cref="HeatMapImage"/>. Works
+    /// for every model (ONNX, weights, zip): the maps are grafted onto the graph. Not saved in a model zip.</summary>
+    public string? HeatMapColumnName { get; set; }
+
+    /// <summary>The label whose map <see cref="HeatMapColumnName"/> holds; null (the default) for each row's predicted label.</summary>
+    public string? HeatMapClass { get; set; }
+
     /// <summary>Rows per ONNX Runtime run (1 to 1024). Larger batches are faster per image and use more memory.</summary>
     public int BatchSize { get; set; } = Defaults.BatchSize;
 
@@ -108,7 +118,16 @@ public sealed class ResNetClassifierOptions
             ArgumentException.ThrowIfNullOrWhiteSpace(FeaturesColumnName, nameof(FeaturesColumnName));
         }
 
-        var outputs = new[] { ScoreColumnName, PredictedLabelColumnName, FeaturesColumnName }.Where(n => n is not null).ToArray();
+        if (HeatMapColumnName is not null)
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(HeatMapColumnName, nameof(HeatMapColumnName));
+        }
+        else if (HeatMapClass is not null)
+        {
+            throw new ArgumentException($"HeatMapClass '{HeatMapClass}' is set but HeatMapColumnName is not: name the column the maps go to.", nameof(HeatMapClass));
+        }
+
+        var outputs = new[] { ScoreColumnName, PredictedLabelColumnName, FeaturesColumnName, HeatMapColumnName }.Where(n => n is not null).ToArray();
         if (outputs.Distinct(StringComparer.Ordinal).Count() != outputs.Length)
         {
             throw new ArgumentException($"Output column names must differ; got {string.Join(", ", outputs)}.", nameof(ScoreColumnName));

@@ -60,6 +60,9 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     /// <summary>The embedding column written, or null.</summary>
     public string? FeaturesColumnName => _scorer.Columns.Features;
 
+    /// <summary>The heat-map column written (<see cref="ResNetClassifierOptions.HeatMapColumnName"/>), or null.</summary>
+    public string? HeatMapColumnName => _scorer.Columns.HeatMap;
+
     /// <summary>Rows per ONNX Runtime run.</summary>
     public int BatchSize => _scorer.BatchSize;
 
@@ -264,6 +267,38 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     }
 
     /// <summary>
+    /// Writes this classifier as one model of a Triton Inference Server (KServe v2) model repository, so that Triton
+    /// serves it with its own dynamic batching: <c>directory/modelName/config.pbtxt</c> (platform <c>onnxruntime_onnx</c>,
+    /// <c>max_batch_size</c>, <c>dynamic_batching</c>, input <c>pixels</c> [3, H, W] and outputs <c>logits</c>,
+    /// <c>probabilities</c> (with <c>label_filename</c>) and <c>features</c> with their dims), <c>directory/modelName/1/model.onnx</c>
+    /// (the file <see cref="SaveOnnx(string)"/> writes) and <c>directory/modelName/labels.txt</c>.
+    /// </summary>
+    /// <remarks>The model folder appears complete or not at all (it is built beside its place, then renamed); other
+    /// models in <paramref name="directory"/> are left alone. Triton's clients send pixels as this library's do: RGB planes
+    /// in 0..1 (the normalization is in the graph).</remarks>
+    /// <param name="directory">The repository folder (Triton's <c>--model-repository</c>); created when missing.</param>
+    /// <param name="modelName">The model's folder and name: letters, digits, '_', '-', '.'.</param>
+    /// <param name="maxBatchSize">Largest batch Triton forms (1 or more).</param>
+    /// <param name="maxQueueDelayMicroseconds">How long Triton holds a request to fill a batch (0 or more).</param>
+    /// <returns>The model folder's full path.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="directory"/> or <paramref name="modelName"/> is null.</exception>
+    /// <exception cref="ArgumentException">An empty folder or a model name that is not a plain folder name; a label with a line break.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxBatchSize"/> below 1 or a negative delay.</exception>
+    /// <exception cref="ObjectDisposedException">This transformer was disposed.</exception>
+    /// <exception cref="IOException">The model folder exists and is not empty, or the write failed; the message names the folder.</exception>
+    /// <example>See samples/ImageClassification/Commands/ExportCommand.cs (<c>export --triton DIR</c>) and the README's "Serve with Triton".</example>
+    public string SaveTritonRepository(
+        string directory,
+        string modelName = Defaults.TritonModelName,
+        int maxBatchSize = Defaults.TritonMaxBatchSize,
+        int maxQueueDelayMicroseconds = Defaults.TritonMaxQueueDelayMicroseconds)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        ThrowIfDisposed($"a Triton repository in '{Path.GetFullPath(directory)}'");
+        return TritonModelRepository.Write(ContractOnnx(), directory, modelName, maxBatchSize, maxQueueDelayMicroseconds);
+    }
+
+    /// <summary>
     /// Saves the network's weights to <paramref name="path"/>, in the format its extension names: <c>.pth</c> or <c>.pt</c>
     /// (a PyTorch state dict for <c>torch.load</c>), <c>.safetensors</c> (with labels, architecture, variant and input
     /// normalization in its metadata). Keys are those of the network's own PyTorch class: torchvision's, or the seed's for
@@ -385,6 +420,16 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     /// <summary>The network under the ONNX contract, without what saving a zip added (see <see cref="OnnxContractGraph"/>).</summary>
     private byte[] ContractOnnx() => OnnxContractGraph.Restore(_onnx, Labels, [SavedScoringSettings.MetadataKey]);
 
+    /// <summary>The contract ONNX (as <see cref="SaveOnnx(string)"/> writes it) with the class activation maps added as
+    /// <see cref="OnnxContract.HeatMapsOutput"/> [N, K, h, w] (see <see cref="HeatMapGraph"/>). Works without weights
+    /// (a model zip), since the maps are made from the graph's own fc initializer.</summary>
+    /// <exception cref="ObjectDisposedException">This transformer was disposed.</exception>
+    internal byte[] OnnxWithHeatMaps()
+    {
+        ThrowIfDisposed("the heat-map graph");
+        return HeatMapGraph.AddOutput(ContractOnnx());
+    }
+
     private static void TryCutBack(Stream stream, long length)
     {
         try
@@ -401,7 +446,20 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     internal static ResNetClassifierTransformer Create(HostSettings host, PreparedModel model, ScoringColumns columns, ResNetClassifierOptions options)
     {
         var sessionOptions = host.Resolve(options.GpuDeviceId, options.FallbackToCpu, options.IntraOpNumThreads);
-        return Open(host, model.Onnx, model.Labels, columns, options.BatchSize, options.RejectAllZeroPixels, sessionOptions, model.Weights);
+
+        // The session scores a graph with the heat maps grafted on; the graph kept (saved, exported) stays the model's own.
+        var sessionOnnx = columns.HeatMap is null ? model.Onnx : HeatMapGraph.AddOutput(model.Onnx);
+        var session = new OnnxScoringSession(sessionOnnx, sessionOptions, host.Warn);
+        try
+        {
+            var scorer = new ResNetScorer(session, model.Labels, columns, options.BatchSize, options.RejectAllZeroPixels);
+            return new ResNetClassifierTransformer(scorer, model.Onnx, model.Weights);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
     }
 
     private static ResNetClassifierTransformer FromSaved(HostSettings host, ScoringSessionOptions sessionOptions, SavedModelReader.Entry entry)
@@ -413,28 +471,6 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
             var labels = session.Info.Labels ?? throw new InvalidDataException($"The saved classifier in '{entry.Source}' has no labels in its metadata.");
             var settings = entry.Settings;
             return new ResNetClassifierTransformer(new ResNetScorer(session, labels, settings.Columns, settings.BatchSize, settings.RejectAllZeroPixels), entry.Onnx, weights: null);
-        }
-        catch
-        {
-            session.Dispose();
-            throw;
-        }
-    }
-
-    private static ResNetClassifierTransformer Open(
-        HostSettings host,
-        byte[] onnx,
-        IReadOnlyList<string> labels,
-        ScoringColumns columns,
-        int batchSize,
-        bool rejectAllZero,
-        ScoringSessionOptions sessionOptions,
-        NetworkWeights? weights = null)
-    {
-        var session = new OnnxScoringSession(onnx, sessionOptions, host.Warn);
-        try
-        {
-            return new ResNetClassifierTransformer(new ResNetScorer(session, labels, columns, batchSize, rejectAllZero), onnx, weights);
         }
         catch
         {

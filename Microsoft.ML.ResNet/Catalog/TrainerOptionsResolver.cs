@@ -189,6 +189,7 @@ internal static class TrainerOptionsResolver
             FitHeadFirst = fitHeadFirst,
             FrozenStages = options.FrozenStages ?? 0,
             FreezeBatchNormStatistics = options.FreezeBatchNormStatistics ?? options.StartsPretrained,
+            UseBFloat16 = options.UseBFloat16,
             HeadWarmupEpochs = options.FreezeBackbone ? 0
                 : options.HeadWarmupEpochs ?? (options.StartsPretrained && !fitHeadFirst ? Math.Min(TrainerDefaults.PretrainedHeadWarmupEpochs, options.Epochs - 1) : 0),
             BackboneLearningRateFactor = options.BackboneLearningRateFactor

@@ -7,7 +7,8 @@ namespace Microsoft.ML.ResNet.Export;
 /// Input <see cref="PixelsInput"/>: float [N, 3, H, W], RGB planes scaled to 0..1 (what ML.NET's
 /// ExtractPixels gives with scaleImage 1/255); normalization is the graph's first nodes.
 /// Outputs: <see cref="LogitsOutput"/> [N, K], <see cref="ProbabilitiesOutput"/> [N, K] (softmax),
-/// and, when asked for at export, <see cref="FeaturesOutput"/> [N, F] (the pooled embedding).
+/// and, when asked for at export, <see cref="FeaturesOutput"/> [N, F] (the pooled embedding) and
+/// <see cref="HeatMapsOutput"/> [N, K, h, w] (class activation maps, see <see cref="HeatMapGraph"/>).
 /// </remarks>
 internal static class OnnxContract
 {
@@ -15,6 +16,7 @@ internal static class OnnxContract
     public const string LogitsOutput = "logits";
     public const string ProbabilitiesOutput = "probabilities";
     public const string FeaturesOutput = "features";
+    public const string HeatMapsOutput = "heatmaps";
     public const string BatchDimension = "batch";
     public const int Opset = 17;
     public const string ProducerName = "ResNetMl";

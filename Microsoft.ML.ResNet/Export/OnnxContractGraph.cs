@@ -14,7 +14,7 @@ namespace Microsoft.ML.ResNet.Export;
 internal static class OnnxContractGraph
 {
     private static readonly HashSet<string> ContractOutputs =
-        new(StringComparer.Ordinal) { OnnxContract.LogitsOutput, OnnxContract.ProbabilitiesOutput, OnnxContract.FeaturesOutput };
+        new(StringComparer.Ordinal) { OnnxContract.LogitsOutput, OnnxContract.ProbabilitiesOutput, OnnxContract.FeaturesOutput, OnnxContract.HeatMapsOutput };
 
     /// <summary>The graph under the contract. Returns <paramref name="onnx"/> itself when nothing needs changing, so
     /// an exporter graph is written byte for byte as the exporter made it.</summary>

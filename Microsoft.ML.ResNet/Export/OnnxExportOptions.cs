@@ -40,6 +40,11 @@ public sealed record OnnxExportOptions
     /// graph computes that tensor anyway.</summary>
     public bool IncludeFeatures { get; init; } = true;
 
+    /// <summary>Also output class activation maps as <c>heatmaps</c> [N, K, h, w] (false by default), where h x w is the
+    /// last stage's spatial size (7x7 at 224x224): heatmaps[n, c] is the sum over channels k of fc.weight[c, k] times the last
+    /// stage's feature map k (Zhou et al., CVPR 2016), so its mean over h x w plus fc.bias[c] is logits[n, c].</summary>
+    public bool IncludeHeatMaps { get; init; }
+
     internal static class Defaults
     {
         public const int InputSize = 224;

@@ -47,7 +47,7 @@ public static class ResNetOnnxExporter
 
         var graph = new OnnxGraphBuilder(
             model.Spec.Architecture.ToString().ToLowerInvariant(),
-            [OnnxContract.PixelsInput, OnnxContract.LogitsOutput, OnnxContract.ProbabilitiesOutput, OnnxContract.FeaturesOutput]);
+            [OnnxContract.PixelsInput, OnnxContract.LogitsOutput, OnnxContract.ProbabilitiesOutput, OnnxContract.FeaturesOutput, OnnxContract.HeatMapsOutput]);
         graph.AddInput(OnnxContract.PixelsInput, null, 3, options.InputHeight, options.InputWidth);
         var meanTensor = graph.AddInitializer("normalize.mean", mean, 1, 3, 1, 1);
         var stdTensor = graph.AddInitializer("normalize.std", std, 1, 3, 1, 1);
@@ -87,6 +87,12 @@ public static class ResNetOnnxExporter
         if (options.IncludeFeatures)
         {
             AddMetadata(proto, OnnxContract.Metadata.FeatureSize, featureSize.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        if (options.IncludeHeatMaps)
+        {
+            // The same surgery a saved model gets, so there is one definition of the maps.
+            HeatMapGraph.AddOutput(proto);
         }
 
         return proto;

@@ -77,15 +77,34 @@ internal sealed class ResNetModel : nn.Module<Tensor, Tensor>
     /// <see cref="MinimumInputSize"/> (exactly 224 for the projection-shortcut variant).</exception>
     public Tensor Features(Tensor input, int frozenStages = 0)
     {
+        using var scope = NewDisposeScope();
+        return FeaturesFrom(StagesOutput(input, frozenStages), frozenStages).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The output of the first <paramref name="count"/> stages (see <see cref="StageModules"/>), without gradient.</summary>
+    public Tensor StagesOutput(Tensor input, int count)
+    {
         CheckInputShape(input);
         using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
         var x = input;
-        for (var stage = 0; stage < StageModules.Count; stage++)
+        for (var stage = 0; stage < count; stage++)
         {
-            using (stage < frozenStages ? no_grad() : null)
-            {
-                x = RunStage(stage, x);
-            }
+            x = RunStage(stage, x);
+        }
+
+        return x.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The pooled features from the output of the first <paramref name="firstStage"/> stages: the stages from
+    /// <paramref name="firstStage"/> on, then the pool.</summary>
+    public Tensor FeaturesFrom(Tensor stagesOutput, int firstStage)
+    {
+        using var scope = NewDisposeScope();
+        var x = stagesOutput;
+        for (var stage = firstStage; stage < StageModules.Count; stage++)
+        {
+            x = RunStage(stage, x);
         }
 
         return avgpool.call(x).flatten(1).MoveToOuterDisposeScope();

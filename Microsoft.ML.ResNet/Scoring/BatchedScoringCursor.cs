@@ -75,7 +75,7 @@ internal sealed class BatchedScoringCursor : DataViewRowCursor
             {
                 _pixels = _input.GetGetter<VBuffer<float>>(input.Schema[pixelIndex]);
                 _image = image is { } column ? _input.GetGetter<MLImage>(column) : null;
-                _batch = new ScoringBatch(scorer.Session, capacity, scorer.Columns.Features is not null);
+                _batch = scorer.NewBatch(capacity, cacheTensors: true);
             }
         }
         catch

@@ -37,6 +37,18 @@ internal static class OutputShape
             features.ColumnName = columns.Features;
         }
 
+        var heatMap = definition[nameof(OutputRow.HeatMap)];
+        if (columns.HeatMap is null)
+        {
+            definition.Remove(heatMap);
+        }
+        else
+        {
+            // The size is known once the session is open; a schema shape records only that it is a fixed-size vector.
+            heatMap.ColumnType = new VectorDataViewType(NumberDataViewType.Single, 1);
+            heatMap.ColumnName = columns.HeatMap;
+        }
+
         var describer = mlContext.Transforms.CustomMapping<NoInput, OutputRow>(
             static (_, _) => throw new InvalidOperationException("Only used to describe a schema."),
             contractName: null,
@@ -56,5 +68,7 @@ internal static class OutputShape
         public uint PredictedLabel { get; set; }
 
         public float[] Features { get; set; } = [];
+
+        public float[] HeatMap { get; set; } = [];
     }
 }

@@ -33,6 +33,39 @@ internal sealed class ResNetScorer : IDisposable
             throw new ArgumentException(
                 $"Column '{columns.Features}' asks for the embedding, but the ONNX model has no 'features' output (export it with IncludeFeatures).", nameof(columns));
         }
+
+        if (columns.HeatMap is not null && !session.Info.HasHeatMaps)
+        {
+            throw new ArgumentException(
+                $"Column '{columns.HeatMap}' asks for heat maps, but the session's ONNX model has no '{Export.OnnxContract.HeatMapsOutput}' output.", nameof(columns));
+        }
+
+        HeatMapClassIndex = HeatMapClass(labels, columns.HeatMapClass);
+    }
+
+    /// <summary>The class whose map the heat-map column holds; null for each row's predicted class.</summary>
+    public int? HeatMapClassIndex { get; }
+
+    /// <summary>The index of <paramref name="label"/> among <paramref name="labels"/>; null for a null label.</summary>
+    /// <exception cref="ArgumentException">The label is not one of the model's; the message lists them.</exception>
+    public static int? HeatMapClass(IReadOnlyList<string> labels, string? label)
+    {
+        if (label is null)
+        {
+            return null;
+        }
+
+        for (var i = 0; i < labels.Count; i++)
+        {
+            if (string.Equals(labels[i], label, StringComparison.Ordinal))
+            {
+                return i;
+            }
+        }
+
+        throw new ArgumentException(
+            $"HeatMapClass '{label}' is not one of the model's {labels.Count} labels: {Preview(labels, 20)}. Give one of them, or null for each row's predicted label.",
+            nameof(ResNetClassifierOptions.HeatMapClass));
     }
 
     public OnnxScoringSession Session { get; }
@@ -95,12 +128,21 @@ internal sealed class ResNetScorer : IDisposable
             builder.AddColumn(Columns.Features, new VectorDataViewType(NumberDataViewType.Single, Info.FeatureSize));
         }
 
+        if (Columns.HeatMap is not null)
+        {
+            builder.AddColumn(Columns.HeatMap, new VectorDataViewType(NumberDataViewType.Single, Info.HeatMapHeight, Info.HeatMapWidth));
+        }
+
         return builder.ToSchema();
     }
 
     public IDataView Transform(IDataView input) => new BatchedScoringDataView(this, input);
 
     public IRowToRowMapper Mapper(DataViewSchema inputSchema) => new SingleRowMapper(this, inputSchema);
+
+    /// <summary>Buffers for <paramref name="capacity"/> rows that read the outputs the columns ask for.</summary>
+    public ScoringBatch NewBatch(int capacity, bool cacheTensors) =>
+        new(Session, capacity, Columns.Features is not null, Columns.HeatMap is not null, cacheTensors);
 
     /// <summary>Index of the largest probability in row <paramref name="row"/> of a [rows, K] buffer.</summary>
     public int ArgMax(float[] probabilities, int row)
@@ -121,6 +163,6 @@ internal sealed class ResNetScorer : IDisposable
 
     public void Dispose() => Session.Dispose();
 
-    private static string Preview(IReadOnlyList<string> labels) =>
-        string.Join(", ", labels.Take(5)) + (labels.Count > 5 ? ", ..." : string.Empty);
+    private static string Preview(IReadOnlyList<string> labels, int count = 5) =>
+        string.Join(", ", labels.Take(count)) + (labels.Count > count ? ", ..." : string.Empty);
 }

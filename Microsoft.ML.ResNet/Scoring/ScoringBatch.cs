@@ -33,9 +33,10 @@ internal sealed class ScoringBatch : IDisposable
     /// <param name="session">The session; a reference is taken on it.</param>
     /// <param name="capacity">Rows per run at most.</param>
     /// <param name="withFeatures">Also read the embedding output.</param>
+    /// <param name="withHeatMaps">Also read the class activation maps (the session's graph must have them).</param>
     /// <param name="cacheTensors">Keep ONNX Runtime tensors over the buffers between runs (for consumers that are disposed).</param>
     /// <exception cref="ObjectDisposedException">The session's last reference is gone (the classifier was disposed).</exception>
-    public ScoringBatch(OnnxScoringSession session, int capacity, bool withFeatures, bool cacheTensors = true)
+    public ScoringBatch(OnnxScoringSession session, int capacity, bool withFeatures, bool withHeatMaps = false, bool cacheTensors = true)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         session.AddReference();
@@ -46,10 +47,9 @@ internal sealed class ScoringBatch : IDisposable
         Pixels = new float[capacity * info.PixelCount];
         Probabilities = new float[capacity * info.NumClasses];
         Features = withFeatures ? new float[capacity * info.FeatureSize] : [];
+        HeatMaps = withHeatMaps ? new float[capacity * info.NumClasses * info.HeatMapSize] : [];
         _inputNames = [info.InputName];
-        _outputNames = withFeatures
-            ? [OnnxContract.ProbabilitiesOutput, OnnxContract.FeaturesOutput]
-            : [OnnxContract.ProbabilitiesOutput];
+        _outputNames = [OnnxContract.ProbabilitiesOutput, .. withFeatures ? [OnnxContract.FeaturesOutput] : Array.Empty<string>(), .. withHeatMaps ? [OnnxContract.HeatMapsOutput] : Array.Empty<string>()];
         if (cacheTensors)
         {
             try
@@ -80,6 +80,9 @@ internal sealed class ScoringBatch : IDisposable
 
     /// <summary>[Capacity, F] after <see cref="Run"/>, or empty when features were not asked for.</summary>
     public float[] Features { get; }
+
+    /// <summary>[Capacity, K, h, w] after <see cref="Run"/>, or empty when heat maps were not asked for.</summary>
+    public float[] HeatMaps { get; }
 
     /// <summary>Scores the first <paramref name="count"/> rows of <see cref="Pixels"/> in one ONNX Runtime run.</summary>
     /// <exception cref="ObjectDisposedException">This batch was disposed.</exception>
@@ -164,10 +167,18 @@ internal sealed class ScoringBatch : IDisposable
     private OrtValue[] Outputs(int rows)
     {
         var info = _session.Info;
-        var probabilities = Wrap(Probabilities, [rows, info.NumClasses]);
-        return Features.Length == 0
-            ? [probabilities]
-            : [probabilities, Wrap(Features, [rows, info.FeatureSize])];
+        var outputs = new List<OrtValue>(3) { Wrap(Probabilities, [rows, info.NumClasses]) };
+        if (Features.Length > 0)
+        {
+            outputs.Add(Wrap(Features, [rows, info.FeatureSize]));
+        }
+
+        if (HeatMaps.Length > 0)
+        {
+            outputs.Add(Wrap(HeatMaps, [rows, info.NumClasses, info.HeatMapHeight, info.HeatMapWidth]));
+        }
+
+        return [.. outputs];
     }
 
     private static OrtValue Wrap(float[] buffer, long[] shape)

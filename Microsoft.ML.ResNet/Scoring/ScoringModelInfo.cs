@@ -27,6 +27,17 @@ internal sealed record ScoringModelInfo(
 
     public bool HasFeatures => FeatureSize > 0;
 
+    /// <summary>Height of the <see cref="OnnxContract.HeatMapsOutput"/> maps; 0 when the graph has none.</summary>
+    public int HeatMapHeight { get; init; }
+
+    /// <summary>Width of the <see cref="OnnxContract.HeatMapsOutput"/> maps; 0 when the graph has none.</summary>
+    public int HeatMapWidth { get; init; }
+
+    /// <summary>Values in one class's map (h x w).</summary>
+    public int HeatMapSize => HeatMapHeight * HeatMapWidth;
+
+    public bool HasHeatMaps => HeatMapSize > 0;
+
     /// <summary>Checks the session against <see cref="OnnxContract"/> and reads its shapes and metadata.</summary>
     /// <exception cref="InvalidOperationException">The graph does not follow the contract; the message lists what it has.</exception>
     public static ScoringModelInfo Read(InferenceSession session)
@@ -78,6 +89,11 @@ internal sealed record ScoringModelInfo(
             ? features.Dimensions[1]
             : 0;
 
+        var heatMaps = outputs.TryGetValue(OnnxContract.HeatMapsOutput, out var maps) && maps.Dimensions is [_, var classes, > 0, > 0]
+            && classes == probabilities.Dimensions[1]
+            ? maps.Dimensions
+            : null;
+
         string[]? labels = null;
         if (metadata.TryGetValue(OnnxContract.Metadata.Labels, out var json))
         {
@@ -104,6 +120,8 @@ internal sealed record ScoringModelInfo(
             new Dictionary<string, string>(metadata))
         {
             StageDepths = depths,
+            HeatMapHeight = heatMaps?[2] ?? 0,
+            HeatMapWidth = heatMaps?[3] ?? 0,
         };
     }
 

@@ -78,7 +78,7 @@ internal sealed class SingleRowMapper : IRowToRowMapper
                 _errors = new RowErrors(input);
                 _image = image is { } column && input.IsColumnActive(column) ? input.GetGetter<MLImage>(column) : null;
                 // PredictionEngine never disposes this row: the batch keeps no native object between runs.
-                _batch = new ScoringBatch(scorer.Session, 1, scorer.Columns.Features is not null, cacheTensors: false);
+                _batch = scorer.NewBatch(1, cacheTensors: false);
             }
         }
 

@@ -25,10 +25,10 @@ internal static class LinearProbe
 
     /// <summary>Fits <c>fc</c> of <paramref name="model"/> in place; the backbone is not changed.</summary>
     /// <returns>The fitted head's accuracy on the training rows it was fitted to.</returns>
-    public static double FitHead(ResNetModel model, BatchFeeder training, TrainingSettings settings, Device device, CancellationToken cancellation)
+    public static double FitHead(ResNetModel model, BatchFeeder training, TrainingSettings settings, Device device, BFloat16Backbone? bfloat16, CancellationToken cancellation)
     {
         using var scope = NewDisposeScope();
-        var (features, targets) = ExtractFeatures(model, training, settings, device, cancellation);
+        var (features, targets) = ExtractFeatures(model, bfloat16, training, settings, device, cancellation);
         var mean = features.mean([0]);
         var std = features.std([0]).clamp_min(1e-6);
         var standardized = (features - mean) / std;
@@ -61,7 +61,7 @@ internal static class LinearProbe
         }
     }
 
-    private static (Tensor Features, Tensor Targets) ExtractFeatures(ResNetModel model, BatchFeeder training, TrainingSettings settings, Device device, CancellationToken cancellation)
+    private static (Tensor Features, Tensor Targets) ExtractFeatures(ResNetModel model, BFloat16Backbone? bfloat16, BatchFeeder training, TrainingSettings settings, Device device, CancellationToken cancellation)
     {
         model.eval();
         var features = new List<Tensor>();
@@ -71,7 +71,7 @@ internal static class LinearProbe
             foreach (var batch in training.ReadEpoch(0, train: false, cancellation))
             {
                 var (input, target) = batch.ToTensors(settings.ImageHeight, settings.ImageWidth, device);
-                features.Add(model.Features(input));
+                features.Add(bfloat16?.Features(input) ?? model.Features(input));
                 targets.Add(target);
                 input.Dispose();
             }

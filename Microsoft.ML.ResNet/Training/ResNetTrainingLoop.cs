@@ -102,9 +102,10 @@ internal sealed class ResNetTrainingLoop
                 : (checkpoint.CompletedEpochs, _settings.Epochs);
         }
 
+        using var bfloat16 = UsesBFloat16() ? BFloat16Backbone.Of(model, _device) : null;
         if (checkpoint is null && _settings.FitHeadFirst)
         {
-            LinearProbe.FitHead(model, training, _settings, _device, cancellation);
+            LinearProbe.FitHead(model, training, _settings, _device, bfloat16, cancellation);
         }
 
         var schedule = new LearningRateSchedule(_settings, stepsPerEpoch, scheduleStart, scheduleEnd);
@@ -113,7 +114,7 @@ internal sealed class ResNetTrainingLoop
         {
             for (var epoch = startEpoch; epoch < _settings.Epochs && !stoppedEarly; epoch++)
             {
-                var summary = TrainEpoch(model, optimizer, training, schedule, epoch, stepsPerEpoch, cancellation);
+                var summary = TrainEpoch(model, bfloat16, optimizer, training, schedule, epoch, stepsPerEpoch, cancellation);
                 double? validationAccuracy = null;
                 double? validationLoss = null;
                 if (validation is not null)
@@ -200,7 +201,7 @@ internal sealed class ResNetTrainingLoop
     /// <summary>Only fc learns in this epoch: always with a frozen backbone, and during head warm-up.</summary>
     private bool HeadOnly(int epoch) => _settings.FreezeBackbone || epoch < _settings.HeadWarmupEpochs;
 
-    private EpochSummary TrainEpoch(ResNetModel model, OptimizerHelper optimizer, BatchFeeder training, LearningRateSchedule schedule, int epoch, int stepsPerEpoch, CancellationToken cancellation)
+    private EpochSummary TrainEpoch(ResNetModel model, BFloat16Backbone? bfloat16, OptimizerHelper optimizer, BatchFeeder training, LearningRateSchedule schedule, int epoch, int stepsPerEpoch, CancellationToken cancellation)
     {
         var headOnly = HeadOnly(epoch);
         SetTrainingMode(model, headOnly);
@@ -226,7 +227,7 @@ internal sealed class ResNetTrainingLoop
                 group.LearningRate = learningRate * _groupRateFactors[groupIndex++];
             }
 
-            var logits = Forward(model, input, headOnly);
+            var logits = Forward(model, bfloat16, input, headOnly);
             var loss = nn.functional.cross_entropy(logits, target, label_smoothing: _settings.LabelSmoothing);
             var lossValue = loss.item<float>();
             if (!float.IsFinite(lossValue))
@@ -257,21 +258,34 @@ internal sealed class ResNetTrainingLoop
         return new EpochSummary(epoch + 1, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), null, null, seen / total.Elapsed.TotalSeconds, waiting.Elapsed / total.Elapsed);
     }
 
-    private Tensor Forward(ResNetModel model, Tensor input, bool headOnly)
+    private Tensor Forward(ResNetModel model, BFloat16Backbone? bfloat16, Tensor input, bool headOnly)
     {
         if (!headOnly)
         {
-            return model.fc.call(model.Features(input, _settings.FrozenStages));
+            return bfloat16 is null || _settings.FrozenStages == 0
+                ? model.fc.call(model.Features(input, _settings.FrozenStages))
+                : model.fc.call(model.FeaturesFrom(bfloat16.StagesOutput(input, _settings.FrozenStages), _settings.FrozenStages));
         }
 
         // A frozen backbone needs no graph: only fc learns, which also makes the step much cheaper.
         Tensor features;
         using (no_grad())
         {
-            features = model.Features(input);
+            features = bfloat16?.Features(input) ?? model.Features(input);
         }
 
         return model.fc.call(features);
+    }
+
+    /// <summary>
+    /// The passes that run on unchanging weights (frozen stages, a frozen backbone, the head's feature pass) go through a
+    /// bfloat16 copy when asked, or by default on a CPU that computes bfloat16 natively; only they, so a run with every stage
+    /// learning gains nothing from it and makes no copy.
+    /// </summary>
+    private bool UsesBFloat16()
+    {
+        var frozenPasses = _settings.FrozenStages > 0 || _settings.FreezeBackbone || _settings.HeadWarmupEpochs > 0 || _settings.FitHeadFirst;
+        return frozenPasses && (_settings.UseBFloat16 ?? (_device.type == DeviceType.CPU && BFloat16Support.IsNative));
     }
 
     /// <summary>Train mode, except that frozen modules keep their BatchNorm statistics (eval mode): the whole backbone

@@ -80,6 +80,9 @@ internal sealed record TrainingSettings
     /// <summary>Head-only epochs at the start (backbone frozen in eval mode), before end-to-end fine-tuning.</summary>
     public int HeadWarmupEpochs { get; init; }
 
+    /// <summary>Run the passes on unchanging weights in bfloat16 (<see cref="BFloat16Backbone"/>); null means where the CPU computes it natively.</summary>
+    public bool? UseBFloat16 { get; init; }
+
     /// <summary>The backbone's learning rate as a fraction of the head's.</summary>
     public double BackboneLearningRateFactor { get; init; } = 1;
 

@@ -38,7 +38,7 @@ internal sealed class CommandLineArgs
             },
             [Export] = new Dictionary<string, string?>
             {
-                ["model"] = "model.zip", ["output"] = "model.onnx",
+                ["model"] = "model.zip", ["output"] = "model.onnx", ["triton"] = "folder",
             },
             [Help] = new Dictionary<string, string?>(),
         };

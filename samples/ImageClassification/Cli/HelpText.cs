@@ -48,6 +48,8 @@ internal static class HelpText
           export     Write the ONNX file of a saved model.
                        --model <model.zip>    default ./out/model.zip
                        --output <model.onnx>  default: next to the model
+                       --triton <folder>      instead, write a Triton model repository there
+                                              (<folder>/resnet: config.pbtxt, 1/model.onnx, labels.txt)
 
         Options of every command that reads images:
           --bad-images skip|fail  a file with an image extension that does not decode is skipped and
