@@ -39,7 +39,11 @@ public sealed class WebAppApiTests
         Assert.HasCount(5, predictions, "top 5 of the 5 classes");
         CollectionAssert.AreEquivalent(ServingFixtures.Labels, predictions.Select(p => p.Label).ToArray());
         CollectionAssert.AreEqual(predictions.OrderByDescending(p => p.Score).ToArray(), predictions, "best first");
-        Assert.IsFalse(body.TryGetProperty("heatmap", out _), "no heat map without the heat-map export");
+        var heatMap = body.GetProperty("heatmap").GetString()!;
+        StringAssert.StartsWith(heatMap, "data:image/png;base64,");
+        var png = Convert.FromBase64String(heatMap["data:image/png;base64,".Length..]);
+        using var drawn = Microsoft.ML.Data.MLImage.CreateFromStream(new MemoryStream(png));
+        Assert.AreEqual(224, drawn.Width, "the heat map is drawn over the uploaded photo at its size");
 
         // The same numbers as the library's predictor in this process.
         var ml = new MLContext(1);

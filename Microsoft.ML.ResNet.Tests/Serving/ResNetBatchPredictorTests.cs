@@ -52,6 +52,30 @@ public sealed class ResNetBatchPredictorTests
     }
 
     [TestMethod]
+    public async Task PredictAsync_IncludeHeatMap_DrawsThePredictedClassOverTheImageAndKeepsTheScores()
+    {
+        var ml = new MLContext(1);
+        var model = ResNetClassifierTransformer.Load(ml, ServingFixtures.ModelZip());
+        await using var plain = new ResNetBatchPredictor(ml, model);
+        await using var mapped = new ResNetBatchPredictor(ml, model, new ResNetPredictorOptions { IncludeHeatMap = true });
+        var photo = ScoringFixtures.PhotoPaths()[1];
+
+        var without = await plain.PredictAsync(File.ReadAllBytes(photo));
+        var with = await mapped.PredictAsync(File.ReadAllBytes(photo));
+        using var source = MLImage.CreateFromFile(photo);
+        var fromImage = await mapped.PredictAsync(source);
+
+        Assert.IsNull(without.HeatMapPng, "no heat map unless asked for");
+        Assert.IsNotNull(with.HeatMapPng);
+        CollectionAssert.AreEqual(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, with.HeatMapPng[..4]);
+        using var drawn = MLImage.CreateFromStream(new MemoryStream(with.HeatMapPng));
+        Assert.AreEqual((source.Width, source.Height), (drawn.Width, drawn.Height), "drawn at the image's own size");
+        Assert.AreNotEqual(0, drawn.Pixels.ToArray().Zip(source.Pixels.ToArray()).Count(p => p.First != p.Second), "the map changes the image");
+        CollectionAssert.AreEqual(without.Top.ToArray(), with.Top.ToArray(), "the heat-map graph scores as the plain one");
+        CollectionAssert.AreEqual(with.HeatMapPng, fromImage.HeatMapPng, "bytes and MLImage give the same picture");
+    }
+
+    [TestMethod]
     public async Task PredictAsync_ConcurrentCalls_CoalesceIntoFewerRuns()
     {
         var ml = new MLContext(1);
@@ -112,7 +136,10 @@ public sealed class ResNetBatchPredictorTests
 
         await predictor.DisposeAsync();
 
-        Assert.IsTrue(queued.All(t => t.IsCompletedSuccessfully), "queued calls are answered before dispose returns");
+        // Scored before dispose returned; the public result is built on a pool thread just after.
+        var answered = await Task.WhenAll(queued).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.IsTrue(answered.All(p => ServingFixtures.Labels.Contains(p.PredictedLabel)), "queued calls are answered, not cancelled");
+        Assert.AreEqual(1, predictor.Runs, "in one run");
         Assert.ThrowsExactly<ObjectDisposedException>(() => predictor.PredictAsync(image));
     }
 

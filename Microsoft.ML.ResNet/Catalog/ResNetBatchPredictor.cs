@@ -23,6 +23,9 @@ public sealed class ResNetBatchPredictor : IDisposable, IAsyncDisposable
 {
     private readonly ImagePixelReader _reader;
     private readonly DynamicBatcher _batcher;
+    private readonly bool _includeHeatMap;
+    private readonly int _heatMapHeight;
+    private readonly int _heatMapWidth;
 
     /// <summary>Creates a predictor over the ResNet classifier in <paramref name="model"/>.</summary>
     /// <param name="mlContext">Gives the GPU defaults (when <see cref="ResNetPredictorOptions.GpuDeviceId"/> is null) and the log.</param>
@@ -34,7 +37,6 @@ public sealed class ResNetBatchPredictor : IDisposable, IAsyncDisposable
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range; the parameter name is the option.</exception>
     /// <exception cref="ObjectDisposedException">The classifier was disposed.</exception>
     /// <exception cref="InvalidOperationException">The GPU asked for cannot be used and falling back to the CPU is off.</exception>
-    /// <exception cref="NotSupportedException"><see cref="ResNetPredictorOptions.IncludeHeatMap"/> is set: this build cannot export heat maps yet.</exception>
     public ResNetBatchPredictor(MLContext mlContext, ITransformer model, ResNetPredictorOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
@@ -42,21 +44,19 @@ public sealed class ResNetBatchPredictor : IDisposable, IAsyncDisposable
         var settings = options?.Clone() ?? new ResNetPredictorOptions();
         settings.Validate();
         var classifier = FindClassifier(model);
-        if (settings.IncludeHeatMap)
-        {
-            throw new NotSupportedException("IncludeHeatMap needs the heat-map export, which this build does not have yet.");
-        }
 
         // A session of its own, placed by the same rule as the classifier's (the options, else the MLContext's GPU
         // settings), whose threads do not spin between runs: the callers' threads decode images meanwhile.
         var host = HostSettings.From(mlContext);
         var placement = host.Resolve(settings.GpuDeviceId, settings.FallbackToCpu, intraOpNumThreads: null) with { SpinBetweenRuns = false };
-        var session = new OnnxScoringSession(classifier.ScoringOnnx, placement, host.Warn);
+        var onnx = settings.IncludeHeatMap ? classifier.OnnxWithHeatMaps() : classifier.ScoringOnnx;
+        var session = new OnnxScoringSession(onnx, placement, host.Warn);
         try
         {
             Labels = classifier.Labels;
             _reader = new ImagePixelReader(session.Info.Height, session.Info.Width);
-            _batcher = new DynamicBatcher(session, Labels, settings.MaxBatchSize, settings.MaxWait, settings.QueueCapacity, settings.TopK);
+            _batcher = new DynamicBatcher(session, Labels, settings.MaxBatchSize, settings.MaxWait, settings.QueueCapacity, settings.TopK, settings.IncludeHeatMap);
+            (_includeHeatMap, _heatMapHeight, _heatMapWidth) = (settings.IncludeHeatMap, session.Info.HeatMapHeight, session.Info.HeatMapWidth);
             Device = session.Device;
             Options = settings;
         }
@@ -100,7 +100,8 @@ public sealed class ResNetBatchPredictor : IDisposable, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(image);
         cancellationToken.ThrowIfCancellationRequested();
-        return Enqueue(_reader.Read(image, nameof(image)), cancellationToken);
+        var scored = Enqueue(_reader.Read(image, nameof(image)), cancellationToken);
+        return Finish(scored, _includeHeatMap ? map => HeatMapImage.RenderPng(image, map, _heatMapHeight, _heatMapWidth) : null);
     }
 
     /// <summary>Classifies an encoded image read to its end from <paramref name="image"/> (not closed).</summary>
@@ -120,7 +121,8 @@ public sealed class ResNetBatchPredictor : IDisposable, IAsyncDisposable
 
         using var buffer = new MemoryStream();
         await image.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
-        return await Enqueue(_reader.Read(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), nameof(image)), cancellationToken).ConfigureAwait(false);
+        var bytes = buffer.ToArray();
+        return await PredictAsync(bytes, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Classifies a decoded image; it is not disposed.</summary>
@@ -134,7 +136,14 @@ public sealed class ResNetBatchPredictor : IDisposable, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(image);
         cancellationToken.ThrowIfCancellationRequested();
-        return Enqueue(_reader.Read(image, nameof(image)), cancellationToken);
+        var scored = Enqueue(_reader.Read(image, nameof(image)), cancellationToken);
+        if (!_includeHeatMap)
+        {
+            return Finish(scored, render: null);
+        }
+
+        // The caller may dispose its image once this returns: the heat map is drawn over a copy.
+        return FinishOverCopy(scored, MLImage.CreateFromPixels(image.Width, image.Height, image.PixelFormat, image.Pixels));
     }
 
     /// <summary>Refuses new calls, finishes the queued ones, then frees the buffers and the session reference.</summary>
@@ -143,16 +152,22 @@ public sealed class ResNetBatchPredictor : IDisposable, IAsyncDisposable
     /// <summary>As <see cref="Dispose"/>, without blocking the caller while queued calls finish.</summary>
     public ValueTask DisposeAsync() => new(Task.Run(Dispose));
 
-    private Task<ResNetPrediction> Enqueue(float[] pixels, CancellationToken cancellationToken)
+    private Task<ScoredImage> Enqueue(float[] pixels, CancellationToken cancellationToken) =>
+        _batcher.Enqueue(new PendingPrediction(pixels, cancellationToken));
+
+    private async Task<ResNetPrediction> FinishOverCopy(Task<ScoredImage> scored, MLImage copy)
     {
-        var scored = _batcher.Enqueue(new PendingPrediction(pixels, cancellationToken));
-        return Finish(scored);
+        using (copy)
+        {
+            return await Finish(scored, map => HeatMapImage.RenderPng(copy, map, _heatMapHeight, _heatMapWidth)).ConfigureAwait(false);
+        }
     }
 
-    private static async Task<ResNetPrediction> Finish(Task<ScoredImage> scored)
+    /// <summary>The public result; the heat map is rendered here, on the caller's side, not in the batch loop.</summary>
+    private static async Task<ResNetPrediction> Finish(Task<ScoredImage> scored, Func<float[], byte[]>? render)
     {
         var image = await scored.ConfigureAwait(false);
-        return new ResNetPrediction(image.Top, heatMapPng: null);
+        return new ResNetPrediction(image.Top, image.HeatMap is { } map && render is not null ? render(map) : null);
     }
 
     private static ResNetClassifierTransformer FindClassifier(ITransformer model)

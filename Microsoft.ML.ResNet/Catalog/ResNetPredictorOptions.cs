@@ -24,8 +24,9 @@ public sealed class ResNetPredictorOptions
     public int TopK { get; set; } = PredictorDefaults.TopK;
 
     /// <summary>
-    /// Adds the class activation map of the predicted class, rendered over the image as a PNG, to each prediction.
-    /// Needs a model whose classifier can export heat maps. Default false.
+    /// Adds the predicted class's activation map, drawn over the image as a PNG (<see cref="HeatMapImage.RenderPng(byte[], ReadOnlySpan{float}, int, int, float)"/>),
+    /// to each prediction. The map comes from the same run as the scores (the graph with the <c>heatmaps</c> output added);
+    /// the PNG is drawn on the caller's side of the queue, not in the batch loop. Default false.
     /// </summary>
     public bool IncludeHeatMap { get; set; }
 

@@ -7,6 +7,8 @@ namespace Microsoft.ML.ResNet.Scoring;
 /// background thread takes the first waiting request, waits up to <c>maxWait</c> from that request's arrival (or
 /// until <c>maxBatchSize</c> are waiting), then scores them in one run. The queue is bounded: a request beyond its
 /// capacity is refused at once. Disposing stops new requests, scores those already queued, then frees the buffers.
+/// With heat maps, each result carries the predicted class's map, copied out; rendering it is left to the caller's
+/// side, so the loop only runs the network.
 /// </summary>
 internal sealed class DynamicBatcher : IDisposable
 {
@@ -29,9 +31,10 @@ internal sealed class DynamicBatcher : IDisposable
     /// <param name="maxWait">How long the first request of a batch waits for company.</param>
     /// <param name="queueCapacity">Requests that may wait.</param>
     /// <param name="topK">Labels returned per request.</param>
-    public DynamicBatcher(OnnxScoringSession session, IReadOnlyList<string> labels, int maxBatchSize, TimeSpan maxWait, int queueCapacity, int topK)
+    /// <param name="withHeatMaps">Also return the predicted class's activation map (the session's graph must have them).</param>
+    public DynamicBatcher(OnnxScoringSession session, IReadOnlyList<string> labels, int maxBatchSize, TimeSpan maxWait, int queueCapacity, int topK, bool withHeatMaps)
     {
-        _batch = new ScoringBatch(session, maxBatchSize, withFeatures: false);
+        _batch = new ScoringBatch(session, maxBatchSize, withFeatures: false, withHeatMaps: withHeatMaps);
         _labels = labels;
         _topK = Math.Min(topK, labels.Count);
         _maxWaitTicks = (long)(maxWait.TotalSeconds * Stopwatch.Frequency);
@@ -197,11 +200,25 @@ internal sealed class DynamicBatcher : IDisposable
 
         for (var row = 0; row < requests.Count; row++)
         {
-            requests[row].Complete(new ScoredImage(Top(row)));
+            var (top, best) = Top(row);
+            requests[row].Complete(new ScoredImage(top, HeatMap(row, best)));
         }
     }
 
-    private ResNetLabelScore[] Top(int row)
+    /// <summary>The map of class <paramref name="label"/> for row <paramref name="row"/> of the last run, or null without heat maps.</summary>
+    private float[]? HeatMap(int row, int label)
+    {
+        if (_batch.HeatMaps.Length == 0)
+        {
+            return null;
+        }
+
+        var cells = _batch.HeatMaps.Length / (MaxBatchSize * _labels.Count);
+        return _batch.HeatMaps.AsSpan(((row * _labels.Count) + label) * cells, cells).ToArray();
+    }
+
+    /// <summary>The best labels of row <paramref name="row"/>, and the index of the best class.</summary>
+    private (ResNetLabelScore[] Top, int Best) Top(int row)
     {
         var classes = _labels.Count;
         var probabilities = _batch.Probabilities.AsSpan(row * classes, classes);
@@ -221,6 +238,6 @@ internal sealed class DynamicBatcher : IDisposable
             top[i] = new ResNetLabelScore(_labels[order[i]], probabilities[order[i]]);
         }
 
-        return top;
+        return (top, order[0]);
     }
 }

@@ -48,13 +48,25 @@ internal sealed class ModelHost : IHostedService, IAsyncDisposable
         {
             var ml = new MLContext();
             var model = ResNetClassifierTransformer.Load(ml, _settings.ModelPath);
-            _predictor = new ResNetBatchPredictor(ml, model, new ResNetPredictorOptions
+            var options = new ResNetPredictorOptions
             {
                 MaxBatchSize = _settings.MaxBatchSize,
                 MaxWait = TimeSpan.FromMilliseconds(_settings.MaxWaitMilliseconds),
                 QueueCapacity = _settings.QueueCapacity,
                 TopK = _settings.TopK,
-            });
+                IncludeHeatMap = _settings.HeatMap,
+            };
+            try
+            {
+                _predictor = new ResNetBatchPredictor(ml, model, options);
+            }
+            catch (Exception e) when (options.IncludeHeatMap && e is InvalidOperationException or NotSupportedException or InvalidDataException)
+            {
+                // A network whose head the heat-map graph cannot read still classifies: serve it without the maps.
+                _log.LogWarning("No heat maps for '{Path}' ({Reason}); serving predictions only.", _settings.ModelPath, e.Message);
+                options.IncludeHeatMap = false;
+                _predictor = new ResNetBatchPredictor(ml, model, options);
+            }
 
             // The predictor holds its own reference on the session: the loaded pipeline is not needed any more.
             (model as IDisposable)?.Dispose();

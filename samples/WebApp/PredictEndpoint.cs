@@ -3,7 +3,8 @@ using Microsoft.ML.ResNet;
 namespace WebApp;
 
 /// <summary>
-/// <c>POST /predict</c>: multipart field <c>image</c> -> <c>{"predictions":[{"label":..,"score":..},...]}</c>. Anything
+/// <c>POST /predict</c>: multipart field <c>image</c> -> <c>{"predictions":[{"label":..,"score":..},...],"heatmap":"data:image/png;base64,..."}</c>
+/// (the heat map unless the server runs with --no-heatmap). Anything
 /// wrong with the upload is a 400 whose JSON <c>error</c> says what; a full queue is a 503 with Retry-After; a model
 /// still loading is a 503. Nothing a client sends can stop the server.
 /// </summary>

@@ -3,8 +3,8 @@ using System.Globalization;
 namespace WebApp;
 
 /// <summary>The command line: <c>--model PATH</c>, <c>--max-upload-mb N</c>, <c>--max-batch N</c>, <c>--max-wait-ms N</c>,
-/// <c>--queue N</c>, <c>--top N</c>. Where to listen comes from ASP.NET Core's own settings (ASPNETCORE_URLS, --urls).</summary>
-internal sealed record ServerSettings(string ModelPath, long MaxUploadBytes, int MaxBatchSize, double MaxWaitMilliseconds, int QueueCapacity, int TopK)
+/// <c>--queue N</c>, <c>--top N</c>, <c>--no-heatmap</c>. Where to listen comes from ASP.NET Core's own settings (ASPNETCORE_URLS, --urls).</summary>
+internal sealed record ServerSettings(string ModelPath, long MaxUploadBytes, int MaxBatchSize, double MaxWaitMilliseconds, int QueueCapacity, int TopK, bool HeatMap)
 {
     /// <summary>The main job's output: what `dotnet run --project samples/ImageClassification` writes.</summary>
     public const string DefaultModelPath = "out/model.zip";
@@ -18,7 +18,8 @@ internal sealed record ServerSettings(string ModelPath, long MaxUploadBytes, int
         Positive(args, "--max-batch", 32),
         Positive(args, "--max-wait-ms", 2, allowZero: true),
         Positive(args, "--queue", 256),
-        Positive(args, "--top", 5));
+        Positive(args, "--top", 5),
+        !args.Contains("--no-heatmap"));
 
     private static string? Value(string[] args, string name)
     {
