@@ -24,7 +24,7 @@ internal sealed class ServingBenchmark : IBenchmark
 
     public string Description =>
         $"ResNet-34 one image per request from {string.Join('/', ClientCounts)} client threads: dynamic batching vs a pool of PredictionEngines vs an engine per request; "
-        + $"requests/s and p50/p99 latency at 32x32 and 224x224; [--requests-32 N] [--requests-224 N]; each case stops after {CaseTimeLimit.TotalSeconds} s.";
+        + $"requests/s and p50/p99 latency at 32x32 and 224x224; [--requests-32 N] [--requests-224 N] [--max-batch N] (the predictor's MaxBatchSize); each case stops after {CaseTimeLimit.TotalSeconds} s.";
 
     public bool NeedsTorch => true;
 
@@ -40,14 +40,15 @@ internal sealed class ServingBenchmark : IBenchmark
             foreach (var (size, fallback) in Sizes)
             {
                 var requests = BenchmarkArguments.PositiveInt(arguments, $"--requests-{size}", fallback);
+                var maxBatch = BenchmarkArguments.PositiveInt(arguments, "--max-batch", new ResNetPredictorOptions().MaxBatchSize);
                 var zip = SaveModel(folder, size, photos);
-                Console.WriteLine($"\n{size}x{size}: {requests} requests per case");
+                Console.WriteLine($"\n{size}x{size}: {requests} requests per case; predictor MaxBatchSize {maxBatch}");
                 Console.WriteLine($"{"clients",7} {"case",-22} {"done",5} {"requests/s",11} {"p50 ms",8} {"p99 ms",8}");
                 foreach (var clients in ClientCounts)
                 {
                     foreach (var kind in Enum.GetValues<Kind>())
                     {
-                        var result = Measure(kind, zip, photos, clients, requests) with { Size = size };
+                        var result = Measure(kind, zip, photos, clients, requests, maxBatch) with { Size = size };
                         results.Add(result);
                         Console.WriteLine($"{clients,7} {Label(kind),-22} {result.Done,5} {result.Throughput,11:F1} {result.P50,8:F2} {result.P99,8:F2}");
                     }
@@ -116,10 +117,12 @@ internal sealed class ServingBenchmark : IBenchmark
         return zip;
     }
 
-    private static Result Measure(Kind kind, string zip, string[] photos, int clients, int requests)
+    private static Result Measure(Kind kind, string zip, string[] photos, int clients, int requests, int maxBatch)
     {
         var ml = new MLContext(1);
-        using var predictor = kind == Kind.Batching ? new ResNetBatchPredictor(ml, ResNetClassifierTransformer.Load(ml, zip)) : null;
+        using var predictor = kind == Kind.Batching
+            ? new ResNetBatchPredictor(ml, ResNetClassifierTransformer.Load(ml, zip), new ResNetPredictorOptions { MaxBatchSize = maxBatch })
+            : null;
         var stock = kind == Kind.Batching ? null : ml.Model.Load(zip, out _);
         var shared = new PredictionEngineOptions { OwnsTransformer = false };
 
@@ -143,15 +146,15 @@ internal sealed class ServingBenchmark : IBenchmark
         }
 
         var handlers = Enumerable.Range(0, clients).Select(Client).ToArray();
-        foreach (var handler in handlers)
-        {
-            handler(photos[0]); // warm-up: JIT, ONNX Runtime's first-run allocations
-        }
+
+        // Warm-up, all clients at once: JIT, ONNX Runtime's first-run allocations at the batch sizes to come, and the
+        // predictor's image decoders (one per concurrent caller, made on first use).
+        RunClients(clients, c => handlers[c](photos[c % photos.Length]));
 
         var latencies = new List<double>[clients];
         var next = -1;
         var clock = Stopwatch.StartNew();
-        var threads = Enumerable.Range(0, clients).Select(c => new Thread(() =>
+        RunClients(clients, c =>
         {
             var mine = latencies[c] = [];
             int request;
@@ -161,7 +164,18 @@ internal sealed class ServingBenchmark : IBenchmark
                 handlers[c](photos[request % photos.Length]);
                 mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             }
-        })).ToArray();
+        });
+
+        var elapsed = clock.Elapsed.TotalSeconds;
+        (stock as IDisposable)?.Dispose();
+        var all = latencies.SelectMany(l => l).Order().ToArray();
+        return new Result(0, clients, kind, all.Length, all.Length / elapsed, Percentile(all, 0.50), Percentile(all, 0.99));
+    }
+
+    /// <summary>Runs <paramref name="client"/> on a thread of its own per client (as a server's request threads) and waits for all.</summary>
+    private static void RunClients(int clients, Action<int> client)
+    {
+        var threads = Enumerable.Range(0, clients).Select(c => new Thread(() => client(c))).ToArray();
         foreach (var thread in threads)
         {
             thread.Start();
@@ -171,11 +185,6 @@ internal sealed class ServingBenchmark : IBenchmark
         {
             thread.Join();
         }
-
-        var elapsed = clock.Elapsed.TotalSeconds;
-        (stock as IDisposable)?.Dispose();
-        var all = latencies.SelectMany(l => l).Order().ToArray();
-        return new Result(0, clients, kind, all.Length, all.Length / elapsed, Percentile(all, 0.50), Percentile(all, 0.99));
     }
 
     private static string Best(ScoreOutput output)
