@@ -1,16 +1,9 @@
 #!/usr/bin/env bash
-# Packs the library as the ResNetMl package into artifacts/packages (the local feed the repository's nuget.config
-# adds) and runs samples/PackageConsumer against it. Every pack gets a fresh prerelease version, so restore can
-# only take the package just packed: never an older copy of the same version in NuGet's cache.
+# Packs the library as the ResNetMl package into artifacts/packages (tools/pack-local.sh: a fresh prerelease version
+# each time, so restore can only take the package just packed) and runs samples/PackageConsumer against it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-feed=artifacts/packages
-version="0.1.0-local.$(date -u +%Y%m%d%H%M%S)"
-
-rm -f "$feed"/ResNetMl.*.nupkg          # earlier local packs: the feed holds the newest only
-dotnet pack Microsoft.ML.ResNet -c Release -o "$feed" -p:VersionSuffix="${version#0.1.0-}"
-test -s "$feed/ResNetMl.$version.nupkg" || { echo "dotnet pack did not write $feed/ResNetMl.$version.nupkg"; exit 1; }
-/usr/bin/python3 tools/package_check.py "$feed/ResNetMl.$version.nupkg"   # id, metadata, managed dependencies only
+version="$(tools/pack-local.sh | tail -n 1)"
 
 dotnet run -c Release --project samples/PackageConsumer -p:ResNetMlVersion="$version" \
     -- Microsoft.ML.ResNet.Tests/TestData/fashion-mnist

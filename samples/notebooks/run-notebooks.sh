@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Executes every samples/notebooks/NN-*.ipynb headlessly with dotnet-repl, in order (02 uses 01's model),
-# and fails on any cell error or on a chart cell without an image output.
-# Executed copies go to samples/notebooks/out/executed/. Usage: samples/notebooks/run-notebooks.sh [filter]
+# Regenerates the committed notebooks IN PLACE: packs the library into the local feed (tools/pack-local.sh), executes
+# every samples/notebooks/NN-*.ipynb headlessly with dotnet-repl, in order (02 uses 01's model), tidies the result
+# (tidy_notebook.py: no progress noise, no absolute paths) and checks it (check_notebook.py: no cell error, an image in
+# every chart cell). A notebook that passes replaces the committed one, outputs and charts included; one that fails
+# leaves it as it was. Executed copies and logs stay in samples/notebooks/out/executed/.
+# Usage: samples/notebooks/run-notebooks.sh [filter]   (part of a name, e.g. 02)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -12,8 +15,8 @@ mkdir -p "$executed"
 
 cd "$root"
 dotnet tool restore >/dev/null
-# The notebooks reference the library's build output (see their first cell).
-dotnet build Microsoft.ML.ResNet -c Release -nologo -v quiet
+# The notebooks reference the library as the ResNetMl package, version 0.1.0-*: the newest pack on the local feed.
+echo "packed ResNetMl $(tools/pack-local.sh 2>/dev/null | tail -n 1)"
 
 failed=0
 cd "$here"  # relative paths in the notebooks are relative to their folder
@@ -23,6 +26,7 @@ for notebook in [0-9][0-9]-*.ipynb; do
     fi
 
     out="$executed/$notebook"
+    rm -f "$out"
     start=$(date +%s)
     set +e
     # dotnet-repl targets an older runtime; roll forward to the installed one.
@@ -38,10 +42,12 @@ for notebook in [0-9][0-9]-*.ipynb; do
         continue
     fi
 
+    /usr/bin/python3 "$here/tidy_notebook.py" "$out" "$root"
     if /usr/bin/python3 "$here/check_notebook.py" "$out" && [[ $rc -eq 0 ]]; then
-        echo "PASS $notebook (${seconds}s)"
+        cp "$out" "$here/$notebook.tmp" && mv "$here/$notebook.tmp" "$here/$notebook"
+        echo "PASS $notebook (${seconds}s): outputs written to samples/notebooks/$notebook"
     else
-        echo "FAIL $notebook: dotnet-repl exit $rc (${seconds}s)"
+        echo "FAIL $notebook: dotnet-repl exit $rc (${seconds}s); samples/notebooks/$notebook left as it was"
         failed=1
     fi
 done
