@@ -26,6 +26,12 @@ internal static class TestPaths
 
     public static string Tools => Path.Combine(AppContext.BaseDirectory, "tools");
 
+    /// <summary>The repository's root: the tests run from Microsoft.ML.ResNet.Tests/bin/CONFIGURATION/TFM/.</summary>
+    public static string RepositoryRoot => Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", ".."));
+
+    /// <summary>The build configuration the tests were built in ("Release", "Debug"), for finding sibling projects' output.</summary>
+    public static string Configuration => new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
+
     /// <summary>A fresh folder under the system temp folder; the caller deletes it.</summary>
     public static string NewTempFolder()
     {

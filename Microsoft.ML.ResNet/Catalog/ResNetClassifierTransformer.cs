@@ -86,6 +86,9 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     /// <summary>The scoring core (tests look at its session's references).</summary>
     internal ResNetScorer Scorer => _scorer;
 
+    /// <summary>The ONNX bytes its session runs, for another session on another device (ResNetBatchPredictor).</summary>
+    internal byte[] ScoringOnnx => _onnx;
+
     /// <summary>Always true: rows can be scored one at a time (PredictionEngine).</summary>
     public bool IsRowToRowMapper => true;
 

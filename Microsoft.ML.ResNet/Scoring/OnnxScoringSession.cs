@@ -157,6 +157,10 @@ internal sealed class OnnxScoringSession : IDisposable
             // at batch 1, 40.3 with one thread per logical CPU).
             IntraOpNumThreads = options.IntraOpNumThreads ?? Environment.ProcessorCount,
         };
+        if (!options.SpinBetweenRuns)
+        {
+            sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        }
 
         return sessionOptions;
     }
