@@ -11,9 +11,12 @@ using static TorchSharp.torch;
 namespace ResNetBenchmarks;
 
 /// <summary>
-/// ResNet-34 training throughput at 64x64, batch 32, SGD (Nesterov 0.9, wd 5e-4), 10 classes: our
-/// TorchSharp step on a fixed batch and through the real IDataView feeder, against PyTorch's
-/// tools/pytorch_train_benchmark.py (same model, batch, optimizer, 2 threads) in the same run.
+/// ResNet-34 training throughput at 64x64, batch 32, SGD (Nesterov 0.9, wd 5e-4), 10 classes: our TorchSharp step on a
+/// fixed batch (NCHW and channels-last) and through the real IDataView feeder, against PyTorch's
+/// tools/pytorch_train_benchmark.py (same model, batch, optimizer, 2 threads; its default NCHW FP32, channels-last, and
+/// autocast BF16 with channels-last where the CPU computes BF16) in the same run. The variants run in interleaved rounds
+/// (each round runs every variant once), so a machine that slows down mid-run slows all of them alike; each figure is the
+/// median over the rounds.
 /// </summary>
 internal sealed class TrainingBenchmark : IBenchmark
 {
@@ -26,15 +29,18 @@ internal sealed class TrainingBenchmark : IBenchmark
 
     public string Name => "training";
 
-    public string Description => "ResNet-34 training images/s (64x64, batch 32, SGD) vs PyTorch; data-feeding share of step time. Options: --steps N --threads N --size N";
+    public string Description =>
+        "ResNet-34 training images/s (64x64, batch 32, SGD) vs PyTorch (FP32, channels-last, autocast BF16), interleaved rounds, medians; data-feeding share of step time. Options: --steps N (per round) --rounds N --threads N --size N";
 
     public void Run(string[] arguments)
     {
         var steps = Option(arguments, "--steps", 20);
+        var rounds = Option(arguments, "--rounds", 3);
         var threads = Option(arguments, "--threads", 2);
         var size = Option(arguments, "--size", Size);
         torch.set_num_threads(threads);
-        Console.WriteLine($"libtorch threads: {torch.get_num_threads()}, OMP_WAIT_POLICY: {OpenMpPolicy} (both), steps: {steps}, warm-up: {Warmup}, size: {size}");
+        Console.WriteLine(CpuInfo.Summary);
+        Console.WriteLine($"libtorch threads: {torch.get_num_threads()}, OMP_WAIT_POLICY: {OpenMpPolicy} (both), {rounds} rounds x {steps} timed steps per variant after {Warmup} warm-up steps, size: {size}");
 
         if (arguments.Contains("--probe"))
         {
@@ -42,17 +48,62 @@ internal sealed class TrainingBenchmark : IBenchmark
             return;
         }
 
-        var fixedBatch = MeasureFixedBatch(steps, size);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"TorchSharp (fixed batch)        {fixedBatch,8:0.0} images/s"));
+        var bf16 = CpuInfo.Has("avx512_bf16") || CpuInfo.Has("amx_bf16");
+        var variants = new List<(string Name, Func<double?> Measure)>
+        {
+            ("TorchSharp FP32 NCHW", () => MeasureFixedBatch(steps, size, channelsLast: false)),
+            ("TorchSharp FP32 channels-last", () => MeasureFixedBatch(steps, size, channelsLast: true)),
+            ("PyTorch FP32 NCHW (default)", () => MeasurePyTorch(steps, size, string.Empty)),
+            ("PyTorch FP32 channels-last", () => MeasurePyTorch(steps, size, "--channels-last")),
+        };
+        if (bf16)
+        {
+            variants.Add(("PyTorch BF16 autocast + channels-last", () => MeasurePyTorch(steps, size, "--channels-last --bf16")));
+        }
 
-        var (fed, dataShare) = MeasureThroughFeeder(steps, size);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"TorchSharp (PNG IDataView feed) {fed,8:0.0} images/s, data wait {dataShare:P1} of step time"));
+        var figures = variants.ToDictionary(v => v.Name, _ => new List<double>());
+        for (var round = 1; round <= rounds; round++)
+        {
+            foreach (var (name, measure) in variants)
+            {
+                if (measure() is { } imagesPerSecond)
+                {
+                    figures[name].Add(imagesPerSecond);
+                }
+            }
 
-        var pytorch = MeasurePyTorch(steps, size);
-        Console.WriteLine(pytorch is { } p
-            ? string.Create(CultureInfo.InvariantCulture, $"PyTorch (python3-torch)         {p,8:0.0} images/s\nratio TorchSharp/PyTorch: fixed {fixedBatch / p:0.00}x, feeder {fed / p:0.00}x")
-            : "PyTorch: not measured (see above)");
+            Console.WriteLine($"round {round}: " + string.Join(", ", variants.Select(v => figures[v.Name].Count == round ? $"{figures[v.Name][^1]:0.0}" : "-")));
+        }
+
+        var (fed, dataShare) = MeasureThroughFeeder(steps * rounds, size);
+        Console.WriteLine();
+        foreach (var (name, _) in variants)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-40} {Median(figures[name]),8:0.0} images/s (median of {figures[name].Count})"));
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"TorchSharp through the PNG IDataView feeder",-40} {fed,8:0.0} images/s, data wait {dataShare:P1} of step time ({steps * rounds} steps)"));
+        var pytorch = Median(figures["PyTorch FP32 NCHW (default)"]);
+        var pytorchBest = figures.Where(f => f.Key.StartsWith("PyTorch", StringComparison.Ordinal) && f.Value.Count > 0).Select(f => Median(f.Value)).DefaultIfEmpty(double.NaN).Max();
+        var ours = Median(figures["TorchSharp FP32 NCHW"]);
+        Console.WriteLine(bf16
+            ? string.Create(CultureInfo.InvariantCulture, $"BF16: TorchSharp has no BF16 training step (only frozen passes run in BF16); PyTorch's best here: {pytorchBest:0.0} images/s, ours/PyTorch best {ours / pytorchBest:0.00}x")
+            : "BF16: this CPU has neither AVX512-BF16 nor AMX; not measured");
+        Console.WriteLine(double.IsNaN(pytorch)
+            ? "PyTorch: not measured (see above)"
+            : string.Create(CultureInfo.InvariantCulture, $"ratio TorchSharp/PyTorch: fixed {ours / pytorch:0.00}x, feeder {fed / pytorch:0.00}x"));
     }
+
+    /// <summary>
+    /// A channels-last (NHWC) copy of a 4-D tensor, the layout oneDNN computes convolutions in: TorchSharp 0.107 has no
+    /// memory_format argument, so this is what PyTorch does underneath (NCHW dimensions over NHWC storage). Measured here
+    /// only: on the AMD EPYC it gave TorchSharp's step nothing consistent (54-77 against 55-59 images/s NCHW), and
+    /// TorchSharp writes no non-contiguous tensor to a checkpoint, so the trainer keeps NCHW.
+    /// </summary>
+    private static Tensor ChannelsLast(Tensor tensor) => tensor.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+
+    private static double Median(List<double> values) =>
+        values.Count == 0 ? double.NaN : values.Order().ElementAt(values.Count / 2) / 2 + values.Order().ElementAt((values.Count - 1) / 2) / 2;
 
     private static void Probe(int size)
     {
@@ -84,13 +135,24 @@ internal sealed class TrainingBenchmark : IBenchmark
         Time("model fwd+bwd train", () => nn.functional.cross_entropy(model.call(input), target).backward());
     }
 
-    private static double MeasureFixedBatch(int steps, int size)
+    private static double? MeasureFixedBatch(int steps, int size, bool channelsLast)
     {
         manual_seed(1234);
         using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet34, Classes));
         model.train();
+        if (channelsLast)
+        {
+            using var noGrad = no_grad();
+            foreach (var weight in model.parameters().Where(p => p.dim() == 4))
+            {
+                using var restrided = ChannelsLast(weight);
+                weight.set_(restrided);
+            }
+        }
+
         using var optimizer = optim.SGD(model.parameters(), 0.01, momentum: 0.9, weight_decay: 5e-4, nesterov: true);
-        using var input = randn(Batch, 3, size, size);
+        using var pixels = randn(Batch, 3, size, size);
+        using var input = channelsLast ? ChannelsLast(pixels) : pixels.alias();
         using var target = randint(0, Classes, [Batch], dtype: ScalarType.Int64);
 
         void Step()
@@ -156,10 +218,10 @@ internal sealed class TrainingBenchmark : IBenchmark
         return (epoch.ImagesPerSecond, epoch.DataWaitFraction);
     }
 
-    private static double? MeasurePyTorch(int steps, int size)
+    private static double? MeasurePyTorch(int steps, int size, string flags)
     {
         var script = Path.Combine(AppContext.BaseDirectory, "tools", "pytorch_train_benchmark.py");
-        var start = new ProcessStartInfo("/usr/bin/python3", $"\"{script}\" --steps {steps}")
+        var start = new ProcessStartInfo("/usr/bin/python3", $"\"{script}\" --steps {steps} {flags}")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -73,7 +73,7 @@ internal sealed class TransferBenchmark : IBenchmark
         var epochs = IntOption(arguments, "--epochs", TrainSettings.FromScratch.Epochs);
         var perLabel = IntOption(arguments, "--per-label", int.MaxValue);
         int? builtInThreads = BenchmarkArguments.Value(arguments, "--builtin-threads") is null ? null : IntOption(arguments, "--builtin-threads", 1);
-        Console.WriteLine($"CPU: {CpuModelName()} ({Environment.ProcessorCount} logical cores)");
+        Console.WriteLine(CpuInfo.Summary);
         if (perLabel != int.MaxValue)
         {
             Console.WriteLine($"SMOKE RUN: at most {perLabel} training images per label; figures are not comparable.");
@@ -264,22 +264,6 @@ internal sealed class TransferBenchmark : IBenchmark
             : string.Empty;
         var extra = string.Concat(results.Skip(3).Select(r => $"; {Part(r)}"));
         return $"transfer {dataSet.Name}: {Part(builtIn)}; {Part(fineTuned)}{ratio}; {Part(scratch)}{extra}";
-    }
-
-    /// <summary>The "model name" line of /proc/cpuinfo (Linux), else the architecture.</summary>
-    private static string CpuModelName()
-    {
-        const string cpuInfo = "/proc/cpuinfo";
-        if (File.Exists(cpuInfo))
-        {
-            var line = File.ReadLines(cpuInfo).FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
-            if (line is not null)
-            {
-                return line[(line.IndexOf(':') + 1)..].Trim();
-            }
-        }
-
-        return System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString();
     }
 
     private static int IntOption(string[] arguments, string name, int fallback)
