@@ -17,16 +17,32 @@ public sealed class BFloat16BackboneTests
     // Fine-tuning from such passes reached the float32 run's accuracy on both committed sets (TransferBenchmark).
     private const double RelativeErrorLimit = 0.06;
 
+    // One ImageNet network and one batch of photos for the class: loading them is most of each test's time.
+    private static ResNetModel s_model = null!;
+    private static Tensor s_photos = null!;
+
     public TestContext TestContext { get; set; } = null!;
+
+    [ClassInitialize]
+    public static void LoadNetworkAndPhotos(TestContext _)
+    {
+        s_model = ImageNetModel();
+        s_photos = Photos();
+    }
+
+    [ClassCleanup]
+    public static void DisposeNetworkAndPhotos()
+    {
+        s_photos.Dispose();
+        s_model.Dispose();
+    }
 
     [TestMethod]
     public void Features_ImageNetNetworkOnRealPhotos_MatchFloat32WithinBFloat16Rounding()
     {
-        using var model = ImageNetModel();
-        using var input = Photos();
-        using var bfloat16 = BFloat16Backbone.Of(model, CPU);
-        using var expected = Float32(() => model.Features(input));
-        using var actual = bfloat16.Features(input);
+        using var bfloat16 = BFloat16Backbone.Of(s_model, CPU);
+        using var expected = Float32(() => s_model.Features(s_photos));
+        using var actual = bfloat16.Features(s_photos);
 
         AssertClose(expected, actual, "pooled features");
     }
@@ -34,11 +50,9 @@ public sealed class BFloat16BackboneTests
     [TestMethod]
     public void StagesOutput_FrozenStagesOnRealPhotos_MatchFloat32WithinBFloat16Rounding()
     {
-        using var model = ImageNetModel();
-        using var input = Photos();
-        using var bfloat16 = BFloat16Backbone.Of(model, CPU);
-        using var expected = Float32(() => model.StagesOutput(input, 3));
-        using var actual = bfloat16.StagesOutput(input, 3);
+        using var bfloat16 = BFloat16Backbone.Of(s_model, CPU);
+        using var expected = Float32(() => s_model.StagesOutput(s_photos, 3));
+        using var actual = bfloat16.StagesOutput(s_photos, 3);
 
         CollectionAssert.AreEqual(expected.shape, actual.shape);
         AssertClose(expected, actual, "the output of the stem, layer1 and layer2");
@@ -47,14 +61,13 @@ public sealed class BFloat16BackboneTests
     [TestMethod]
     public void Of_ImageNetNetwork_LeavesTheNetworkFloat32AndUnchanged()
     {
-        using var model = ImageNetModel();
-        var before = model.state_dict().ToDictionary(e => e.Key, e => (e.Value.dtype, Values: e.Value.to_type(ScalarType.Float64).data<double>().ToArray()));
+        var before = s_model.state_dict().ToDictionary(e => e.Key, e => (e.Value.dtype, Values: e.Value.to_type(ScalarType.Float64).data<double>().ToArray()));
 
-        using (BFloat16Backbone.Of(model, CPU))
+        using (BFloat16Backbone.Of(s_model, CPU))
         {
         }
 
-        foreach (var (key, value) in model.state_dict())
+        foreach (var (key, value) in s_model.state_dict())
         {
             Assert.AreEqual(before[key].dtype, value.dtype, $"'{key}' changed type.");
             CollectionAssert.AreEqual(before[key].Values, value.to_type(ScalarType.Float64).data<double>().ToArray(), $"'{key}' changed.");

@@ -81,11 +81,9 @@ internal sealed class Int8Benchmark : IBenchmark
 
     private static void PrintCpu()
     {
-        var model = File.Exists("/proc/cpuinfo")
-            ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim()
-            : null;
-        Console.WriteLine($"CPU: {model ?? "unknown"}; VNNI: {(Vnni.Present ? $"yes ({string.Join(", ", Vnni.Flags)})" : "no")}");
-        if (!Vnni.Present)
+        var vnni = CpuInfo.Has("avx512_vnni") || CpuInfo.Has("avx_vnni");
+        Console.WriteLine($"{CpuInfo.Summary}; VNNI: {(vnni ? "yes" : "no")}");
+        if (!vnni)
         {
             Console.WriteLine("Note: this CPU has no VNNI; the INT8 model runs correctly but may be no faster than FP32.");
         }

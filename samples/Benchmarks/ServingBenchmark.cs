@@ -33,7 +33,7 @@ internal sealed class ServingBenchmark : IBenchmark
         var photos = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "photos"), "*.png").Order(StringComparer.Ordinal).ToArray();
         var folder = Path.Combine(Path.GetTempPath(), "resnetml-serving-benchmark", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(folder);
-        Console.WriteLine($"CPU: {CpuName()}, {Environment.ProcessorCount} logical CPUs; {photos.Length} photos (224x224 PNG), read from disk per request");
+        Console.WriteLine($"{CpuInfo.Summary}; {photos.Length} photos (224x224 PNG), read from disk per request");
         try
         {
             var results = new List<Result>();
@@ -200,13 +200,6 @@ internal sealed class ServingBenchmark : IBenchmark
 
     private static double Percentile(double[] sorted, double fraction) =>
         sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(fraction * sorted.Length) - 1)];
-
-    private static string CpuName()
-    {
-        const string cpuInfo = "/proc/cpuinfo";
-        var line = File.Exists(cpuInfo) ? File.ReadLines(cpuInfo).FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal)) : null;
-        return line?.Split(':', 2)[1].Trim() ?? System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString();
-    }
 
     private sealed record Result(int Size, int Clients, Kind Kind, int Done, double Throughput, double P50, double P99);
 
