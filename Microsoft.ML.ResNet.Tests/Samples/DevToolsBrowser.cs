@@ -144,20 +144,7 @@ internal sealed partial class DevToolsBrowser : IDisposable
         _stop.Cancel();
         _socket.Abort();
         _socket.Dispose();
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                _process.WaitForExit(10_000);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-            // It exited between the check and the kill.
-        }
-
-        _process.Dispose();
+        ChildProcess.Stop(_process);
         try
         {
             _receiving?.Wait(TimeSpan.FromSeconds(5));

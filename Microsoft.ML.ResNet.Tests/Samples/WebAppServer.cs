@@ -103,20 +103,7 @@ internal sealed partial class WebAppServer : IDisposable
 
     public void Dispose()
     {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                _process.WaitForExit(10_000);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-            // It exited between the check and the kill.
-        }
-
-        _process.Dispose();
+        ChildProcess.Stop(_process);
     }
 
     private async Task WaitReadyAsync()
