@@ -33,9 +33,9 @@ internal static class SampleApp
                     + "of ML.NET's Microsoft.ML.DnnImageFeaturizer.ResNet18 package, basic blocks 2/2/2/3) and is fine-tuned: the head "
                     + "fitted to its features first, then 3 epochs end to end (stem, layer1, layer2 frozen), batch 32, AdamW, images "
                     + "upscaled to 4x their size (112 to 224 pixels).")
-                .WithExample("train", "--data", "photos", "--epochs", "10", "--image-size", "128")
-                .WithExample("train", "--data", "photos", "--arch", "resnet18", "--weights", "resnet18.pth")
-                .WithExample("train", "--from-scratch");
+                .WithExample(Train, "--data", "photos", "--epochs", "10", "--image-size", "128")
+                .WithExample(Train, "--data", "photos", "--arch", "resnet18", "--weights", "resnet18.pth")
+                .WithExample(Train, "--from-scratch");
             config.AddCommand<EvaluateCommand>("evaluate")
                 .WithDescription("Metrics of a saved model on a labelled folder.")
                 .WithExample("evaluate", "--model", "out/model.int8.zip");
