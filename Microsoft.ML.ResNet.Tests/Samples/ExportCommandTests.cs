@@ -3,7 +3,6 @@ using ImageClassification.Commands;
 using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.ResNet.Export;
-using Microsoft.ML.ResNet.Modeling;
 
 namespace Microsoft.ML.ResNet.Tests.Samples;
 
@@ -11,16 +10,14 @@ namespace Microsoft.ML.ResNet.Tests.Samples;
 [TestClass]
 public sealed class ExportCommandTests : TempFolderTest
 {
-    private const int Size = 32;
-
     [TestMethod]
     public void Run_SavedPipeline_WritesTheClassifiersOnnxFile()
     {
-        var (zip, expected) = SavedPipeline();
+        var (zip, expected) = SavedPipeline.Create(Folder);
         var onnx = Path.Combine(Folder, "exported.onnx");
         var (console, text) = PlainConsole.Create();
 
-        var exit = ExportCommand.Run(CommandLineArgs.Parse(["export", "--model", zip, "--output", onnx]), console);
+        var exit = new ExportCommand(console).Run(new ExportCommandSettings { Model = zip, Output = onnx });
 
         Assert.AreEqual(0, exit, text.ToString());
         CollectionAssert.AreEqual(expected, File.ReadAllBytes(onnx), "the file SaveOnnx writes");
@@ -37,17 +34,17 @@ public sealed class ExportCommandTests : TempFolderTest
     [TestMethod]
     public void Run_Int8_WritesInt8OnnxAndZipNextToTheModel()
     {
-        var (zip, _) = SavedPipeline();
+        var (zip, _) = SavedPipeline.Create(Folder);
         var (console, text) = PlainConsole.Create();
 
-        var exit = ExportCommand.Run(CommandLineArgs.Parse(["export", "--model", zip, "--int8", "--data", TestPaths.FashionMnistTrain]), console);
+        var exit = new ExportCommand(console).Run(new ExportCommandSettings { Model = zip, Int8 = true, Data = TestPaths.FashionMnistTrain });
 
         Assert.AreEqual(0, exit, text.ToString());
         var int8Zip = Path.Combine(Folder, "model.int8.zip");
         Assert.IsTrue(File.Exists(Path.Combine(Folder, "model.int8.onnx")), text.ToString());
         StringAssert.Contains(text.ToString(), "calibrated on 200 images");
         var ml = new MLContext(1);
-        var images = ml.Data.LoadFromEnumerable(Directory.GetFiles(Path.Combine(TestPaths.FashionMnistTest, "Bag"), "*.png").Take(5).Select(f => new ImageRow { ImagePath = f }).ToArray());
+        var images = ml.Data.LoadFromEnumerable(Directory.GetFiles(Path.Combine(TestPaths.FashionMnistTest, "Bag"), "*.png").Take(5).Select(f => new SavedPipeline.ImageRow { ImagePath = f }).ToArray());
         var stock = ml.Model.Load(int8Zip, out _);
         Assert.AreEqual(5, stock.Transform(images).GetColumn<string>("PredictedLabel").Count(l => l is "Bag" or "Trouser"));
         (stock as IDisposable)?.Dispose();
@@ -60,11 +57,11 @@ public sealed class ExportCommandTests : TempFolderTest
     [TestMethod]
     public void Run_Triton_WritesARepositoryAroundTheClassifiersOnnxFile()
     {
-        var (zip, expected) = SavedPipeline();
+        var (zip, expected) = SavedPipeline.Create(Folder);
         var repository = Path.Combine(Folder, "triton");
         var (console, text) = PlainConsole.Create();
 
-        var exit = ExportCommand.Run(CommandLineArgs.Parse(["export", "--model", zip, "--triton", repository]), console);
+        var exit = new ExportCommand(console).Run(new ExportCommandSettings { Model = zip, Triton = repository });
 
         Assert.AreEqual(0, exit, text.ToString());
         var model = Path.Combine(repository, "resnet");
@@ -77,11 +74,11 @@ public sealed class ExportCommandTests : TempFolderTest
     [TestMethod]
     public void Run_OutputInAMissingFolder_ThrowsNamingThePath()
     {
-        var (zip, _) = SavedPipeline();
+        var (zip, _) = SavedPipeline.Create(Folder);
         var onnx = Path.Combine(Folder, "missing", "exported.onnx");
 
         var error = Assert.ThrowsExactly<DirectoryNotFoundException>(
-            () => ExportCommand.Run(CommandLineArgs.Parse(["export", "--model", zip, "--output", onnx]), PlainConsole.Create().Console));
+            () => new ExportCommand(PlainConsole.Create().Console).Run(new ExportCommandSettings { Model = zip, Output = onnx }));
 
         StringAssert.Contains(error.Message, onnx);
     }
@@ -95,42 +92,10 @@ public sealed class ExportCommandTests : TempFolderTest
         ml.Model.Save(ml.Transforms.CopyColumns("Copy", "Text").Fit(data), data.Schema, zip);
 
         var error = Assert.ThrowsExactly<InvalidDataException>(
-            () => ExportCommand.Run(CommandLineArgs.Parse(["export", "--model", zip]), PlainConsole.Create().Console));
+            () => new ExportCommand(PlainConsole.Create().Console).Run(new ExportCommandSettings { Model = zip }));
 
         StringAssert.Contains(error.Message, zip);
         Assert.IsFalse(File.Exists(Path.ChangeExtension(zip, ".onnx")));
-    }
-
-    /// <summary>LoadImages -> ResizeImages -> ExtractPixels -> a 2-class ResNet-18 from our exporter -> MapKeyToValue, saved;
-    /// with the bytes the classifier's own SaveOnnx writes.</summary>
-    private (string Zip, byte[] Onnx) SavedPipeline()
-    {
-        var network = Path.Combine(Folder, "network.onnx");
-        using (var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 2)))
-        {
-            ResNetOnnxExporter.Export(model, network, new OnnxExportOptions { Labels = ["Bag", "Trouser"], InputHeight = Size, InputWidth = Size, IncludeFeatures = true });
-        }
-
-        var ml = new MLContext(1);
-        var images = ml.Data.LoadFromEnumerable(new[] { new ImageRow { ImagePath = Directory.GetFiles(Path.Combine(TestPaths.FashionMnistTrain, "Bag"), "*.png")[0] } });
-        var fitted = ml.Transforms.LoadImages("Image", imageFolder: null, nameof(ImageRow.ImagePath))
-            .Append(ml.Transforms.ResizeImages("Image", Size, Size))
-            .Append(ml.Transforms.ExtractPixels("Pixels", "Image", scaleImage: 1f / 255))
-            .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = network }))
-            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
-            .Fit(images);
-        using var disposable = fitted as IDisposable;
-        var zip = Path.Combine(Folder, "model.zip");
-        ml.Model.Save(fitted, images.Schema, zip);
-        using var bytes = new MemoryStream();
-        fitted.OfType<ResNetClassifierTransformer>().Single().SaveOnnx(bytes);
-        File.Delete(network);
-        return (zip, bytes.ToArray());
-    }
-
-    private sealed class ImageRow
-    {
-        public string ImagePath { get; set; } = string.Empty;
     }
 
     private sealed class TextRow

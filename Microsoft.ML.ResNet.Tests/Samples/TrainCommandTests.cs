@@ -50,7 +50,7 @@ public sealed class TrainCommandTests
         File.Copy(TestPaths.BlackImage, Path.Combine(bag, $"{third}_black.png"));
         var (console, text) = PlainConsole.Create();
 
-        var exit = TrainCommand.Run(CommandLineArgs.Parse(["train", "--data", Data, "--output", Output, "--epochs", "1"]), console);
+        var exit = new TrainCommand(console).Run(new TrainCommandSettings { Data = Data, Output = Output, Epochs = 1 });
 
         Assert.AreEqual(0, exit, text.ToString());
         Assert.IsTrue(File.Exists(Path.Combine(Output, CommandDefaults.ModelFileName)), text.ToString());
@@ -65,8 +65,8 @@ public sealed class TrainCommandTests
     public void Run_EvaluationFails_ModelFilesAreAlreadySavedAndNamed()
     {
         var (console, text) = PlainConsole.Create();
-        var args = CommandLineArgs.Parse(["train", "--data", Data, "--output", Output, "--epochs", "3"]);
-        var run = Task.Factory.StartNew(() => TrainCommand.Run(args, console), TaskCreationOptions.LongRunning);
+        var settings = new TrainCommandSettings { Data = Data, Output = Output, Epochs = 3 };
+        var run = Task.Factory.StartNew(() => new TrainCommand(console).Run(settings), TaskCreationOptions.LongRunning);
 
         // Once training is under way, a held-out image (every fifth of a label) goes: evaluation will fail on it.
         WaitFor(() => File.Exists(Path.Combine(Checkpoints, CheckpointState)) || run.IsCompleted, TimeSpan.FromMinutes(2));

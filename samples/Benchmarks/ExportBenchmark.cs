@@ -19,7 +19,7 @@ internal sealed class ExportBenchmark : IBenchmark
 
     public void Run(string[] arguments)
     {
-        var runs = ParseRuns(arguments);
+        var runs = BenchmarkArguments.PositiveInt(arguments, "--runs", DefaultRuns);
         var keep = arguments.Contains("--keep");
         using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet34, 1000));
         var parameters = model.parameters().Sum(p => p.numel());
@@ -88,22 +88,6 @@ internal sealed class ExportBenchmark : IBenchmark
         var stopwatch = Stopwatch.StartNew();
         action();
         return stopwatch.Elapsed.TotalSeconds;
-    }
-
-    private static int ParseRuns(string[] arguments)
-    {
-        var index = Array.IndexOf(arguments, "--runs");
-        if (index < 0)
-        {
-            return DefaultRuns;
-        }
-
-        if (index + 1 >= arguments.Length || !int.TryParse(arguments[index + 1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var runs) || runs < 1)
-        {
-            throw new ArgumentException($"--runs needs a positive integer; got '{(index + 1 < arguments.Length ? arguments[index + 1] : string.Empty)}'.", nameof(arguments));
-        }
-
-        return runs;
     }
 
     private sealed class PixelRow

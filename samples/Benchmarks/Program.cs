@@ -28,15 +28,24 @@ if (selected.Count == 0)
     return 2;
 }
 
-foreach (var benchmark in selected)
+try
 {
-    if (benchmark.NeedsTorch)
+    foreach (var benchmark in selected)
     {
-        TorchNativeLoader.EnsureLoaded();
-    }
+        if (benchmark.NeedsTorch)
+        {
+            TorchNativeLoader.EnsureLoaded();
+        }
 
-    Console.WriteLine($"== {benchmark.Name}: {benchmark.Description}");
-    benchmark.Run(args[1..]);
+        Console.WriteLine($"== {benchmark.Name}: {benchmark.Description}");
+        benchmark.Run(args[1..]);
+    }
+}
+catch (ArgumentException e) when (e.ParamName == BenchmarkArguments.ParameterName)
+{
+    // A bad option: its message names it and the value; a stack trace would bury that.
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
 }
 
 return 0;

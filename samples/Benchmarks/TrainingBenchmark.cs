@@ -34,10 +34,10 @@ internal sealed class TrainingBenchmark : IBenchmark
 
     public void Run(string[] arguments)
     {
-        var steps = Option(arguments, "--steps", 20);
-        var rounds = Option(arguments, "--rounds", 3);
-        var threads = Option(arguments, "--threads", 2);
-        var size = Option(arguments, "--size", Size);
+        var steps = BenchmarkArguments.PositiveInt(arguments, "--steps", 20);
+        var rounds = BenchmarkArguments.PositiveInt(arguments, "--rounds", 3);
+        var threads = BenchmarkArguments.PositiveInt(arguments, "--threads", 2);
+        var size = BenchmarkArguments.PositiveInt(arguments, "--size", Size);
         torch.set_num_threads(threads);
         Console.WriteLine(CpuInfo.Summary);
         Console.WriteLine($"libtorch threads: {torch.get_num_threads()}, OMP_WAIT_POLICY: {OpenMpPolicy} (both), {rounds} rounds x {steps} timed steps per variant after {Warmup} warm-up steps, size: {size}");
@@ -256,12 +256,6 @@ internal sealed class TrainingBenchmark : IBenchmark
             Console.WriteLine($"PyTorch benchmark not run: {e.Message}");
             return null;
         }
-    }
-
-    private static int Option(string[] arguments, string name, int fallback)
-    {
-        var index = Array.IndexOf(arguments, name);
-        return index >= 0 && index + 1 < arguments.Length ? int.Parse(arguments[index + 1], CultureInfo.InvariantCulture) : fallback;
     }
 
     private sealed class Row

@@ -4,18 +4,22 @@ using ImageClassification.Model;
 using ImageClassification.Reporting;
 using Microsoft.ML;
 using Spectre.Console;
+using Spectre.Console.Cli;
 
 namespace ImageClassification.Commands;
 
 /// <summary><c>evaluate</c>: metrics of a saved model on a labelled folder (default: the embedded test set).</summary>
-internal static class EvaluateCommand
+internal sealed class EvaluateCommand(IAnsiConsole console) : StrictCommand<EvaluateCommandSettings>
 {
-    public static int Run(CommandLineArgs args, IAnsiConsole console)
+    public override int Execute(CommandContext context, EvaluateCommandSettings options, CancellationToken cancellationToken) => Run(options);
+
+    /// <summary>Runs <c>evaluate</c>; returns the exit code.</summary>
+    public int Run(EvaluateCommandSettings options)
     {
-        var modelPath = CommandDefaults.ModelPath(args);
-        var topK = CommandDefaults.TopKOption(args);
-        var folder = args.GetString("data") ?? Path.Combine(TrainTestData.EmbeddedSampleFolder, "test");
-        var data = ImageFolderDataset.Load(folder, CommandDefaults.BadImages(args), minLabels: 1);
+        var modelPath = options.ModelPath();
+        var topK = options.TopK;
+        var folder = options.Data ?? Path.Combine(TrainTestData.EmbeddedSampleFolder, "test");
+        var data = ImageFolderDataset.Load(folder, options.BadImages, minLabels: 1);
         console.MarkupLine($"[bold]Data[/] {Markup.Escape($"{data.Root}: {data.Images.Count} images, {data.Labels.Count} labels")}");
         SkippedReport.Write(console, data.Skipped);
 

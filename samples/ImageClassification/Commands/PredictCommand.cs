@@ -4,22 +4,21 @@ using ImageClassification.Model;
 using ImageClassification.Reporting;
 using Microsoft.ML;
 using Spectre.Console;
+using Spectre.Console.Cli;
 
 namespace ImageClassification.Commands;
 
 /// <summary><c>predict &lt;image|folder&gt;</c>: classifies one image or every image under a folder.</summary>
-internal static class PredictCommand
+internal sealed class PredictCommand(IAnsiConsole console) : StrictCommand<PredictCommandSettings>
 {
-    public static int Run(CommandLineArgs args, IAnsiConsole console, TextWriter output)
-    {
-        if (args.Positionals.Count != 1)
-        {
-            throw new UsageException($"'predict' needs exactly one image file or folder, got {args.Positionals.Count} argument(s).");
-        }
+    public override int Execute(CommandContext context, PredictCommandSettings options, CancellationToken cancellationToken) => Run(options);
 
-        var modelPath = CommandDefaults.ModelPath(args);
-        var format = Enum.Parse<PredictionFormat>(args.GetChoice("format", "table", "table", "csv", "json"), ignoreCase: true);
-        var (images, skipped) = ImageFiles.Collect(args.Positionals[0], CommandDefaults.BadImages(args));
+    /// <summary>Runs <c>predict</c>; returns the exit code. CSV and JSON go to the console's own writer, unformatted.</summary>
+    public int Run(PredictCommandSettings options)
+    {
+        var modelPath = options.ModelPath();
+        var format = options.Format;
+        var (images, skipped) = ImageFiles.Collect(options.Images, options.BadImages);
 
         // CSV and JSON go to stdout for piping; notes go to stderr so they do not corrupt it.
         var notes = format == PredictionFormat.Table ? console : AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
@@ -28,8 +27,8 @@ internal static class PredictCommand
         var ml = new MLContext();
         var model = SavedModel.Load(ml, modelPath);
         using var session = model as IDisposable;
-        var predictions = PredictionReader.Predict(ml, model, images, CommandDefaults.TopKOption(args));
-        PredictionWriter.Write(predictions, format, output, console);
+        var predictions = PredictionReader.Predict(ml, model, images, options.TopK);
+        PredictionWriter.Write(predictions, format, console.Profile.Out.Writer, console);
         return 0;
     }
 }

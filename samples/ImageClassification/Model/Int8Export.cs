@@ -1,5 +1,4 @@
 using ImageClassification.Cli;
-using ImageClassification.Commands;
 using ImageClassification.Data;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -15,10 +14,10 @@ namespace ImageClassification.Model;
 /// </summary>
 internal static class Int8Export
 {
-    public static void Run(MLContext ml, ITransformer model, ResNetClassifierTransformer classifier, string modelPath, string fp32OnnxPath, CommandLineArgs args, IAnsiConsole console)
+    public static void Run(MLContext ml, ITransformer model, ResNetClassifierTransformer classifier, string modelPath, string fp32OnnxPath, ExportCommandSettings options, IAnsiConsole console)
     {
-        var folder = args.GetString("data") ?? TrainTestData.EmbeddedSampleFolder;
-        var images = TrainTestData.Load(folder, testFolder: null, CommandDefaults.BadImages(args)).Train;
+        var folder = options.Data ?? TrainTestData.EmbeddedSampleFolder;
+        var images = TrainTestData.Load(folder, testFolder: null, options.BadImages).Train;
 
         // Rows come label by label: an even stride over them calibrates on every label, not on the first one or two.
         var rows = new OnnxQuantizationOptions().CalibrationRows;
