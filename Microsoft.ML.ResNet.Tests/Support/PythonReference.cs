@@ -4,7 +4,7 @@ using System.Text.Json;
 using Microsoft.ML.ResNet.Modeling;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.ResNet.Tests;
+namespace Microsoft.ML.ResNet.Tests.Support;
 
 /// <summary>
 /// Runs Debian's PyTorch (tools/pytorch_reference.py) to make reference weights and logits, once per
@@ -104,6 +104,16 @@ internal static class PythonReference
         {
             Assert.Inconclusive($"{Python} cannot import {module}: apt-get install python3-torch python3-torchvision python3-onnx (.ci/run does), or name an interpreter that has them in {PythonVariable}.");
         }
+    }
+
+    /// <summary>
+    /// onnx.checker's full check (tools/onnx_check.py) on each file: the format's own judge, so it needs Python's onnx
+    /// package; marks the test inconclusive without it, throws with the checker's output when a file fails.
+    /// </summary>
+    public static void CheckOnnx(params string[] paths)
+    {
+        RequireModule("onnx");
+        Run([Path.Combine(TestPaths.Tools, "onnx_check.py"), .. paths]);
     }
 
     /// <summary>Runs a Python script or command; throws with its output when it fails.</summary>
