@@ -1,4 +1,5 @@
 using Microsoft.ML.Data;
+using Microsoft.ML.ResNet.IO;
 using Microsoft.ML.ResNet;
 using Microsoft.ML.ResNet.Catalog;
 using Microsoft.ML.ResNet.Modeling;

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Google.Protobuf;
 using Microsoft.ML.ResNet.Export;
 using Microsoft.ML.ResNet.Export.Emitters;
+using Microsoft.ML.ResNet.IO;
 using Microsoft.ML.ResNet.Modeling;
 using Onnx;
 

@@ -1,3 +1,4 @@
+using Microsoft.ML.ResNet.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using Microsoft.ML.ResNet.IO;
 
 namespace Microsoft.ML.ResNet.Modeling;
 

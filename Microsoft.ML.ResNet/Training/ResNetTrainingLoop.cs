@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML.ResNet.Modeling;
+using Microsoft.ML.ResNet.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

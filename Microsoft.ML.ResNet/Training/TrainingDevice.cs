@@ -1,4 +1,5 @@
 using Microsoft.ML.ResNet.Modeling;
+using Microsoft.ML.ResNet.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 

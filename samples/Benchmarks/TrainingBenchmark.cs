@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Microsoft.ML.ResNet.Native;
 using Microsoft.ML;
 using Microsoft.ML.ResNet;
 using Microsoft.ML.ResNet.Modeling;
