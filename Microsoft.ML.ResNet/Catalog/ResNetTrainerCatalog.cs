@@ -53,7 +53,7 @@ public static class ResNetTrainerCatalog
             LearningRate = learningRate,
             PretrainedWeightsPath = pretrainedWeightsPath,
             GpuDeviceId = gpuDeviceId,
-            FallbackToCpu = fallbackToCpu,
+            FallbackToCpu = gpuDeviceId is null ? null : fallbackToCpu,
         });
     }
 
@@ -92,6 +92,6 @@ public static class ResNetTrainerCatalog
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
-        return new ResNetTrainer(TrainerHost.From(catalog), options);
+        return new ResNetTrainer(HostSettings.From(catalog), options);
     }
 }

@@ -1,7 +1,7 @@
+using Microsoft.ML.ResNet.Catalog;
 using Microsoft.ML.ResNet.Modeling;
-using Microsoft.ML.ResNet.Training;
 
-namespace Microsoft.ML.ResNet.Catalog;
+namespace Microsoft.ML.ResNet.Training;
 
 /// <summary>Checks <see cref="ResNetTrainerOptions"/> and turns them into the training core's <see cref="TrainingSettings"/>.</summary>
 internal static class TrainerOptionsResolver
