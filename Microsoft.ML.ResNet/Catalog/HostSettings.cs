@@ -16,7 +16,9 @@ namespace Microsoft.ML.ResNet.Catalog;
 /// </remarks>
 internal sealed class HostSettings
 {
-    private const string ChannelName = "ResNet";
+    // The log's source names: what trains and what scores.
+    private const string TrainerChannel = "ResNetTrainer";
+    private const string ScorerChannel = "ResNetClassify";
 
     // How deep the walk from a catalog to its environment goes: a trainers catalog holds its owner (a
     // TrainCatalogBase), which holds the environment.
@@ -61,19 +63,19 @@ internal sealed class HostSettings
     }
 
     /// <summary>A seed from the context's random source; each call (each Fit) draws the next one.</summary>
-    public int NextSeed() => _environment.Register(ChannelName).Rand.Next();
+    public int NextSeed() => _environment.Register(TrainerChannel).Rand.Next();
 
     /// <summary>Writes an informational line to the context's <c>Log</c> event.</summary>
     public void Info(string message)
     {
-        using var channel = _environment.Start(ChannelName);
+        using var channel = _environment.Start(TrainerChannel);
         channel.Info(MessageSensitivity.None, message);
     }
 
     /// <summary>Writes a warning to the context's <c>Log</c> event.</summary>
     public void Warn(string message)
     {
-        using var channel = _environment.Start(ChannelName);
+        using var channel = _environment.Start(ScorerChannel);
         channel.Warning(MessageSensitivity.None, message);
     }
 

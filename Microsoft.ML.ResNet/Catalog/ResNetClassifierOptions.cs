@@ -138,14 +138,14 @@ public sealed class ResNetClassifierOptions
             throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, $"Expected 1 to {Defaults.MaxBatchSize} rows per run.");
         }
 
-        if (ImageHeight is < 32)
+        if (ImageHeight < Defaults.MinimumInputSize)
         {
-            throw new ArgumentOutOfRangeException(nameof(ImageHeight), ImageHeight, "A ResNet needs images of at least 32x32.");
+            throw new ArgumentOutOfRangeException(nameof(ImageHeight), ImageHeight, $"A ResNet needs images of at least {Defaults.MinimumInputSize}x{Defaults.MinimumInputSize}.");
         }
 
-        if (ImageWidth is < 32)
+        if (ImageWidth < Defaults.MinimumInputSize)
         {
-            throw new ArgumentOutOfRangeException(nameof(ImageWidth), ImageWidth, "A ResNet needs images of at least 32x32.");
+            throw new ArgumentOutOfRangeException(nameof(ImageWidth), ImageWidth, $"A ResNet needs images of at least {Defaults.MinimumInputSize}x{Defaults.MinimumInputSize}.");
         }
 
         if (GpuDeviceId < 0)

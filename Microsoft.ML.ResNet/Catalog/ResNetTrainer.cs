@@ -101,34 +101,13 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        var features = Find(inputSchema, _options.FeatureColumnName, "pixel");
-        if (features.Kind == SchemaShape.Column.VectorKind.Scalar || features.ItemType != NumberDataViewType.Single)
-        {
-            throw new ArgumentOutOfRangeException(
-                nameof(inputSchema),
-                $"Schema mismatch for input column '{features.Name}': expected Vector<Single, {3 * _options.ImageHeight * _options.ImageWidth}>, got {features.ItemType}{(features.Kind == SchemaShape.Column.VectorKind.Scalar ? string.Empty : " vector")}.");
-        }
-
-        var label = Find(inputSchema, _options.LabelColumnName, "label");
-        if (!label.IsKey)
-        {
-            throw new ArgumentOutOfRangeException(
-                nameof(inputSchema),
-                $"Schema mismatch for label column '{label.Name}': expected a key type, got {label.ItemType}. Map the labels to keys first: mlContext.Transforms.Conversion.MapValueToKey(\"{label.Name}\").");
-        }
+        TrainingSchema.Check(inputSchema, _options);
 
         // The class count is only known from the data; the shape does not carry vector sizes anyway.
         return OutputShape.Build(new MLContext(), inputSchema, ["0", "1"], 0, Columns);
     }
 
     private ScoringColumns Columns => new(_options.FeatureColumnName, Defaults.ScoreColumnName, Defaults.PredictedLabelColumnName, null);
-
-    private static SchemaShape.Column Find(SchemaShape schema, string name, string role) =>
-        schema.FirstOrDefault(c => c.Name == name) is { Name: not null } column
-            ? column
-            : throw new ArgumentOutOfRangeException(
-                "inputSchema",
-                $"Could not find the {role} column '{name}'. The input has: {string.Join(", ", schema.Select(c => c.Name))}.");
 
     /// <summary>Exports the trained network and opens the scoring session on the device the trainer was told to use.</summary>
     internal ResNetClassifierTransformer ToTransformer(TrainedClassifier trained)

@@ -103,10 +103,10 @@ public sealed class ResNetTrainerOptions
     public bool HorizontalFlip { get; set; } = true;
 
     /// <summary>Per-channel RGB mean subtracted from the 0..1 pixels (in training and, baked into the ONNX, in scoring). Default ImageNet's.</summary>
-    public IReadOnlyList<float> Mean { get; set; } = OnnxExportOptions.Defaults.Mean;
+    public IReadOnlyList<float> Mean { get; set; } = Defaults.ImageNetMean;
 
     /// <summary>Per-channel RGB standard deviation the pixels are divided by; each greater than 0. Default ImageNet's.</summary>
-    public IReadOnlyList<float> Std { get; set; } = OnnxExportOptions.Defaults.Std;
+    public IReadOnlyList<float> Std { get; set; } = Defaults.ImageNetStd;
 
     /// <summary>Validation data with the same columns (and label keys) as the training data; evaluated after every epoch.</summary>
     public IDataView? ValidationData { get; set; }

@@ -1,5 +1,5 @@
-using static TorchSharp.torch;
 using Microsoft.ML.ResNet.IO;
+using static TorchSharp.torch;
 
 namespace Microsoft.ML.ResNet.Modeling;
 

@@ -26,8 +26,8 @@ internal static class TrainerOptionsResolver
         Defined(options.LearningRateSchedule, nameof(options.LearningRateSchedule));
         Defined(options.Crop, nameof(options.Crop));
         Defined(options.EarlyStoppingMetric, nameof(options.EarlyStoppingMetric));
-        AtLeast(options.ImageHeight, ResNetModel.MinimumInputSize, nameof(options.ImageHeight));
-        AtLeast(options.ImageWidth, ResNetModel.MinimumInputSize, nameof(options.ImageWidth));
+        AtLeast(options.ImageHeight, Defaults.MinimumInputSize, nameof(options.ImageHeight));
+        AtLeast(options.ImageWidth, Defaults.MinimumInputSize, nameof(options.ImageWidth));
         AtLeast(options.Epochs, 1, nameof(options.Epochs));
         if (options.BatchSize is < 2 or > TrainerDefaults.MaxBatchSize)
         {

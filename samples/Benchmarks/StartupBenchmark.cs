@@ -1,12 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
-using Microsoft.ML.ResNet.Native;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.ResNet;
 using Microsoft.ML.ResNet.Export;
 using Microsoft.ML.ResNet.Modeling;
+using Microsoft.ML.ResNet.Native;
 using Microsoft.ML.ResNet.Scoring;
 using Microsoft.ML.ResNet.Tests.Scoring;
 

@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using Microsoft.ML.ResNet.Native;
 using Microsoft.ML;
 using Microsoft.ML.ResNet;
 using Microsoft.ML.ResNet.Modeling;
+using Microsoft.ML.ResNet.Native;
 using Microsoft.ML.ResNet.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -198,19 +198,21 @@ internal sealed class TrainingBenchmark : IBenchmark
             .Fit(raw)
             .Transform(raw);
 
-        var settings = new TrainingSettings
-        {
-            Architecture = ResNetArchitecture.ResNet34,
-            ImageHeight = size,
-            ImageWidth = size,
-            Epochs = 1,
-            BatchSize = Batch,
-            LearningRate = 0.01,
-            Schedule = ResNetLearningRateSchedule.Constant,
-            LabelSmoothing = 0,
-            ShufflePoolRows = 256,
-            Seed = 1,
-        };
+        // The public API's recipe (augmentation, optimizer), as ResNet34(options).Fit would train.
+        var settings = TrainerOptionsResolver.Resolve(
+            new ResNetTrainerOptions
+            {
+                Architecture = ResNetArchitecture.ResNet34,
+                ImageHeight = size,
+                ImageWidth = size,
+                Epochs = 1,
+                BatchSize = Batch,
+                LearningRate = 0.01,
+                LearningRateSchedule = ResNetLearningRateSchedule.Constant,
+                LabelSmoothing = 0,
+                ShufflePoolRows = 256,
+            },
+            seed: 1);
         manual_seed(1234);
         using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet34, Classes));
         var loop = new ResNetTrainingLoop(settings, CPU, progress: null);
