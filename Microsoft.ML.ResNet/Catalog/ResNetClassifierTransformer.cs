@@ -334,7 +334,7 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         ThrowIfDisposed($"a Triton repository in '{Path.GetFullPath(directory)}'");
-        return TritonModelRepository.Write(ContractOnnx(), directory, modelName, maxBatchSize, maxQueueDelayMicroseconds);
+        return TritonModelRepository.Write(ContractOnnx(), Labels, directory, modelName, maxBatchSize, maxQueueDelayMicroseconds);
     }
 
     /// <summary>
