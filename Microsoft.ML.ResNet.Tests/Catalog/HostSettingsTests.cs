@@ -59,6 +59,7 @@ public sealed class HostSettingsTests
         var host = HostSettings.From(new MLContext { GpuDeviceId = 1, FallbackToCpu = true });
 
         Assert.AreEqual(new DevicePlacement(1, true), host.Place(gpuDeviceId: null, fallbackToCpu: null));
+        Assert.AreEqual(new DevicePlacement(1, true), host.Place(gpuDeviceId: null, fallbackToCpu: false), "No device: the context's device and fallback, as ML.NET's ApplyOnnxModel.");
         Assert.AreEqual(new DevicePlacement(0, true), host.Place(gpuDeviceId: 0, fallbackToCpu: null));
         Assert.AreEqual(new DevicePlacement(0, false), host.Place(gpuDeviceId: 0, fallbackToCpu: false));
     }

@@ -49,11 +49,11 @@ internal sealed class HostSettings
     public static HostSettings From(MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog) => From(FindEnvironment(catalog));
 
     /// <summary>
-    /// ML.NET's GPU rule, for every verb that runs a network: a null device means the context's device; a null
-    /// fallback means the context's <c>FallbackToCpu</c>.
+    /// ML.NET's GPU rule (its <c>ApplyOnnxModel</c>'s), for every verb that runs a network: a null device means the
+    /// context's device and the context's fallback; with a device, a null fallback means the context's.
     /// </summary>
     public DevicePlacement Place(int? gpuDeviceId, bool? fallbackToCpu) =>
-        new(gpuDeviceId ?? GpuDeviceId, fallbackToCpu ?? FallbackToCpu);
+        gpuDeviceId is null ? new(GpuDeviceId, FallbackToCpu) : new(gpuDeviceId, fallbackToCpu ?? FallbackToCpu);
 
     /// <summary>The scoring session's placement for a verb's GPU options (<see cref="Place"/>) and thread count.</summary>
     public ScoringSessionOptions Resolve(int? gpuDeviceId, bool? fallbackToCpu, int? intraOpNumThreads)

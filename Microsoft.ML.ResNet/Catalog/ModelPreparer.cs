@@ -69,9 +69,9 @@ internal static class ModelPreparer
         // Weights are turned into ONNX by our exporter, so both paths score through one graph contract.
         using var network = WeightsFileNetwork.Load(options.ModelPath, options.Architecture, options.StageDepths, options.Variant, options.Labels, labelsRequired: true);
         var normalization = network.Normalization ?? new ImageNormalization(Defaults.ImageNetMean, Defaults.ImageNetStd);
-        var onnx = ClassifierOnnx.Export(
-            network.Model, network.Labels, normalization, options.ImageHeight ?? Defaults.ImageHeight, options.ImageWidth ?? Defaults.ImageWidth);
-        var prepared = FromOnnx(onnx, $"the network exported from '{options.ModelPath}'", options);
-        return prepared with { Weights = NetworkWeights.Capture(network.Model, prepared.Labels, normalization) };
+        // labelsRequired: the options' labels or the file's, never none.
+        var (onnx, weights) = ClassifierOnnx.Export(
+            network.Model, network.Labels!, normalization, options.ImageHeight ?? Defaults.ImageHeight, options.ImageWidth ?? Defaults.ImageWidth);
+        return FromOnnx(onnx, $"the network exported from '{options.ModelPath}'", options) with { Weights = weights };
     }
 }

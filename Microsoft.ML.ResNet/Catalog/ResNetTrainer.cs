@@ -1,4 +1,3 @@
-using Microsoft.ML.Data;
 using Microsoft.ML.ResNet.Catalog;
 using Microsoft.ML.ResNet.Export;
 using Microsoft.ML.ResNet.Modeling;
@@ -114,8 +113,7 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
     {
         var settings = trained.Settings;
         var normalization = new ImageNormalization([.. settings.Mean], [.. settings.Std]);
-        var onnx = ClassifierOnnx.Export(trained.Model, trained.Labels, normalization, settings.ImageHeight, settings.ImageWidth);
-        var weights = NetworkWeights.Capture(trained.Model, trained.Labels, normalization);
+        var (onnx, weights) = ClassifierOnnx.Export(trained.Model, trained.Labels, normalization, settings.ImageHeight, settings.ImageWidth);
         var prepared = new PreparedModel(onnx, trained.Labels, ScoringModelInfo.Read(onnx, "the trained network's ONNX export"), weights);
         var scoring = new ResNetClassifierOptions
         {

@@ -53,7 +53,7 @@ public static class ResNetTrainerCatalog
             LearningRate = learningRate,
             PretrainedWeightsPath = pretrainedWeightsPath,
             GpuDeviceId = gpuDeviceId,
-            FallbackToCpu = gpuDeviceId is null ? null : fallbackToCpu,
+            FallbackToCpu = fallbackToCpu,
         });
     }
 

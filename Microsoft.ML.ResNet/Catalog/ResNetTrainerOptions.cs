@@ -211,8 +211,9 @@ public sealed class ResNetTrainerOptions
     /// <summary>CUDA device to train on; null uses <c>MLContext.GpuDeviceId</c> (and then <c>MLContext.FallbackToCpu</c>).</summary>
     public int? GpuDeviceId { get; set; }
 
-    /// <summary>Train on the CPU when the GPU cannot be used (no CUDA, no such device), instead of throwing; null (the default)
-    /// uses <c>MLContext.FallbackToCpu</c>. The same rule as the classifier's <see cref="ResNetClassifierOptions.FallbackToCpu"/>.</summary>
+    /// <summary>With <see cref="GpuDeviceId"/>: train on the CPU when the GPU cannot be used (no CUDA, no such device), instead of
+    /// throwing; null (the default) uses <c>MLContext.FallbackToCpu</c>. Without a device the context's device and fallback apply.
+    /// The same rule as the classifier's <see cref="ResNetClassifierOptions.FallbackToCpu"/>.</summary>
     public bool? FallbackToCpu { get; set; }
 
     /// <summary>Folder for epoch checkpoints. A run finding a checkpoint of the same settings there resumes after its last

@@ -49,7 +49,7 @@ internal sealed class TrainingBenchmark : IBenchmark
             return;
         }
 
-        var bf16 = CpuInfo.Has("avx512_bf16") || CpuInfo.Has("amx_bf16");
+        var bf16 = CpuFeatures.HasNativeBFloat16;
         var variants = new List<(string Name, Func<double?> Measure)>
         {
             ("TorchSharp FP32 NCHW", () => MeasureFixedBatch(steps, size, channelsLast: false)),
