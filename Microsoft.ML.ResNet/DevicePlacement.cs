@@ -6,7 +6,4 @@ namespace Microsoft.ML.ResNet;
 /// </summary>
 /// <param name="GpuDeviceId">CUDA device to run on, or null for the CPU.</param>
 /// <param name="FallbackToCpu">When that device cannot be used: true runs on the CPU (scoring writes one warning), false throws.</param>
-internal sealed record DevicePlacement(int? GpuDeviceId, bool FallbackToCpu)
-{
-    public static readonly DevicePlacement Cpu = new(null, false);
-}
+internal sealed record DevicePlacement(int? GpuDeviceId, bool FallbackToCpu);
