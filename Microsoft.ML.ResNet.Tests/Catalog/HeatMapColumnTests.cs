@@ -26,7 +26,7 @@ public sealed class HeatMapColumnTests : TempFolderTest
         using var photos = LoadPhotos();
         using var model = CalibratedModel(ResNetArchitecture.ResNet18, photos, Labels.Length);
         var ml = new MLContext(1);
-        var pixels = ScoringFixtures.PhotoPixels(ml, Size);
+        var pixels = ImagePipeline.PhotoPixels(ml, Size);
         using var transformer = ml.Transforms.ResNetClassify(Options(model, heatMapClass: null)).Fit(pixels);
 
         var scored = transformer.Transform(pixels);
@@ -52,7 +52,7 @@ public sealed class HeatMapColumnTests : TempFolderTest
         using var photos = LoadPhotos();
         using var model = CalibratedModel(ResNetArchitecture.ResNet18, photos, Labels.Length);
         var ml = new MLContext(1);
-        var pixels = ScoringFixtures.PhotoPixels(ml, Size);
+        var pixels = ImagePipeline.PhotoPixels(ml, Size);
         using var transformer = ml.Transforms.ResNetClassify(Options(model, heatMapClass: "fox")).Fit(pixels);
         using var engine = ml.Model.CreatePredictionEngine<PixelRow, MapRow>(transformer, new PredictionEngineOptions { OwnsTransformer = false });
         var rows = pixels.GetColumn<float[]>("Pixels").ToArray();
@@ -76,7 +76,7 @@ public sealed class HeatMapColumnTests : TempFolderTest
         using var photos = LoadPhotos();
         using var model = CalibratedModel(ResNetArchitecture.ResNet18, photos, Labels.Length);
         var ml = new MLContext(1);
-        var pixels = ScoringFixtures.PhotoPixels(ml, Size);
+        var pixels = ImagePipeline.PhotoPixels(ml, Size);
         using var transformer = ml.Transforms.ResNetClassify(Options(model, heatMapClass: null)).Fit(pixels);
         var zip = Path.Combine(Folder, "model.zip");
 
@@ -96,12 +96,12 @@ public sealed class HeatMapColumnTests : TempFolderTest
         using var photos = LoadPhotos();
         using var model = CalibratedModel(ResNetArchitecture.ResNet18, photos, Labels.Length);
         var ml = new MLContext(1);
-        var pixels = ScoringFixtures.PhotoPixels(ml, Size);
+        var pixels = ImagePipeline.PhotoPixels(ml, Size);
         var estimator = ml.Transforms.ResNetClassify(Options(model, heatMapClass: "zebra"));
 
-        var imagePaths = ml.Transforms.CustomMapping<NoInput, ScoringFixtures.ImageRow>((_, _) => { }, contractName: null).GetOutputSchema(new SchemaShape([]));
+        var imagePaths = ml.Transforms.CustomMapping<NoInput, ImagePipeline.ImageRow>((_, _) => { }, contractName: null).GetOutputSchema(new SchemaShape([]));
 
-        var error = Assert.ThrowsExactly<ArgumentException>(() => ScoringFixtures.PixelPipeline(ml, Size).Append(estimator).GetOutputSchema(imagePaths));
+        var error = Assert.ThrowsExactly<ArgumentException>(() => ImagePipeline.PixelPipeline(ml, Size).Append(estimator).GetOutputSchema(imagePaths));
 
         Assert.AreEqual(nameof(ResNetClassifierOptions.HeatMapClass), error.ParamName);
         StringAssert.Contains(error.Message, "'zebra'");

@@ -3,6 +3,8 @@ using Microsoft.ML.Runtime;
 using Microsoft.ML.ResNet.Modeling;
 using Microsoft.ML.ResNet.Tests.Scoring;
 using static Microsoft.ML.ResNet.Tests.Scoring.ScoringFixtures;
+using static Microsoft.ML.ResNet.Tests.Support.FixtureModels;
+using static Microsoft.ML.ResNet.Tests.Support.ImagePipeline;
 
 namespace Microsoft.ML.ResNet.Tests.Catalog;
 
@@ -35,22 +37,15 @@ public sealed class ResNetClassifierEstimatorTests
     public void GetOutputSchema_ModelFileMissingThenCreated_TriesAgainInsteadOfReplayingTheError()
     {
         var ml = new MLContext(1);
-        var folder = TestPaths.NewTempFolder();
-        try
-        {
-            var path = Path.Combine(folder, "late.onnx");
-            var pipeline = PixelPipeline(ml, SmallSize).Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = path }));
-            Assert.ThrowsExactly<FileNotFoundException>(() => pipeline.GetOutputSchema(PhotoShape(ml)));
+        using var folder = TempFolder.Create();
+        var path = folder.File("late.onnx");
+        var pipeline = PixelPipeline(ml, SmallSize).Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = path }));
+        Assert.ThrowsExactly<FileNotFoundException>(() => pipeline.GetOutputSchema(PhotoShape(ml)));
 
-            File.Copy(SmallModel(), path);
-            var shape = pipeline.GetOutputSchema(PhotoShape(ml));
+        File.Copy(SmallModel(), path);
+        var shape = pipeline.GetOutputSchema(PhotoShape(ml));
 
-            Assert.IsTrue(shape.Any(c => c.Name == "PredictedLabel"), "the second attempt reads the file that now exists");
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        Assert.IsTrue(shape.Any(c => c.Name == "PredictedLabel"), "the second attempt reads the file that now exists");
     }
 
     [TestMethod]
@@ -136,7 +131,7 @@ public sealed class ResNetClassifierEstimatorTests
     {
         var ml = new MLContext(1);
         var photos = Photos(ml, times: 2);
-        var labelled = ml.Transforms.CustomMapping<ScoringFixtures.ImageRow, TruthRow>((i, o) => o.Truth = i.ImagePath.Contains("cat") ? "cat" : "other", contractName: null)
+        var labelled = ml.Transforms.CustomMapping<ImagePipeline.ImageRow, TruthRow>((i, o) => o.Truth = i.ImagePath.Contains("cat") ? "cat" : "other", contractName: null)
             .Append(ml.Transforms.Conversion.MapValueToKey("Label", "Truth"));
         var pipeline = labelled
             .Append(PixelPipeline(ml, SmallSize))
@@ -198,54 +193,40 @@ public sealed class ResNetClassifierEstimatorTests
     [TestMethod]
     public void Fit_OurWeightsWithCustomDepths_ScoresLikeTorchSharpWithoutTheOption()
     {
-        var folder = TestPaths.NewTempFolder();
-        try
-        {
-            using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 3, StageDepths: [1, 1, 1, 2]));
-            model.eval();
-            var path = Path.Combine(folder, "custom.safetensors");
-            ResNetWeights.Save(model, path, ["a", "b", "c"]);
-            var ml = new MLContext(1);
-            var pixels = PhotoPixels(ml, SmallSize);
+        using var folder = TempFolder.Create();
+        using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 3, StageDepths: [1, 1, 1, 2]));
+        model.eval();
+        var path = folder.File("custom.safetensors");
+        ResNetWeights.Save(model, path, ["a", "b", "c"]);
+        var ml = new MLContext(1);
+        var pixels = PhotoPixels(ml, SmallSize);
 
-            using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = path, ImageHeight = SmallSize, ImageWidth = SmallSize }).Fit(pixels);
-            var scores = Scores(transformer.Transform(pixels));
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = path, ImageHeight = SmallSize, ImageWidth = SmallSize }).Fit(pixels);
+        var scores = Scores(transformer.Transform(pixels));
 
-            var rows = pixels.GetColumn<float[]>("Pixels").ToArray();
-            using var input = TorchSharp.torch.tensor(rows.SelectMany(r => r).ToArray(), [rows.Length, 3, SmallSize, SmallSize]);
-            using var noGrad = TorchSharp.torch.no_grad();
-            using var probabilities = model.call(Export.ExportFixtures.Normalize(input)).softmax(1);
-            var expected = Enumerable.Range(0, rows.Length).Select(i => probabilities[i].data<float>().ToArray()).ToArray();
-            Assert.IsLessThanOrEqualTo(1e-4f, MaxDifference(expected, scores));
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        var rows = pixels.GetColumn<float[]>("Pixels").ToArray();
+        using var input = TorchSharp.torch.tensor(rows.SelectMany(r => r).ToArray(), [rows.Length, 3, SmallSize, SmallSize]);
+        using var noGrad = TorchSharp.torch.no_grad();
+        using var probabilities = model.call(Export.ExportFixtures.Normalize(input)).softmax(1);
+        var expected = Enumerable.Range(0, rows.Length).Select(i => probabilities[i].data<float>().ToArray()).ToArray();
+        Assert.IsLessThanOrEqualTo(1e-4f, MaxDifference(expected, scores));
     }
 
     [TestMethod]
     public void ResNetClassify_StageDepthsDifferFromTheWeights_ThrowsNamingBoth()
     {
-        var folder = TestPaths.NewTempFolder();
-        try
-        {
-            using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 2, StageDepths: [1, 1, 1, 2]));
-            var path = Path.Combine(folder, "custom.safetensors");
-            ResNetWeights.Save(model, path);
-            var ml = new MLContext(1);
-            var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = path, StageDepths = [2, 2, 2, 3] });
+        using var folder = TempFolder.Create();
+        using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 2, StageDepths: [1, 1, 1, 2]));
+        var path = folder.File("custom.safetensors");
+        ResNetWeights.Save(model, path);
+        var ml = new MLContext(1);
+        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = path, StageDepths = [2, 2, 2, 3] });
 
-            var error = Assert.ThrowsExactly<ArgumentException>(() => estimator.GetOutputSchema(PhotoShape(ml)));
+        var error = Assert.ThrowsExactly<ArgumentException>(() => estimator.GetOutputSchema(PhotoShape(ml)));
 
-            Assert.AreEqual(nameof(ResNetClassifierOptions.StageDepths), error.ParamName);
-            StringAssert.Contains(error.Message, "1/1/1/2");
-            StringAssert.Contains(error.Message, "2/2/2/3");
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        Assert.AreEqual(nameof(ResNetClassifierOptions.StageDepths), error.ParamName);
+        StringAssert.Contains(error.Message, "1/1/1/2");
+        StringAssert.Contains(error.Message, "2/2/2/3");
     }
 
     [TestMethod]
@@ -325,7 +306,7 @@ public sealed class ResNetClassifierEstimatorTests
     /// <summary>The ImagePath schema as a SchemaShape (ML.NET's SchemaShape.Create is internal; a CustomMapping's
     /// GetOutputSchema describes a row type publicly).</summary>
     private static SchemaShape PhotoShape(MLContext ml) =>
-        ml.Transforms.CustomMapping<NoInput, ScoringFixtures.ImageRow>((_, _) => { }, contractName: null).GetOutputSchema(new SchemaShape([]));
+        ml.Transforms.CustomMapping<NoInput, ImagePipeline.ImageRow>((_, _) => { }, contractName: null).GetOutputSchema(new SchemaShape([]));
 
     private sealed class NoInput
     {

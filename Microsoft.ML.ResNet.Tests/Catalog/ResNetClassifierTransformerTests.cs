@@ -3,6 +3,8 @@ using System.Text;
 using Microsoft.ML.Data;
 using Microsoft.ML.ResNet.Tests.Scoring;
 using static Microsoft.ML.ResNet.Tests.Scoring.ScoringFixtures;
+using static Microsoft.ML.ResNet.Tests.Support.FixtureModels;
+using static Microsoft.ML.ResNet.Tests.Support.ImagePipeline;
 
 namespace Microsoft.ML.ResNet.Tests.Catalog;
 
@@ -100,7 +102,7 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
         var ml = new MLContext(1);
         var photos = Photos(ml);
         var labelKeys = ml.Data.LoadFromEnumerable(SmallLabels.Select(l => new LabelRow { Value = l }));
-        var withTruth = ml.Transforms.CustomMapping<ScoringFixtures.ImageRow, TruthRow>((_, o) => o.Truth = "dog", contractName: null)
+        var withTruth = ml.Transforms.CustomMapping<ImagePipeline.ImageRow, TruthRow>((_, o) => o.Truth = "dog", contractName: null)
             .Append(ml.Transforms.Conversion.MapValueToKey("Label", "Truth", keyData: labelKeys))
             .Append(PixelPipeline(ml, SmallSize))
             .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }));

@@ -103,8 +103,8 @@ public sealed class SaveOnnxInt8Tests : TempFolderTest
     {
         var fixture = PythonReference.Get("resnet34");
         var ml = new MLContext(seed: 1);
-        var calibration = ScoringFixtures.PhotoPixels(ml, 224, times: 4);
-        var photos = ScoringFixtures.PhotoPixels(ml, 224);
+        var calibration = ImagePipeline.PhotoPixels(ml, 224, times: 4);
+        var photos = ImagePipeline.PhotoPixels(ml, 224);
         var path = Path.Combine(Folder, "resnet34.int8.onnx");
         using var fp32 = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = ScoringFixtures.ReferenceResNet34(fixture), InputColumnName = "Pixels" }).Fit(photos);
 

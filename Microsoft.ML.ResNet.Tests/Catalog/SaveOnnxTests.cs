@@ -20,40 +20,45 @@ public sealed class SaveOnnxTests : TempFolderTest
     private const int SmallSize = 32;
 
     private static readonly string[] ContractOutputs = [OnnxContract.LogitsOutput, OnnxContract.ProbabilitiesOutput, OnnxContract.FeaturesOutput];
+    private static readonly string[] ReferenceLabels = Enumerable.Range(0, 1000).Select(i => $"class{i:000}").ToArray();
 
-    /// <summary>A torchvision ResNet-18 .pth made by Debian's PyTorch, scored on the committed photographs at 224x224.</summary>
+    /// <summary>A 1000-class ResNet-18 .pth under torchvision's keys, scored on the committed photographs at 224x224.</summary>
     [TestMethod]
-    public void SaveOnnx_FromPthWeights_PassesFullCheckAndScoresThePhotosLikeTheTransformer()
+    public void SaveOnnx_FromPthWeights_ScoresThePhotosLikeTheTransformer()
     {
-        PythonReference.RequireModule("onnx");
-        var fixture = PythonReference.Get("resnet18");
         var ml = new MLContext(1);
-        var pixels = ScoringFixtures.PhotoPixels(ml, 224);
-        var labels = Enumerable.Range(0, 1000).Select(i => $"class{i:000}").ToArray();
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions
-        {
-            ModelPath = fixture.WeightsPath,
-            Architecture = ResNetArchitecture.ResNet18,
-            Labels = labels,
-        }).Fit(pixels);
+        var pixels = ImagePipeline.PhotoPixels(ml, FixtureModels.ReferenceSize);
+        using var transformer = FromResNet18Pth(ml, pixels);
         var path = Path.Combine(Folder, "resnet18.onnx");
 
         transformer.SaveOnnx(path);
 
-        PythonReference.Run(Path.Combine(TestPaths.Tools, "onnx_check.py"), path);
         var expected = ScoringFixtures.Scores(transformer.Transform(pixels));
-        var actual = RunProbabilities(path, pixels.GetColumn<float[]>("Pixels").ToArray(), 224);
-        Assert.IsTrue(expected.All(row => row.Max() > 10f / labels.Length), "the photos score far from uniform, so the comparison means something");
+        var actual = RunProbabilities(path, pixels.GetColumn<float[]>(ImagePipeline.PixelsColumn).ToArray(), FixtureModels.ReferenceSize);
+        Assert.IsTrue(expected.All(row => row.Max() > 10f / ReferenceLabels.Length), "the photos score far from uniform, so the comparison means something");
         Assert.IsLessThanOrEqualTo(ScoreTolerance, ScoringFixtures.MaxDifference(expected, actual), "ONNX Runtime on the file vs the transformer's Score");
-        AssertMetadata(path, labels, "ResNet18", 224, [0.485f, 0.456f, 0.406f], [0.229f, 0.224f, 0.225f]);
+        AssertMetadata(path, ReferenceLabels, "ResNet18", FixtureModels.ReferenceSize, [0.485f, 0.456f, 0.406f], [0.229f, 0.224f, 0.225f]);
         CollectionAssert.AreEqual(new[] { "[2,2,2,2]" }, new[] { Metadata(path)[OnnxContract.Metadata.StageDepths] });
+    }
+
+    [TestMethod]
+    public void SaveOnnx_FromPthWeights_PassesOnnxFullCheck()
+    {
+        PythonReference.RequireModule("onnx");
+        var ml = new MLContext(1);
+        var pixels = ImagePipeline.PhotoPixels(ml, FixtureModels.ReferenceSize);
+        using var transformer = FromResNet18Pth(ml, pixels);
+        var path = Path.Combine(Folder, "resnet18.onnx");
+
+        transformer.SaveOnnx(path);
+
+        PythonReference.CheckOnnx(path);
     }
 
     /// <summary>What the trainer returns: a one-epoch ResNet-18 on twelve committed Fashion-MNIST images at 32x32.</summary>
     [TestMethod]
-    public void SaveOnnx_TrainedOnCommittedImages_PassesFullCheckScoresLikeTheTransformerAndSurvivesTheZip()
+    public void SaveOnnx_TrainedOnCommittedImages_ScoresLikeTheTransformerAndSurvivesTheZip()
     {
-        PythonReference.RequireModule("onnx");
         var ml = new MLContext(1);
         var data = CommittedImages(ml, ["Bag", "Sneaker", "Trouser"], perLabel: 4);
         using var transformer = ml.MulticlassClassification.Trainers.ResNet(ResNetTrainingLoopTests.SmallOptions()).Fit(data);
@@ -61,7 +66,6 @@ public sealed class SaveOnnxTests : TempFolderTest
 
         transformer.SaveOnnx(path);
 
-        PythonReference.Run(Path.Combine(TestPaths.Tools, "onnx_check.py"), path);
         var expected = ScoringFixtures.Scores(transformer.Transform(data));
         var actual = RunProbabilities(path, data.GetColumn<float[]>(TrainingData.Features).ToArray(), SmallSize);
         Assert.IsLessThanOrEqualTo(ScoreTolerance, ScoringFixtures.MaxDifference(expected, actual), "ONNX Runtime on the file vs the transformer's Score");
@@ -84,13 +88,27 @@ public sealed class SaveOnnxTests : TempFolderTest
         CollectionAssert.AreEqual(new byte[] { 1, 2, 3 }.Concat(File.ReadAllBytes(path)).ToArray(), stream.ToArray());
     }
 
-    /// <summary>A graph a zip gave back, for a network that came from another exporter (torch.onnx): only the contract's parts leave.</summary>
+    [TestMethod]
+    public void SaveOnnx_TrainedOnCommittedImages_PassesOnnxFullCheck()
+    {
+        PythonReference.RequireModule("onnx");
+        var ml = new MLContext(1);
+        var data = CommittedImages(ml, ["Bag", "Sneaker", "Trouser"], perLabel: 4);
+        using var transformer = ml.MulticlassClassification.Trainers.ResNet(ResNetTrainingLoopTests.SmallOptions()).Fit(data);
+        var path = Path.Combine(Folder, "trained.onnx");
+
+        transformer.SaveOnnx(path);
+
+        PythonReference.CheckOnnx(path);
+    }
+
+    /// <summary>A graph a zip gave back (input renamed, outputs flattened for ML.NET): only the contract's parts leave.</summary>
     [TestMethod]
     public void SaveOnnx_ReopenedFromZip_WritesInputPixelsAndOnlyTheContractOutputs()
     {
         var ml = new MLContext(1);
-        var pixels = ScoringFixtures.PhotoPixels(ml, ScoringFixtures.SmallSize);
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = ScoringFixtures.SmallModel() }).Fit(pixels);
+        var pixels = ImagePipeline.PhotoPixels(ml, FixtureModels.SmallSize);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = FixtureModels.SmallModel() }).Fit(pixels);
         var zip = Path.Combine(Folder, "model.zip");
         ml.Model.Save(transformer, pixels.Schema, zip);
         using var reopened = (ResNetClassifierTransformer)ResNetClassifierTransformer.Load(ml, zip);
@@ -103,7 +121,7 @@ public sealed class SaveOnnxTests : TempFolderTest
         CollectionAssert.AreEquivalent(ContractOutputs, session.OutputMetadata.Keys.ToArray());
         Assert.IsFalse(session.ModelMetadata.CustomMetadataMap.Keys.Any(k => k.StartsWith("resnetml", StringComparison.Ordinal)), "no save settings in the file");
         var expected = ScoringFixtures.Scores(transformer.Transform(pixels));
-        var actual = RunProbabilities(path, pixels.GetColumn<float[]>("Pixels").ToArray(), ScoringFixtures.SmallSize);
+        var actual = RunProbabilities(path, pixels.GetColumn<float[]>("Pixels").ToArray(), FixtureModels.SmallSize);
         Assert.IsLessThanOrEqualTo(ScoreTolerance, ScoringFixtures.MaxDifference(expected, actual));
     }
 
@@ -238,25 +256,28 @@ public sealed class SaveOnnxTests : TempFolderTest
     }
 
     /// <summary>A 2-class ResNet-18 for 32x32 pixels, exported by our exporter and opened through ResNetClassify.</summary>
-    private ResNetClassifierTransformer SmallTransformer()
+    private static ResNetClassifierTransformer SmallTransformer()
     {
-        var onnx = Path.Combine(TestPaths.NewTempFolder(), "small.onnx");
+        using var folder = TempFolder.Create();
+        var onnx = folder.File("small.onnx");
         using (var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 2)))
         {
             ResNetOnnxExporter.Export(model, onnx, new OnnxExportOptions { Labels = ["a", "b"], InputHeight = SmallSize, InputWidth = SmallSize, IncludeFeatures = true });
         }
 
-        try
-        {
-            var ml = new MLContext(1);
-            var pixels = ml.Data.LoadFromEnumerable(Array.Empty<PixelRow>());
-            return ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = onnx }).Fit(pixels);
-        }
-        finally
-        {
-            Directory.Delete(Path.GetDirectoryName(onnx)!, recursive: true);
-        }
+        var ml = new MLContext(1);
+        var pixels = ml.Data.LoadFromEnumerable(Array.Empty<PixelRow>());
+        return ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = onnx }).Fit(pixels);
     }
+
+    /// <summary><see cref="FixtureModels.ResNet18Pth"/> through ResNetClassify, labelled <see cref="ReferenceLabels"/>.</summary>
+    private static ResNetClassifierTransformer FromResNet18Pth(MLContext ml, IDataView pixels) =>
+        ml.Transforms.ResNetClassify(new ResNetClassifierOptions
+        {
+            ModelPath = FixtureModels.ResNet18Pth(),
+            Architecture = ResNetArchitecture.ResNet18,
+            Labels = ReferenceLabels,
+        }).Fit(pixels);
 
     /// <summary>The first <paramref name="perLabel"/> committed training images of each label, 32x32 pixels in
     /// <see cref="TrainingData.Features"/>, labels as keys.</summary>
@@ -265,11 +286,9 @@ public sealed class SaveOnnxTests : TempFolderTest
         var rows = labels.SelectMany(label => Directory.GetFiles(Path.Combine(TestPaths.FashionMnistTrain, label), "*.png")
             .Order(StringComparer.Ordinal).Take(perLabel).Select(file => new ImageRow { ImagePath = file, Label = label })).ToArray();
         var data = ml.Data.LoadFromEnumerable(rows);
-        var pixels = ml.Transforms.LoadImages("Image", imageFolder: null, inputColumnName: nameof(ImageRow.ImagePath))
-            .Append(ml.Transforms.ResizeImages("Image", SmallSize, SmallSize))
-            .Append(ml.Transforms.ExtractPixels(TrainingData.Features, "Image", scaleImage: 1f / 255))
+        var pixels = ImagePipeline.PixelPipeline(ml, SmallSize, TrainingData.Features)
             .Append(ml.Transforms.Conversion.MapValueToKey(TrainingData.Label))
-            .Append(ml.Transforms.DropColumns("Image"))
+            .Append(ml.Transforms.DropColumns(ImagePipeline.ImageColumn))
             .Fit(data)
             .Transform(data);
         return ml.Data.Cache(pixels);

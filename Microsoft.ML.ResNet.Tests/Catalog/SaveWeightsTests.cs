@@ -3,6 +3,8 @@ using System.Text.Json;
 using Microsoft.ML.Data;
 using Microsoft.ML.ResNet.Tests.Training;
 using static Microsoft.ML.ResNet.Tests.Scoring.ScoringFixtures;
+using static Microsoft.ML.ResNet.Tests.Support.FixtureModels;
+using static Microsoft.ML.ResNet.Tests.Support.ImagePipeline;
 
 namespace Microsoft.ML.ResNet.Tests.Catalog;
 
@@ -188,9 +190,7 @@ public sealed class SaveWeightsTests : TempFolderTest
     public void ResNetClassify_PthWithAnUnsupportedLayout_ThrowsNamingThePathAndKeys()
     {
         // A real torch.save file that is no ResNet state dict: a list of tensors.
-        PythonReference.RequireModule("torch");
-        var path = Path.Combine(Folder, "list.pth");
-        PythonReference.Run("-c", $"import torch; torch.save([torch.zeros(2), torch.ones(3)], {JsonSerializer.Serialize(path)})");
+        var path = TestPaths.ListOfTensorsPth;
         var ml = new MLContext(1);
 
         var error = Assert.ThrowsExactly<InvalidDataException>(
@@ -198,8 +198,6 @@ public sealed class SaveWeightsTests : TempFolderTest
 
         StringAssert.Contains(error.Message, path);
     }
-
-    internal static string[] ClassNames(int count) => Enumerable.Range(0, count).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
 
     internal static void WritePixels(string path, IEnumerable<float[]> rows)
     {

@@ -18,7 +18,7 @@ internal static class ExportFixtures
     /// <summary>The committed photos as [5, 3, 224, 224] RGB in 0..1, decoded by ML.NET's image loader.</summary>
     public static Tensor LoadPhotos()
     {
-        var files = Directory.GetFiles(TestPaths.Photos, "*.png").Order(StringComparer.Ordinal).ToList();
+        var files = ImagePipeline.PhotoPaths();
         Assert.IsNotEmpty(files, $"no photos in {TestPaths.Photos}");
         var tensors = new List<Tensor>();
         foreach (var file in files)

@@ -72,7 +72,7 @@ public sealed class HeatMapGraphTests : TempFolderTest
         var onnxPath = Path.Combine(Folder, "plain.onnx");
         File.WriteAllBytes(onnxPath, ResNetOnnxExporter.ToBytes(model, new OnnxExportOptions()));
         var ml = new MLContext(1);
-        var pixels = ScoringFixtures.PhotoPixels(ml, 224);
+        var pixels = ImagePipeline.PhotoPixels(ml, 224);
         var zip = Path.Combine(Folder, "model.zip");
         using (var fitted = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = onnxPath }).Fit(pixels))
         {

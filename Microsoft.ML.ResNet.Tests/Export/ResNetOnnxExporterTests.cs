@@ -340,6 +340,6 @@ public sealed class ResNetOnnxExporterTests : TempFolderTest
         ResNetOnnxExporter.Export(projection, files[2], new OnnxExportOptions());
 
         // Throws with the checker's output when any file fails.
-        PythonReference.Run([Path.Combine(TestPaths.Tools, "onnx_check.py"), .. files]);
+        PythonReference.CheckOnnx(files);
     }
 }

@@ -25,7 +25,7 @@ public sealed class WeightsExportTests : TempFolderTest
 
         ResNetOnnxExporter.Export(fixture.WeightsPath, path, new OnnxExportOptions { Architecture = ResNetArchitecture.ResNet18 });
 
-        PythonReference.Run(Path.Combine(TestPaths.Tools, "onnx_check.py"), path);
+        PythonReference.CheckOnnx(path);
         using var pixels = ExportFixtures.LoadPhotos();
         using var session = new InferenceSession(path);
         var outputs = ExportFixtures.RunOnnx(session, pixels, OnnxContract.LogitsOutput, OnnxContract.FeaturesOutput);
@@ -66,13 +66,13 @@ public sealed class WeightsExportTests : TempFolderTest
     [TestMethod]
     public void Export_PthWithoutArchitecture_ThrowsNamingTheFileAndWritesNothing()
     {
-        var fixture = PythonReference.Get("resnet18");
+        var weights = FixtureModels.ResNet18Pth();
         var path = Path.Combine(Folder, "model.onnx");
 
-        var error = Assert.ThrowsExactly<ArgumentException>(() => ResNetOnnxExporter.Export(fixture.WeightsPath, path));
+        var error = Assert.ThrowsExactly<ArgumentException>(() => ResNetOnnxExporter.Export(weights, path));
 
         Assert.AreEqual(nameof(OnnxExportOptions.Architecture), error.ParamName);
-        StringAssert.Contains(error.Message, fixture.WeightsPath);
+        StringAssert.Contains(error.Message, weights);
         Assert.IsEmpty(Directory.GetFileSystemEntries(Folder));
     }
 

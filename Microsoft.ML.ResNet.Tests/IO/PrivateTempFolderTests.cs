@@ -7,48 +7,35 @@ namespace Microsoft.ML.ResNet.Tests.IO;
 
 [TestClass]
 [UnsupportedOSPlatform("windows")]
-public sealed class PrivateTempFolderTests
+public sealed class PrivateTempFolderTests : TempFolderTest
 {
-    private string _root = "";
-
     [TestInitialize]
-    public void CreateRoot()
+    public void RequireUnix()
     {
         if (OperatingSystem.IsWindows())
         {
             Assert.Inconclusive("Owner and mode checks are Unix ones; Windows' temp folder is per user already.");
-        }
-
-        _root = TestPaths.NewTempFolder();
-    }
-
-    [TestCleanup]
-    public void DeleteRoot()
-    {
-        if (_root.Length > 0)
-        {
-            Directory.Delete(_root, recursive: true);
         }
     }
 
     [TestMethod]
     public void Ensure_NoFolderYet_CreatesItOwnerOnly()
     {
-        var folder = PrivateTempFolder.Ensure(_root);
+        var folder = PrivateTempFolder.Ensure(Folder);
 
-        Assert.AreEqual(_root, Path.GetDirectoryName(folder));
+        Assert.AreEqual(Folder, Path.GetDirectoryName(folder));
         StringAssert.StartsWith(Path.GetFileName(folder), "resnetml-");
         Assert.AreEqual(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(folder));
-        Assert.AreEqual(folder, PrivateTempFolder.Ensure(_root), "a second call accepts the folder it made");
+        Assert.AreEqual(folder, PrivateTempFolder.Ensure(Folder), "a second call accepts the folder it made");
     }
 
     [TestMethod]
     public void Ensure_FolderOpenToEveryone_RefusesNamingFolderAndMode()
     {
-        var folder = PrivateTempFolder.Ensure(_root);
+        var folder = PrivateTempFolder.Ensure(Folder);
         File.SetUnixFileMode(folder, (UnixFileMode)0x1ff);
 
-        var error = Assert.ThrowsExactly<IOException>(() => PrivateTempFolder.Ensure(_root));
+        var error = Assert.ThrowsExactly<IOException>(() => PrivateTempFolder.Ensure(Folder));
 
         StringAssert.Contains(error.Message, folder);
         StringAssert.Contains(error.Message, "777");
@@ -57,13 +44,13 @@ public sealed class PrivateTempFolderTests
     [TestMethod]
     public void Ensure_FolderOwnedByAnotherUser_RefusesNamingTheOwner()
     {
-        var folder = PrivateTempFolder.Ensure(_root);
+        var folder = PrivateTempFolder.Ensure(Folder);
         if (Run("chown", "54321", folder) != 0)
         {
             Assert.Inconclusive("chown to another uid is not permitted here (the test needs root to plant a foreign folder).");
         }
 
-        var error = Assert.ThrowsExactly<IOException>(() => PrivateTempFolder.Ensure(_root));
+        var error = Assert.ThrowsExactly<IOException>(() => PrivateTempFolder.Ensure(Folder));
 
         StringAssert.Contains(error.Message, folder);
         StringAssert.Contains(error.Message, "uid 54321");
@@ -72,13 +59,13 @@ public sealed class PrivateTempFolderTests
     [TestMethod]
     public void Ensure_SymlinkPlantedAtThePrivatePath_RefusesAndCreatesNothingAtItsTarget()
     {
-        var expected = PrivateTempFolder.Ensure(_root);
+        var expected = PrivateTempFolder.Ensure(Folder);
         Directory.Delete(expected);
-        var elsewhere = Path.Combine(_root, "attacker");
+        var elsewhere = Path.Combine(Folder, "attacker");
         Directory.CreateDirectory(elsewhere, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         File.CreateSymbolicLink(expected, elsewhere);
 
-        var error = Assert.ThrowsExactly<IOException>(() => PrivateTempFolder.Ensure(_root));
+        var error = Assert.ThrowsExactly<IOException>(() => PrivateTempFolder.Ensure(Folder));
 
         StringAssert.Contains(error.Message, "symbolic link");
         StringAssert.Contains(error.Message, expected);
@@ -87,12 +74,12 @@ public sealed class PrivateTempFolderTests
     [TestMethod]
     public void Ensure_DanglingSymlinkAtThePrivatePath_RefusesAndDoesNotCreateItsTarget()
     {
-        var expected = PrivateTempFolder.Ensure(_root);
+        var expected = PrivateTempFolder.Ensure(Folder);
         Directory.Delete(expected);
-        var target = Path.Combine(_root, "would-be-created");
+        var target = Path.Combine(Folder, "would-be-created");
         File.CreateSymbolicLink(expected, target);
 
-        Assert.ThrowsExactly<IOException>(() => PrivateTempFolder.Ensure(_root));
+        Assert.ThrowsExactly<IOException>(() => PrivateTempFolder.Ensure(Folder));
 
         Assert.IsFalse(Path.Exists(target));
     }
@@ -100,8 +87,8 @@ public sealed class PrivateTempFolderTests
     [TestMethod]
     public void CreateNew_SymlinkPlantedAtTheName_ThrowsAndLeavesTheTargetAlone()
     {
-        var folder = PrivateTempFolder.Ensure(_root);
-        var victim = Path.Combine(_root, "victim.txt");
+        var folder = PrivateTempFolder.Ensure(Folder);
+        var victim = Path.Combine(Folder, "victim.txt");
         File.WriteAllText(victim, "not yours");
         var predictable = Path.Combine(folder, "planted.onnx");
         File.CreateSymbolicLink(predictable, victim);
@@ -118,7 +105,7 @@ public sealed class PrivateTempFolderTests
     [TestMethod]
     public void CreateExclusive_TwoCalls_GiveDistinctOwnerOnlyFiles()
     {
-        var folder = PrivateTempFolder.Ensure(_root);
+        var folder = PrivateTempFolder.Ensure(Folder);
 
         string first;
         string second;
@@ -136,12 +123,12 @@ public sealed class PrivateTempFolderTests
     public void Get_TempFolderFromTmpdir_IsPerUserAndChecked()
     {
         var previous = Environment.GetEnvironmentVariable("TMPDIR");
-        Environment.SetEnvironmentVariable("TMPDIR", _root);
+        Environment.SetEnvironmentVariable("TMPDIR", Folder);
         try
         {
             var folder = PrivateTempFolder.Get();
 
-            Assert.AreEqual(Path.Combine(_root, Path.GetFileName(folder)), folder);
+            Assert.AreEqual(Path.Combine(Folder, Path.GetFileName(folder)), folder);
             Assert.AreEqual(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(folder));
         }
         finally

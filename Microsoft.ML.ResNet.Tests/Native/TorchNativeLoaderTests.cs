@@ -50,50 +50,36 @@ public sealed class TorchNativeLoaderTests
     public void PreparePatchedCopy_TamperedCopy_IsDetectedAndRewritten()
     {
         var original = TorchNativeLoader.FindNativeFile("libLibTorchSharp.so")!;
-        var root = TestPaths.NewTempFolder();
-        try
-        {
-            var folder = PrivateTempFolder.Ensure(root);
-            var expected = Convert.ToHexString(SHA256.HashData(ElfVersionPatcher.WeakenVersionNeeds(File.ReadAllBytes(original), ["GLIBCXX_3.4.32"])));
-            var copy = TorchNativeLoader.PreparePatchedCopy(original, folder);
-            Assert.AreEqual(expected, Hash(copy));
+        using var root = TempFolder.Create();
+        var folder = PrivateTempFolder.Ensure(root.Path);
+        var expected = Convert.ToHexString(SHA256.HashData(ElfVersionPatcher.WeakenVersionNeeds(File.ReadAllBytes(original), ["GLIBCXX_3.4.32"])));
+        var copy = TorchNativeLoader.PreparePatchedCopy(original, folder);
+        Assert.AreEqual(expected, Hash(copy));
 
-            File.WriteAllText(copy, "a planted library");
-            var again = TorchNativeLoader.PreparePatchedCopy(original, folder);
+        File.WriteAllText(copy, "a planted library");
+        var again = TorchNativeLoader.PreparePatchedCopy(original, folder);
 
-            Assert.AreEqual(copy, again);
-            Assert.AreEqual(expected, Hash(again), "the tampered file was replaced by the verified bytes before being handed out for loading");
-        }
-        finally
-        {
-            Directory.Delete(root, recursive: true);
-        }
+        Assert.AreEqual(copy, again);
+        Assert.AreEqual(expected, Hash(again), "the tampered file was replaced by the verified bytes before being handed out for loading");
     }
 
     [TestMethod]
     public void PreparePatchedCopy_SymlinkPlantedAtTheCopy_ReplacesTheLinkNotItsTarget()
     {
         var original = TorchNativeLoader.FindNativeFile("libLibTorchSharp.so")!;
-        var root = TestPaths.NewTempFolder();
-        try
-        {
-            var folder = PrivateTempFolder.Ensure(root);
-            var copy = TorchNativeLoader.PreparePatchedCopy(original, folder);
-            File.Delete(copy);
-            var victim = Path.Combine(root, "victim.so");
-            File.WriteAllText(victim, "someone else's file");
-            File.CreateSymbolicLink(copy, victim);
+        using var root = TempFolder.Create();
+        var folder = PrivateTempFolder.Ensure(root.Path);
+        var copy = TorchNativeLoader.PreparePatchedCopy(original, folder);
+        File.Delete(copy);
+        var victim = root.File("victim.so");
+        File.WriteAllText(victim, "someone else's file");
+        File.CreateSymbolicLink(copy, victim);
 
-            var again = TorchNativeLoader.PreparePatchedCopy(original, folder);
+        var again = TorchNativeLoader.PreparePatchedCopy(original, folder);
 
-            Assert.AreEqual("someone else's file", File.ReadAllText(victim));
-            Assert.IsNull(new FileInfo(again).LinkTarget);
-            Assert.AreNotEqual(Hash(original), Hash(again));
-        }
-        finally
-        {
-            Directory.Delete(root, recursive: true);
-        }
+        Assert.AreEqual("someone else's file", File.ReadAllText(victim));
+        Assert.IsNull(new FileInfo(again).LinkTarget);
+        Assert.AreNotEqual(Hash(original), Hash(again));
     }
 
     [TestMethod]
@@ -101,21 +87,14 @@ public sealed class TorchNativeLoaderTests
     public void PreparePatchedCopy_FolderOpenToOthers_Refuses()
     {
         var original = TorchNativeLoader.FindNativeFile("libLibTorchSharp.so")!;
-        var root = TestPaths.NewTempFolder();
-        try
-        {
-            var folder = PrivateTempFolder.Ensure(root);
-            var copy = TorchNativeLoader.PreparePatchedCopy(original, folder);
-            File.SetUnixFileMode(Path.GetDirectoryName(copy)!, (UnixFileMode)0x1ff);
+        using var root = TempFolder.Create();
+        var folder = PrivateTempFolder.Ensure(root.Path);
+        var copy = TorchNativeLoader.PreparePatchedCopy(original, folder);
+        File.SetUnixFileMode(Path.GetDirectoryName(copy)!, (UnixFileMode)0x1ff);
 
-            var error = Assert.ThrowsExactly<IOException>(() => TorchNativeLoader.PreparePatchedCopy(original, folder));
+        var error = Assert.ThrowsExactly<IOException>(() => TorchNativeLoader.PreparePatchedCopy(original, folder));
 
-            StringAssert.Contains(error.Message, Path.GetDirectoryName(copy)!);
-        }
-        finally
-        {
-            Directory.Delete(root, recursive: true);
-        }
+        StringAssert.Contains(error.Message, Path.GetDirectoryName(copy)!);
     }
 
     [TestMethod]
@@ -155,7 +134,8 @@ public sealed class TorchNativeLoaderTests
     public void WeakenVersionNeeds_LibTorchSharp_MarksOnlyTheNamedVersionWeak()
     {
         var original = TorchNativeLoader.FindNativeFile("libLibTorchSharp.so")!;
-        var patched = Path.Combine(TestPaths.NewTempFolder(), "patched.so");
+        using var folder = TempFolder.Create();
+        var patched = folder.File("patched.so");
         File.WriteAllBytes(patched, ElfVersionPatcher.WeakenVersionNeeds(File.ReadAllBytes(original), ["GLIBCXX_3.4.32"]));
 
         var versions = ReadElfVersionNeeds(patched);

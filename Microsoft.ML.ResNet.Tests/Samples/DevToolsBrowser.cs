@@ -19,7 +19,7 @@ internal sealed partial class DevToolsBrowser : IDisposable
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(30);
 
     private readonly Process _process;
-    private readonly string _profile;
+    private readonly TempFolder _profile;
     private readonly ClientWebSocket _socket = new();
     private readonly ConcurrentDictionary<int, TaskCompletionSource<JsonNode?>> _replies = new();
     private readonly ConcurrentDictionary<string, TaskCompletionSource<JsonNode?>> _awaitedEvents = new();
@@ -27,7 +27,7 @@ internal sealed partial class DevToolsBrowser : IDisposable
     private Task? _receiving;
     private int _nextId;
 
-    private DevToolsBrowser(Process process, string profile)
+    private DevToolsBrowser(Process process, TempFolder profile)
     {
         _process = process;
         _profile = profile;
@@ -36,13 +36,13 @@ internal sealed partial class DevToolsBrowser : IDisposable
     /// <summary>Starts Chromium on about:blank and attaches to its page.</summary>
     public static async Task<DevToolsBrowser> StartAsync()
     {
-        var profile = TestPaths.NewTempFolder();
+        var profile = TempFolder.Create();
         var start = new ProcessStartInfo(ChromiumPath) { RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (var argument in new[]
         {
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check",
             "--disable-extensions", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", $"--user-data-dir={profile}",
+            "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", $"--user-data-dir={profile.Path}",
             "--window-size=900,900", "about:blank",
         })
         {
@@ -157,7 +157,7 @@ internal sealed partial class DevToolsBrowser : IDisposable
         _stop.Dispose();
         try
         {
-            Directory.Delete(_profile, recursive: true);
+            _profile.Dispose();
         }
         catch (IOException)
         {

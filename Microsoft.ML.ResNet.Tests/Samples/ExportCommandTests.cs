@@ -44,7 +44,7 @@ public sealed class ExportCommandTests : TempFolderTest
         Assert.IsTrue(File.Exists(Path.Combine(Folder, "model.int8.onnx")), text.ToString());
         StringAssert.Contains(text.ToString(), "calibrated on 200 images");
         var ml = new MLContext(1);
-        var images = ml.Data.LoadFromEnumerable(Directory.GetFiles(Path.Combine(TestPaths.FashionMnistTest, "Bag"), "*.png").Take(5).Select(f => new SavedPipeline.ImageRow { ImagePath = f }).ToArray());
+        var images = ImagePipeline.Paths(ml, Directory.GetFiles(Path.Combine(TestPaths.FashionMnistTest, "Bag"), "*.png").Take(5));
         var stock = ml.Model.Load(int8Zip, out _);
         Assert.AreEqual(5, stock.Transform(images).GetColumn<string>("PredictedLabel").Count(l => l is "Bag" or "Trouser"));
         (stock as IDisposable)?.Dispose();

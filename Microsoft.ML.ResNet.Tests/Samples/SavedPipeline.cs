@@ -21,10 +21,8 @@ internal static class SavedPipeline
         }
 
         var ml = new MLContext(1);
-        var images = ml.Data.LoadFromEnumerable(new[] { new ImageRow { ImagePath = Directory.GetFiles(Path.Combine(TestPaths.FashionMnistTrain, "Bag"), "*.png")[0] } });
-        var fitted = ml.Transforms.LoadImages("Image", imageFolder: null, nameof(ImageRow.ImagePath))
-            .Append(ml.Transforms.ResizeImages("Image", Size, Size))
-            .Append(ml.Transforms.ExtractPixels("Pixels", "Image", scaleImage: 1f / 255))
+        var images = ImagePipeline.Paths(ml, [Directory.GetFiles(Path.Combine(TestPaths.FashionMnistTrain, "Bag"), "*.png")[0]]);
+        var fitted = ImagePipeline.PixelPipeline(ml, Size)
             .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = network }))
             .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
             .Fit(images);
@@ -35,11 +33,5 @@ internal static class SavedPipeline
         fitted.OfType<ResNetClassifierTransformer>().Single().SaveOnnx(bytes);
         File.Delete(network);
         return (zip, bytes.ToArray());
-    }
-
-    /// <summary>The input row of the saved pipeline.</summary>
-    public sealed class ImageRow
-    {
-        public string ImagePath { get; set; } = string.Empty;
     }
 }

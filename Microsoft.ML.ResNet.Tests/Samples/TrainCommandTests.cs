@@ -10,22 +10,19 @@ namespace Microsoft.ML.ResNet.Tests.Samples;
 /// images (2 labels, 10 images each) with the sample's defaults and few epochs: nothing finished is lost.
 /// </summary>
 [TestClass]
-public sealed class TrainCommandTests
+public sealed class TrainCommandTests : TempFolderTest
 {
     private const string CheckpointState = "checkpoint.json";
 
-    private string _root = string.Empty;
+    private string Data => Path.Combine(Folder, "data");
 
-    private string Data => Path.Combine(_root, "data");
-
-    private string Output => Path.Combine(_root, "out");
+    private string Output => Path.Combine(Folder, "out");
 
     private string Checkpoints => Path.Combine(Output, CommandDefaults.CheckpointFolderName);
 
     [TestInitialize]
     public void CreateData()
     {
-        _root = TestPaths.NewTempFolder();
         foreach (var label in new[] { "Bag", "Trouser" })
         {
             var target = Directory.CreateDirectory(Path.Combine(Data, label)).FullName;
@@ -35,9 +32,6 @@ public sealed class TrainCommandTests
             }
         }
     }
-
-    [TestCleanup]
-    public void DeleteData() => Directory.Delete(_root, recursive: true);
 
     [TestMethod]
     public void Run_FolderWithAnAllBlackImage_TrainsEvaluatesAndSaves()

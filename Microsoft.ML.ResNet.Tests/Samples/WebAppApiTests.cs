@@ -25,7 +25,7 @@ public sealed class WebAppApiTests
     [TestMethod]
     public async Task Predict_CommittedPhoto_ReturnsLabelsAndScoresOfTheModel()
     {
-        var photo = ScoringFixtures.PhotoPaths()[1];
+        var photo = ImagePipeline.PhotoPaths()[1];
         using var client = Server.NewClient();
 
         using var response = await client.PostAsync("predict", Upload(File.ReadAllBytes(photo), "image", "cat.png"));
@@ -81,7 +81,7 @@ public sealed class WebAppApiTests
     {
         using var client = Server.NewClient();
 
-        using var response = await client.PostAsync("predict", Upload(File.ReadAllBytes(ScoringFixtures.PhotoPaths()[0]), "picture", "a.png"));
+        using var response = await client.PostAsync("predict", Upload(File.ReadAllBytes(ImagePipeline.PhotoPaths()[0]), "picture", "a.png"));
 
         await AssertError(response, "No file in field 'image'", "fields: picture");
     }
@@ -91,7 +91,7 @@ public sealed class WebAppApiTests
     {
         using var client = Server.NewClient();
 
-        using var response = await client.PostAsync("predict", new ByteArrayContent(File.ReadAllBytes(ScoringFixtures.PhotoPaths()[0])));
+        using var response = await client.PostAsync("predict", new ByteArrayContent(File.ReadAllBytes(ImagePipeline.PhotoPaths()[0])));
 
         await AssertError(response, "Expected a multipart/form-data upload");
     }

@@ -27,7 +27,7 @@ public sealed class WebAppBrowserTests
 
         var document = await browser.SendAsync("DOM.getDocument");
         var input = await browser.SendAsync("DOM.querySelector", new { nodeId = (int)document!["root"]!["nodeId"]!, selector = "#file" });
-        var photo = Path.GetFullPath(ScoringFixtures.PhotoPaths()[1]);
+        var photo = Path.GetFullPath(ImagePipeline.PhotoPaths()[1]);
         await browser.SendAsync("DOM.setFileInputFiles", new { files = new[] { photo }, nodeId = (int)input!["nodeId"]! });
         await browser.WaitUntilAsync("document.querySelectorAll('#result .prediction').length > 0", ResultTimeout, "the predictions to show");
         await browser.WaitUntilAsync(

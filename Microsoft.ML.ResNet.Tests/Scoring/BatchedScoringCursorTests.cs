@@ -2,6 +2,8 @@ using Google.Protobuf;
 using Microsoft.ML.Data;
 using Onnx;
 using static Microsoft.ML.ResNet.Tests.Scoring.ScoringFixtures;
+using static Microsoft.ML.ResNet.Tests.Support.FixtureModels;
+using static Microsoft.ML.ResNet.Tests.Support.ImagePipeline;
 
 namespace Microsoft.ML.ResNet.Tests.Scoring;
 

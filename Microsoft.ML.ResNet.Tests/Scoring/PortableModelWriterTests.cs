@@ -3,6 +3,8 @@ using Microsoft.ML.Data;
 using Microsoft.ML.ResNet.Scoring;
 using Onnx;
 using static Microsoft.ML.ResNet.Tests.Scoring.ScoringFixtures;
+using static Microsoft.ML.ResNet.Tests.Support.FixtureModels;
+using static Microsoft.ML.ResNet.Tests.Support.ImagePipeline;
 
 namespace Microsoft.ML.ResNet.Tests.Scoring;
 

@@ -5,49 +5,18 @@ using Microsoft.ML.Data;
 namespace Microsoft.ML.ResNet.Tests.Scoring;
 
 /// <summary>
-/// ONNX classifiers under our contract for the scoring tests, exported by Debian's PyTorch
-/// (tools/make_scoring_onnx.py) and cached under the temp folder by script version and arguments.
-/// The scorer is judged against an exporter that is not ours, so an exporter bug cannot hide a scorer bug.
+/// What the scoring tests share: reading scores and keys back, comparing them, and the PyTorch-exported reference
+/// ResNet-34 (tools/make_scoring_onnx.py, cached under the temp folder by script version and arguments) for the tests
+/// that judge our scorer against a graph and numbers that are not ours. Models made by our exporter are in
+/// <see cref="FixtureModels"/>; the photos and their pixels in <see cref="ImagePipeline"/>.
 /// </summary>
 internal static class ScoringFixtures
 {
-    public static readonly string[] SmallLabels = ["cat", "dog", "bird", "fish", "frog"];
-
-    public const int SmallSize = 64;
-
     private static readonly object Gate = new();
 
-    /// <summary>A seeded ResNet-18, 5 classes, 64x64 input, with the features output (~45 MB).</summary>
-    public static string SmallModel() =>
-        Export("--arch", "resnet18", "--num-classes", "5", "--labels", string.Join(',', SmallLabels),
-            "--height", "64", "--width", "64", "--features", "--seed", "7");
-
-    /// <summary>The PyTorch reference ResNet-34 (.pth from <see cref="PythonReference"/>) as ONNX, 224x224.</summary>
+    /// <summary>The PyTorch reference ResNet-34 (.pth from <see cref="PythonReference"/>) exported by torch.onnx, 224x224.</summary>
     public static string ReferenceResNet34(PythonReference.Fixture fixture) =>
         Export("--arch", "resnet34", "--pth", fixture.WeightsPath, "--height", "224", "--width", "224", "--features");
-
-    /// <summary>The photos as rows of an ImagePath column, in file-name order, repeated <paramref name="times"/>.</summary>
-    public static IDataView Photos(MLContext ml, int times = 1) =>
-        Paths(ml, Enumerable.Repeat(PhotoPaths(), times).SelectMany(p => p));
-
-    public static string[] PhotoPaths() => Directory.GetFiles(TestPaths.Photos, "*.png").Order(StringComparer.Ordinal).ToArray();
-
-    public static IDataView Paths(MLContext ml, IEnumerable<string> paths) =>
-        ml.Data.LoadFromEnumerable(paths.Select(p => new ImageRow { ImagePath = p }).ToArray());
-
-    /// <summary>LoadImages -> ResizeImages -> ExtractPixels(scale 1/255) into "Pixels".</summary>
-    public static IEstimator<ITransformer> PixelPipeline(MLContext ml, int size) =>
-        ml.Transforms.LoadImages("Image", imageFolder: "", inputColumnName: nameof(ImageRow.ImagePath))
-            .Append(ml.Transforms.ResizeImages("Image", size, size))
-            .Append(ml.Transforms.ExtractPixels("Pixels", "Image", scaleImage: 1f / 255));
-
-    /// <summary>Pixels of the photos, materialized, so tests can score them several ways.</summary>
-    public static IDataView PhotoPixels(MLContext ml, int size, int times = 1)
-    {
-        var photos = Photos(ml, times);
-        var pixels = PixelPipeline(ml, size).Fit(photos).Transform(photos);
-        return ml.Data.Cache(ml.Transforms.DropColumns("Image").Fit(pixels).Transform(pixels));
-    }
 
     public static float[][] Scores(IDataView scored, string column = "Score") =>
         scored.GetColumn<float[]>(column).ToArray();
@@ -94,14 +63,9 @@ internal static class ScoringFixtures
         }
     }
 
-    public sealed class ImageRow
-    {
-        public string ImagePath { get; set; } = "";
-    }
-
     public sealed class PixelRow
     {
-        [VectorType(3 * SmallSize * SmallSize)]
+        [VectorType(3 * FixtureModels.SmallSize * FixtureModels.SmallSize)]
         public float[] Pixels { get; set; } = [];
     }
 

@@ -13,8 +13,8 @@ public sealed class ResNetBatchPredictorTests
     {
         var ml = new MLContext(1);
         var model = ResNetClassifierTransformer.Load(ml, ServingFixtures.ModelZip());
-        var photos = ScoringFixtures.PhotoPaths();
-        var expected = ScoringFixtures.Scores(model.Transform(ScoringFixtures.Paths(ml, photos)));
+        var photos = ImagePipeline.PhotoPaths();
+        var expected = ScoringFixtures.Scores(model.Transform(ImagePipeline.Paths(ml, photos)));
         await using var predictor = new ResNetBatchPredictor(ml, model, new ResNetPredictorOptions { TopK = 100 });
 
         var predictions = await Task.WhenAll(photos.Select(p => predictor.PredictAsync(File.ReadAllBytes(p))));
@@ -38,7 +38,7 @@ public sealed class ResNetBatchPredictorTests
     {
         var ml = new MLContext(1);
         await using var predictor = new ResNetBatchPredictor(ml, ResNetClassifierTransformer.Load(ml, ServingFixtures.ModelZip()));
-        var photo = ScoringFixtures.PhotoPaths()[1];
+        var photo = ImagePipeline.PhotoPaths()[1];
 
         var fromBytes = await predictor.PredictAsync(File.ReadAllBytes(photo));
         await using var stream = File.OpenRead(photo);
@@ -58,7 +58,7 @@ public sealed class ResNetBatchPredictorTests
         var model = ResNetClassifierTransformer.Load(ml, ServingFixtures.ModelZip());
         await using var plain = new ResNetBatchPredictor(ml, model);
         await using var mapped = new ResNetBatchPredictor(ml, model, new ResNetPredictorOptions { IncludeHeatMap = true });
-        var photo = ScoringFixtures.PhotoPaths()[1];
+        var photo = ImagePipeline.PhotoPaths()[1];
 
         var without = await plain.PredictAsync(File.ReadAllBytes(photo));
         var with = await mapped.PredictAsync(File.ReadAllBytes(photo));
@@ -81,7 +81,7 @@ public sealed class ResNetBatchPredictorTests
         var ml = new MLContext(1);
         await using var predictor = new ResNetBatchPredictor(ml, ResNetClassifierTransformer.Load(ml, ServingFixtures.ModelZip()),
             new ResNetPredictorOptions { MaxBatchSize = 8, MaxWait = LongWait });
-        var image = File.ReadAllBytes(ScoringFixtures.PhotoPaths()[0]);
+        var image = File.ReadAllBytes(ImagePipeline.PhotoPaths()[0]);
 
         var predictions = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(() => predictor.PredictAsync(image))));
 
@@ -96,7 +96,7 @@ public sealed class ResNetBatchPredictorTests
         var ml = new MLContext(1);
         await using var predictor = new ResNetBatchPredictor(ml, ResNetClassifierTransformer.Load(ml, ServingFixtures.ModelZip()),
             new ResNetPredictorOptions { MaxBatchSize = 64, MaxWait = LongWait, QueueCapacity = 3 });
-        var image = File.ReadAllBytes(ScoringFixtures.PhotoPaths()[0]);
+        var image = File.ReadAllBytes(ImagePipeline.PhotoPaths()[0]);
 
         // The first call's batch waits a second for company: the three calls fill the queue meanwhile.
         var queued = Enumerable.Range(0, 3).Select(_ => predictor.PredictAsync(image)).ToArray();
@@ -113,7 +113,7 @@ public sealed class ResNetBatchPredictorTests
         var ml = new MLContext(1);
         await using var predictor = new ResNetBatchPredictor(ml, ResNetClassifierTransformer.Load(ml, ServingFixtures.ModelZip()),
             new ResNetPredictorOptions { MaxWait = LongWait });
-        var image = File.ReadAllBytes(ScoringFixtures.PhotoPaths()[0]);
+        var image = File.ReadAllBytes(ImagePipeline.PhotoPaths()[0]);
         using var cancellation = new CancellationTokenSource();
 
         var cancelled = predictor.PredictAsync(image, cancellation.Token);
@@ -131,7 +131,7 @@ public sealed class ResNetBatchPredictorTests
         var ml = new MLContext(1);
         var predictor = new ResNetBatchPredictor(ml, ResNetClassifierTransformer.Load(ml, ServingFixtures.ModelZip()),
             new ResNetPredictorOptions { MaxWait = LongWait });
-        var image = File.ReadAllBytes(ScoringFixtures.PhotoPaths()[0]);
+        var image = File.ReadAllBytes(ImagePipeline.PhotoPaths()[0]);
         var queued = Enumerable.Range(0, 3).Select(_ => predictor.PredictAsync(image)).ToArray();
 
         await predictor.DisposeAsync();
@@ -151,7 +151,7 @@ public sealed class ResNetBatchPredictorTests
         await using var predictor = new ResNetBatchPredictor(ml, model);
         ((IDisposable)model).Dispose();
 
-        var prediction = await predictor.PredictAsync(File.ReadAllBytes(ScoringFixtures.PhotoPaths()[0]));
+        var prediction = await predictor.PredictAsync(File.ReadAllBytes(ImagePipeline.PhotoPaths()[0]));
 
         CollectionAssert.Contains(ServingFixtures.Labels, prediction.PredictedLabel);
     }

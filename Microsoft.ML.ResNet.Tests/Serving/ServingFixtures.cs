@@ -8,7 +8,7 @@ namespace Microsoft.ML.ResNet.Tests.Serving;
 /// <summary>
 /// A small saved model for the serving tests, built like the sample's model.zip (LoadImages, ResizeImages, ExtractPixels,
 /// then the classifier) from a seeded ResNet-18 with calibrated BatchNorm statistics, 32x32 input, one class per
-/// committed photo. Written once per test run under the temp folder; no PyTorch needed.
+/// committed photo. Written once per test run beside <see cref="FixtureModels"/>' files; no PyTorch needed.
 /// </summary>
 internal static class ServingFixtures
 {
@@ -18,7 +18,7 @@ internal static class ServingFixtures
     private static string? _modelZip;
 
     /// <summary>The photos' names, used as the model's labels.</summary>
-    public static string[] Labels => ScoringFixtures.PhotoPaths().Select(Path.GetFileNameWithoutExtension).ToArray()!;
+    public static string[] Labels => ImagePipeline.PhotoPaths().Select(Path.GetFileNameWithoutExtension).ToArray()!;
 
     /// <summary>The path of the model zip (built on first use).</summary>
     public static string ModelZip()
@@ -30,9 +30,7 @@ internal static class ServingFixtures
                 return _modelZip;
             }
 
-            var folder = Path.Combine(Path.GetTempPath(), "resnetml-serving-fixtures", Guid.NewGuid().ToString("N"));
-            Directory.CreateDirectory(folder);
-            var onnx = Path.Combine(folder, "model.onnx");
+            var onnx = FixtureModels.RunFile("serving-model.onnx");
             using (var photos = ExportFixtures.LoadPhotos())
             using (var network = ExportFixtures.CalibratedModel(ResNetArchitecture.ResNet18, photos, classes: Labels.Length, seed: 12))
             {
@@ -40,11 +38,11 @@ internal static class ServingFixtures
             }
 
             var ml = new MLContext(1);
-            var images = ScoringFixtures.Photos(ml);
-            var pipeline = ScoringFixtures.PixelPipeline(ml, Size)
+            var images = ImagePipeline.Photos(ml);
+            var pipeline = ImagePipeline.PixelPipeline(ml, Size)
                 .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = onnx }));
             var model = pipeline.Fit(images);
-            var zip = Path.Combine(folder, "model.zip");
+            var zip = FixtureModels.RunFile("serving-model.zip");
             ml.Model.Save(model, images.Schema, zip);
             (model as IDisposable)?.Dispose();
             _modelZip = zip;

@@ -100,29 +100,22 @@ public sealed class BatchFeederTests
     [TestMethod]
     public void ReadEpoch_ImageFileGoneMidRun_ThrowsNamingRowFileAndColumn()
     {
-        var folder = ImageFolder(perClass: 4, black: false);
-        try
-        {
-            var ml = new MLContext(seed: 1);
-            var data = TrainingData.LoadImages(ml, folder, 32);
-            var feeder = new BatchFeeder(data, TrainingData.Features, TrainingData.Label, Settings(), DataSplit.All);
-            Assert.AreEqual(8, Rows(feeder, 0, train: false).Count);
-            var gone = ImagePaths(folder)[5];
-            File.Delete(gone);
+        using var folder = ImageFolder(perClass: 4, black: false);
+        var ml = new MLContext(seed: 1);
+        var data = TrainingData.LoadImages(ml, folder.Path, 32);
+        var feeder = new BatchFeeder(data, TrainingData.Features, TrainingData.Label, Settings(), DataSplit.All);
+        Assert.AreEqual(8, Rows(feeder, 0, train: false).Count);
+        var gone = ImagePaths(folder.Path)[5];
+        File.Delete(gone);
 
-            var error = Assert.ThrowsExactly<InvalidOperationException>(() => Rows(feeder, 1, train: true));
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => Rows(feeder, 1, train: true));
 
-            StringAssert.Contains(error.Message, "Row 5 ");
-            StringAssert.Contains(error.Message, $"ImagePath = '{gone}'");
-            StringAssert.Contains(error.Message, "column 'Features'");
-            Assert.IsNotNull(error.InnerException);
-            Assert.IsNotInstanceOfType<AggregateException>(error.InnerException);
-            StringAssert.Contains(error.Message, error.InnerException.Message, "The cause's own message is part of the error.");
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        StringAssert.Contains(error.Message, "Row 5 ");
+        StringAssert.Contains(error.Message, $"ImagePath = '{gone}'");
+        StringAssert.Contains(error.Message, "column 'Features'");
+        Assert.IsNotNull(error.InnerException);
+        Assert.IsNotInstanceOfType<AggregateException>(error.InnerException);
+        StringAssert.Contains(error.Message, error.InnerException.Message, "The cause's own message is part of the error.");
     }
 
     [TestMethod]
@@ -179,53 +172,37 @@ public sealed class BatchFeederTests
     [TestMethod]
     public void ReadEpoch_AllBlackImageWithPath_IsDelivered()
     {
-        var folder = ImageFolder(perClass: 3, black: true);
-        try
-        {
-            var ml = new MLContext(seed: 1);
-            var data = TrainingData.LoadImages(ml, folder, 32);
-            var feeder = new BatchFeeder(data, TrainingData.Features, TrainingData.Label, Settings(), DataSplit.All);
+        using var folder = ImageFolder(perClass: 3, black: true);
+        var ml = new MLContext(seed: 1);
+        var data = TrainingData.LoadImages(ml, folder.Path, 32);
+        var feeder = new BatchFeeder(data, TrainingData.Features, TrainingData.Label, Settings(), DataSplit.All);
 
-            var batches = feeder.ReadEpoch(0, train: false, CancellationToken.None)
-                .SelectMany(b => Enumerable.Range(0, b.Count).Select(i => b.Pixels.AsSpan(i * 3 * 32 * 32, 3 * 32 * 32).ToArray()).ToList())
-                .ToList();
+        var batches = feeder.ReadEpoch(0, train: false, CancellationToken.None)
+            .SelectMany(b => Enumerable.Range(0, b.Count).Select(i => b.Pixels.AsSpan(i * 3 * 32 * 32, 3 * 32 * 32).ToArray()).ToList())
+            .ToList();
 
-            Assert.AreEqual(7, batches.Count, "Every image, the black one too.");
-            Assert.AreEqual(1, batches.Count(p => p.All(v => v == 0)), "The black image arrives as a row of zeros.");
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        Assert.AreEqual(7, batches.Count, "Every image, the black one too.");
+        Assert.AreEqual(1, batches.Count(p => p.All(v => v == 0)), "The black image arrives as a row of zeros.");
     }
 
     [TestMethod]
     public void ReadEpoch_EmptyImagePath_ThrowsNamingRow()
     {
-        var folder = ImageFolder(perClass: 3, black: false);
-        try
-        {
-            var ml = new MLContext(seed: 1);
-            var rows = ImagePaths(folder).Select(p => new PathRow { ImagePath = p, Label = Path.GetFileName(Path.GetDirectoryName(p)!) }).ToList();
-            rows[4].ImagePath = string.Empty;
-            var raw = ml.Data.LoadFromEnumerable(rows);
-            var data = ml.Transforms.LoadImages("Image", imageFolder: null, inputColumnName: nameof(PathRow.ImagePath))
-                .Append(ml.Transforms.ResizeImages("Image", 32, 32))
-                .Append(ml.Transforms.ExtractPixels(TrainingData.Features, "Image", scaleImage: 1f / 255))
-                .Append(ml.Transforms.Conversion.MapValueToKey(TrainingData.Label))
-                .Fit(raw)
-                .Transform(raw);
-            var feeder = new BatchFeeder(data, TrainingData.Features, TrainingData.Label, Settings(), DataSplit.All);
+        using var folder = ImageFolder(perClass: 3, black: false);
+        var ml = new MLContext(seed: 1);
+        var rows = ImagePaths(folder.Path).Select(p => new PathRow { ImagePath = p, Label = Path.GetFileName(Path.GetDirectoryName(p)!) }).ToList();
+        rows[4].ImagePath = string.Empty;
+        var raw = ml.Data.LoadFromEnumerable(rows);
+        var data = ImagePipeline.PixelPipeline(ml, 32, TrainingData.Features, nameof(PathRow.ImagePath))
+            .Append(ml.Transforms.Conversion.MapValueToKey(TrainingData.Label))
+            .Fit(raw)
+            .Transform(raw);
+        var feeder = new BatchFeeder(data, TrainingData.Features, TrainingData.Label, Settings(), DataSplit.All);
 
-            var error = Assert.ThrowsExactly<InvalidOperationException>(() => Rows(feeder, 0, train: true));
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => Rows(feeder, 0, train: true));
 
-            StringAssert.Contains(error.Message, "Row 4 (ImagePath = '')");
-            StringAssert.Contains(error.Message, "empty image path");
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        StringAssert.Contains(error.Message, "Row 4 (ImagePath = '')");
+        StringAssert.Contains(error.Message, "empty image path");
     }
 
     [TestMethod]
@@ -246,12 +223,12 @@ public sealed class BatchFeederTests
     }
 
     /// <summary>A class-per-folder copy of <paramref name="perClass"/> committed Fashion-MNIST images of two classes, plus the black image in the first.</summary>
-    private static string ImageFolder(int perClass, bool black)
+    private static TempFolder ImageFolder(int perClass, bool black)
     {
-        var folder = TestPaths.NewTempFolder();
+        var folder = TempFolder.Create();
         foreach (var label in new[] { "Bag", "Trouser" })
         {
-            var target = Directory.CreateDirectory(Path.Combine(folder, label)).FullName;
+            var target = Directory.CreateDirectory(Path.Combine(folder.Path, label)).FullName;
             foreach (var file in Directory.GetFiles(Path.Combine(TestPaths.FashionMnistTrain, label), "*.png").Order(StringComparer.Ordinal).Take(perClass))
             {
                 File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
@@ -260,7 +237,7 @@ public sealed class BatchFeederTests
 
         if (black)
         {
-            File.Copy(TestPaths.BlackImage, Path.Combine(folder, "Bag", "zz-black.png"));
+            File.Copy(TestPaths.BlackImage, Path.Combine(folder.Path, "Bag", "zz-black.png"));
         }
 
         return folder;

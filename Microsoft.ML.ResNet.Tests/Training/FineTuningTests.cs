@@ -2,21 +2,21 @@ using Microsoft.ML.ResNet.Modeling;
 
 namespace Microsoft.ML.ResNet.Tests.Training;
 
-/// <summary>Starting from PyTorch weights (.pth from Debian's torchvision) with a fresh head.</summary>
+/// <summary>Starting from PyTorch weights (a 1000-class ResNet-18 .pth under torchvision's keys) with a fresh head.</summary>
 [TestClass]
 public sealed class FineTuningTests
 {
     [TestMethod]
     public void Train_PthWeightsFrozenBackbone_ChangesOnlyFc()
     {
-        var fixture = PythonReference.Get("resnet18");
+        var weights = FixtureModels.ResNet18Pth();
         var ml = new MLContext(seed: 1);
         var data = TrainingData.Synthetic(ml, rows: 32, classes: 4, size: 32);
         var options = ResNetTrainingLoopTests.SmallOptions(epochs: 2);
-        options.PretrainedWeightsPath = fixture.WeightsPath;
+        options.PretrainedWeightsPath = weights;
         options.FreezeBackbone = true;
         using var loaded = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 4));
-        ResNetWeights.Load(loaded, fixture.WeightsPath, freshHead: true);
+        ResNetWeights.Load(loaded, weights, freshHead: true);
         var before = loaded.state_dict().ToDictionary(e => e.Key, e => e.Value.to_type(TorchSharp.torch.ScalarType.Float32).data<float>().ToArray());
 
         using var trained = ResNetTrainingLoopTests.Train(ml, data, options);
@@ -30,13 +30,13 @@ public sealed class FineTuningTests
     [TestMethod]
     public void Train_PthWeightsUnfrozen_ChangesBackboneToo()
     {
-        var fixture = PythonReference.Get("resnet18");
+        var weights = FixtureModels.ResNet18Pth();
         var ml = new MLContext(seed: 1);
         var data = TrainingData.Synthetic(ml, rows: 32, classes: 4, size: 32);
         var options = ResNetTrainingLoopTests.SmallOptions();
-        options.PretrainedWeightsPath = fixture.WeightsPath;
+        options.PretrainedWeightsPath = weights;
         using var loaded = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet18, 4));
-        ResNetWeights.Load(loaded, fixture.WeightsPath, freshHead: true);
+        ResNetWeights.Load(loaded, weights, freshHead: true);
         var conv1 = loaded.conv1.weight!.data<float>().ToArray();
 
         using var trained = ResNetTrainingLoopTests.Train(ml, data, options);
@@ -47,15 +47,15 @@ public sealed class FineTuningTests
     [TestMethod]
     public void Train_WeightsOfOtherArchitecture_ThrowsListingShapes()
     {
-        var fixture = PythonReference.Get("resnet18");
+        var weights = FixtureModels.ResNet18Pth();
         var ml = new MLContext(seed: 1);
         var data = TrainingData.Synthetic(ml, rows: 16, classes: 2, size: 32);
         var options = ResNetTrainingLoopTests.SmallOptions();
         options.Architecture = ResNetArchitecture.ResNet34;
-        options.PretrainedWeightsPath = fixture.WeightsPath;
+        options.PretrainedWeightsPath = weights;
 
         var error = Assert.ThrowsExactly<InvalidDataException>(() => ResNetTrainingLoopTests.Train(ml, data, options));
 
-        StringAssert.Contains(error.Message, fixture.WeightsPath);
+        StringAssert.Contains(error.Message, weights);
     }
 }

@@ -75,44 +75,36 @@ public sealed class ResNetTrainingLoopTests
     {
         var ml = new MLContext(seed: 1);
         var data = TrainingData.Synthetic(ml, rows: 40, classes: 4, size: 32);
-        var uninterruptedFolder = TestPaths.NewTempFolder();
-        var resumedFolder = TestPaths.NewTempFolder();
-        try
-        {
-            var options = SmallOptions(epochs: 3);
-            options.CheckpointFolder = uninterruptedFolder;
-            using var uninterrupted = Train(ml, data, options);
+        using var uninterruptedFolder = TempFolder.Create();
+        using var resumedFolder = TempFolder.Create();
+        var options = SmallOptions(epochs: 3);
+        options.CheckpointFolder = uninterruptedFolder.Path;
+        using var uninterrupted = Train(ml, data, options);
 
-            using var cancel = new CancellationTokenSource();
-            var interrupted = SmallOptions(epochs: 3);
-            interrupted.CheckpointFolder = resumedFolder;
-            interrupted.CancellationToken = cancel.Token;
-            interrupted.ProgressInterval = 1;
-            interrupted.Progress = p =>
+        using var cancel = new CancellationTokenSource();
+        var interrupted = SmallOptions(epochs: 3);
+        interrupted.CheckpointFolder = resumedFolder.Path;
+        interrupted.CancellationToken = cancel.Token;
+        interrupted.ProgressInterval = 1;
+        interrupted.Progress = p =>
+        {
+            if (p.Epoch == 2 && p.Step == 2)
             {
-                if (p.Epoch == 2 && p.Step == 2)
-                {
-                    cancel.Cancel();
-                }
-            };
-            Assert.ThrowsExactly<OperationCanceledException>(() => Train(ml, data, interrupted));
-            var statePath = Path.Combine(resumedFolder, CheckpointStore.StateFileName);
-            var state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(statePath))!;
-            Assert.AreEqual(1, state.CompletedEpochs, "The cancelled run keeps the checkpoint of its last finished epoch.");
+                cancel.Cancel();
+            }
+        };
+        Assert.ThrowsExactly<OperationCanceledException>(() => Train(ml, data, interrupted));
+        var statePath = resumedFolder.File(CheckpointStore.StateFileName);
+        var state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(statePath))!;
+        Assert.AreEqual(1, state.CompletedEpochs, "The cancelled run keeps the checkpoint of its last finished epoch.");
 
-            var resume = SmallOptions(epochs: 3);
-            resume.CheckpointFolder = resumedFolder;
-            using var resumed = Train(ml, data, resume);
+        var resume = SmallOptions(epochs: 3);
+        resume.CheckpointFolder = resumedFolder.Path;
+        using var resumed = Train(ml, data, resume);
 
-            Assert.AreEqual(2, resumed.Outcome.History.Count, "The resumed run trains only the unfinished epochs.");
-            Assert.AreEqual(3, resumed.Outcome.CompletedEpochs);
-            AssertSameWeights(Weights(uninterrupted), Weights(resumed));
-        }
-        finally
-        {
-            Directory.Delete(uninterruptedFolder, recursive: true);
-            Directory.Delete(resumedFolder, recursive: true);
-        }
+        Assert.AreEqual(2, resumed.Outcome.History.Count, "The resumed run trains only the unfinished epochs.");
+        Assert.AreEqual(3, resumed.Outcome.CompletedEpochs);
+        AssertSameWeights(Weights(uninterrupted), Weights(resumed));
     }
 
     [TestMethod]
@@ -120,53 +112,46 @@ public sealed class ResNetTrainingLoopTests
     {
         var ml = new MLContext(seed: 1);
         var data = TrainingData.Synthetic(ml, rows: 24, classes: 3, size: 32);
-        var folder = TestPaths.NewTempFolder();
-        try
+        using var folder = TempFolder.Create();
+        var first = SmallOptions(epochs: 2);
+        first.CheckpointFolder = folder.Path;
+        using var cancel = new CancellationTokenSource();
+        first.CancellationToken = cancel.Token;
+        first.ProgressInterval = 1;
+        first.Progress = p =>
         {
-            var first = SmallOptions(epochs: 2);
-            first.CheckpointFolder = folder;
-            using var cancel = new CancellationTokenSource();
-            first.CancellationToken = cancel.Token;
-            first.ProgressInterval = 1;
-            first.Progress = p =>
+            if (p.Epoch == 2 && p.Step == 1)
             {
-                if (p.Epoch == 2 && p.Step == 1)
-                {
-                    cancel.Cancel();
-                }
-            };
-            Assert.ThrowsExactly<OperationCanceledException>(() => Train(ml, data, first));
-            var before = Directory.GetFiles(folder).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
-            Assert.IsTrue(before.ContainsKey("epoch-0001.model"), $"Files: {string.Join(", ", before.Keys)}");
-
-            // The second run really resumes (reads the checkpoint, trains steps of epoch 2) before it is cancelled.
-            using var cancelAgain = new CancellationTokenSource();
-            var second = SmallOptions(epochs: 2);
-            second.CheckpointFolder = folder;
-            second.CancellationToken = cancelAgain.Token;
-            second.ProgressInterval = 1;
-            var resumedSteps = new List<(int Epoch, int Step)>();
-            second.Progress = p =>
-            {
-                resumedSteps.Add((p.Epoch, p.Step));
-                if (p.Epoch == 2 && p.Step == 2)
-                {
-                    cancelAgain.Cancel();
-                }
-            };
-            Assert.ThrowsExactly<OperationCanceledException>(() => Train(ml, data, second));
-            CollectionAssert.AreEqual(new[] { (2, 1), (2, 2) }, resumedSteps, "The second run resumed at epoch 2 and trained two steps.");
-
-            var after = Directory.GetFiles(folder).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
-            CollectionAssert.AreEquivalent(before.Keys.ToList(), after.Keys.ToList(), "No file may appear or vanish (temp files included).");
-            foreach (var (name, bytes) in before)
-            {
-                CollectionAssert.AreEqual(bytes, after[name], $"{name} changed.");
+                cancel.Cancel();
             }
-        }
-        finally
+        };
+        Assert.ThrowsExactly<OperationCanceledException>(() => Train(ml, data, first));
+        var before = Directory.GetFiles(folder.Path).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
+        Assert.IsTrue(before.ContainsKey("epoch-0001.model"), $"Files: {string.Join(", ", before.Keys)}");
+
+        // The second run really resumes (reads the checkpoint, trains steps of epoch 2) before it is cancelled.
+        using var cancelAgain = new CancellationTokenSource();
+        var second = SmallOptions(epochs: 2);
+        second.CheckpointFolder = folder.Path;
+        second.CancellationToken = cancelAgain.Token;
+        second.ProgressInterval = 1;
+        var resumedSteps = new List<(int Epoch, int Step)>();
+        second.Progress = p =>
         {
-            Directory.Delete(folder, recursive: true);
+            resumedSteps.Add((p.Epoch, p.Step));
+            if (p.Epoch == 2 && p.Step == 2)
+            {
+                cancelAgain.Cancel();
+            }
+        };
+        Assert.ThrowsExactly<OperationCanceledException>(() => Train(ml, data, second));
+        CollectionAssert.AreEqual(new[] { (2, 1), (2, 2) }, resumedSteps, "The second run resumed at epoch 2 and trained two steps.");
+
+        var after = Directory.GetFiles(folder.Path).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
+        CollectionAssert.AreEquivalent(before.Keys.ToList(), after.Keys.ToList(), "No file may appear or vanish (temp files included).");
+        foreach (var (name, bytes) in before)
+        {
+            CollectionAssert.AreEqual(bytes, after[name], $"{name} changed.");
         }
     }
 
@@ -180,35 +165,28 @@ public sealed class ResNetTrainingLoopTests
         var raw = ml.Data.LoadFromEnumerable(rows, schema);
         var data = ml.Transforms.Conversion.MapValueToKey(TrainingData.Label).Fit(raw).Transform(raw);
         rows.Passes = 0;
-        var folder = TestPaths.NewTempFolder();
-        try
+        using var folder = TempFolder.Create();
+        var options = SmallOptions(epochs: 2);
+        options.CheckpointFolder = folder.Path;
+        Dictionary<string, byte[]>? afterFirstEpoch = null;
+        options.Progress = p =>
         {
-            var options = SmallOptions(epochs: 2);
-            options.CheckpointFolder = folder;
-            Dictionary<string, byte[]>? afterFirstEpoch = null;
-            options.Progress = p =>
+            if (p.IsEpochEnd && p.Epoch == 1)
             {
-                if (p.IsEpochEnd && p.Epoch == 1)
-                {
-                    afterFirstEpoch = Directory.GetFiles(folder).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
-                }
-            };
-
-            var error = Assert.ThrowsExactly<InvalidOperationException>(() => Train(ml, data, options));
-
-            StringAssert.Contains(error.Message, "Row 0");
-            StringAssert.Contains(error.Message, "pixel 0 is NaN");
-            Assert.IsNotNull(afterFirstEpoch);
-            var now = Directory.GetFiles(folder).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
-            CollectionAssert.AreEquivalent(afterFirstEpoch.Keys.ToList(), now.Keys.ToList());
-            foreach (var (name, bytes) in afterFirstEpoch)
-            {
-                CollectionAssert.AreEqual(bytes, now[name], $"{name} changed.");
+                afterFirstEpoch = Directory.GetFiles(folder.Path).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
             }
-        }
-        finally
+        };
+
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => Train(ml, data, options));
+
+        StringAssert.Contains(error.Message, "Row 0");
+        StringAssert.Contains(error.Message, "pixel 0 is NaN");
+        Assert.IsNotNull(afterFirstEpoch);
+        var now = Directory.GetFiles(folder.Path).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
+        CollectionAssert.AreEquivalent(afterFirstEpoch.Keys.ToList(), now.Keys.ToList());
+        foreach (var (name, bytes) in afterFirstEpoch)
         {
-            Directory.Delete(folder, recursive: true);
+            CollectionAssert.AreEqual(bytes, now[name], $"{name} changed.");
         }
     }
 
@@ -216,75 +194,60 @@ public sealed class ResNetTrainingLoopTests
     public void Train_NoSeedCheckpointThenFreshMLContext_ResumesInsteadOfRefusing()
     {
         // The issue's reproduction: one epoch with a checkpoint folder and no seed, then the same pipeline in a new MLContext.
-        var folder = TestPaths.NewTempFolder();
-        try
+        using var folder = TempFolder.Create();
+        var options = SmallOptions(epochs: 1);
+        options.Seed = null;
+        options.CheckpointFolder = folder.Path;
+        Dictionary<string, float[]> first;
+        var ml = new MLContext();
+        using (var trained = Train(ml, TrainingData.Synthetic(ml, rows: 24, classes: 3, size: 32), options))
         {
-            var options = SmallOptions(epochs: 1);
-            options.Seed = null;
-            options.CheckpointFolder = folder;
-            Dictionary<string, float[]> first;
-            var ml = new MLContext();
-            using (var trained = Train(ml, TrainingData.Synthetic(ml, rows: 24, classes: 3, size: 32), options))
-            {
-                first = Weights(trained);
-            }
-
-            var fresh = new MLContext();
-            using var resumed = Train(fresh, TrainingData.Synthetic(fresh, rows: 24, classes: 3, size: 32), options);
-
-            Assert.AreEqual(0, resumed.Outcome.History.Count, "The finished epoch is not trained again.");
-            Assert.AreEqual(1, resumed.Outcome.CompletedEpochs);
-            AssertSameWeights(first, Weights(resumed));
+            first = Weights(trained);
         }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+
+        var fresh = new MLContext();
+        using var resumed = Train(fresh, TrainingData.Synthetic(fresh, rows: 24, classes: 3, size: 32), options);
+
+        Assert.AreEqual(0, resumed.Outcome.History.Count, "The finished epoch is not trained again.");
+        Assert.AreEqual(1, resumed.Outcome.CompletedEpochs);
+        AssertSameWeights(first, Weights(resumed));
     }
 
     [TestMethod]
     public void Train_NoSeedInterruptedThenFreshMLContext_MatchesUninterruptedRunOfTheStoredSeed()
     {
-        var interruptedFolder = TestPaths.NewTempFolder();
-        var referenceFolder = TestPaths.NewTempFolder();
-        try
+        using var interruptedFolder = TempFolder.Create();
+        using var referenceFolder = TempFolder.Create();
+        using var cancel = new CancellationTokenSource();
+        var interrupted = SmallOptions(epochs: 2);
+        interrupted.Seed = null;
+        interrupted.CheckpointFolder = interruptedFolder.Path;
+        interrupted.CancellationToken = cancel.Token;
+        interrupted.Progress = p =>
         {
-            using var cancel = new CancellationTokenSource();
-            var interrupted = SmallOptions(epochs: 2);
-            interrupted.Seed = null;
-            interrupted.CheckpointFolder = interruptedFolder;
-            interrupted.CancellationToken = cancel.Token;
-            interrupted.Progress = p =>
+            if (p.IsEpochEnd && p.Epoch == 1)
             {
-                if (p.IsEpochEnd && p.Epoch == 1)
-                {
-                    cancel.Cancel();
-                }
-            };
-            var ml = new MLContext();
-            Assert.ThrowsExactly<OperationCanceledException>(() => Train(ml, TrainingData.Synthetic(ml, rows: 40, classes: 4, size: 32), interrupted));
-            var state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(Path.Combine(interruptedFolder, CheckpointStore.StateFileName)))!;
+                cancel.Cancel();
+            }
+        };
+        var ml = new MLContext();
+        Assert.ThrowsExactly<OperationCanceledException>(() => Train(ml, TrainingData.Synthetic(ml, rows: 40, classes: 4, size: 32), interrupted));
+        var state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(interruptedFolder.File(CheckpointStore.StateFileName)))!;
 
-            var resume = SmallOptions(epochs: 2);
-            resume.Seed = null;
-            resume.CheckpointFolder = interruptedFolder;
-            var fresh = new MLContext();
-            using var resumed = Train(fresh, TrainingData.Synthetic(fresh, rows: 40, classes: 4, size: 32), resume);
+        var resume = SmallOptions(epochs: 2);
+        resume.Seed = null;
+        resume.CheckpointFolder = interruptedFolder.Path;
+        var fresh = new MLContext();
+        using var resumed = Train(fresh, TrainingData.Synthetic(fresh, rows: 40, classes: 4, size: 32), resume);
 
-            var reference = SmallOptions(epochs: 2, seed: state.Seed);
-            reference.CheckpointFolder = referenceFolder;
-            var other = new MLContext();
-            using var uninterrupted = Train(other, TrainingData.Synthetic(other, rows: 40, classes: 4, size: 32), reference);
+        var reference = SmallOptions(epochs: 2, seed: state.Seed);
+        reference.CheckpointFolder = referenceFolder.Path;
+        var other = new MLContext();
+        using var uninterrupted = Train(other, TrainingData.Synthetic(other, rows: 40, classes: 4, size: 32), reference);
 
-            Assert.AreEqual(1, resumed.Outcome.History.Count);
-            Assert.AreEqual(state.Seed, resumed.Settings.Seed, "The resumed run took the checkpoint's seed.");
-            AssertSameWeights(Weights(uninterrupted), Weights(resumed));
-        }
-        finally
-        {
-            Directory.Delete(interruptedFolder, recursive: true);
-            Directory.Delete(referenceFolder, recursive: true);
-        }
+        Assert.AreEqual(1, resumed.Outcome.History.Count);
+        Assert.AreEqual(state.Seed, resumed.Settings.Seed, "The resumed run took the checkpoint's seed.");
+        AssertSameWeights(Weights(uninterrupted), Weights(resumed));
     }
 
     [TestMethod]
@@ -292,36 +255,29 @@ public sealed class ResNetTrainingLoopTests
     {
         var ml = new MLContext(seed: 1);
         var data = TrainingData.Synthetic(ml, rows: 40, classes: 4, size: 32);
-        var folder = TestPaths.NewTempFolder();
-        try
+        using var folder = TempFolder.Create();
+        var first = SmallOptions(epochs: 2);
+        first.CheckpointFolder = folder.Path;
+        using (Train(ml, data, first))
         {
-            var first = SmallOptions(epochs: 2);
-            first.CheckpointFolder = folder;
-            using (Train(ml, data, first))
-            {
-            }
-
-            var more = SmallOptions(epochs: 3);
-            more.CheckpointFolder = folder;
-            more.ProgressInterval = 1;
-            var reports = new List<ResNetTrainingProgress>();
-            more.Progress = reports.Add;
-            using var extended = Train(ml, data, more);
-
-            Assert.AreEqual(1, extended.Outcome.History.Count, "Only the added epoch is trained.");
-            Assert.AreEqual(3, extended.Outcome.CompletedEpochs);
-            Assert.IsTrue(reports.All(r => r.Epoch == 3), string.Join("; ", reports.Select(r => $"{r.Epoch}.{r.Step}")));
-
-            // One-cycle over the added epoch: it starts at peak / 25 again (not at the old run's annealed ~0).
-            Assert.AreEqual(0.05 / 25, reports[0].LearningRate, 1e-12);
-            Assert.AreEqual(0.05, reports.Where(r => !r.IsEpochEnd).Max(r => r.LearningRate), 0.05 * 0.2, "The span warms up towards the peak.");
-            var state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(Path.Combine(folder, CheckpointStore.StateFileName)))!;
-            Assert.AreEqual((3, 2, 3), (state.CompletedEpochs, state.ScheduleStartEpoch, state.ScheduleEndEpoch));
         }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+
+        var more = SmallOptions(epochs: 3);
+        more.CheckpointFolder = folder.Path;
+        more.ProgressInterval = 1;
+        var reports = new List<ResNetTrainingProgress>();
+        more.Progress = reports.Add;
+        using var extended = Train(ml, data, more);
+
+        Assert.AreEqual(1, extended.Outcome.History.Count, "Only the added epoch is trained.");
+        Assert.AreEqual(3, extended.Outcome.CompletedEpochs);
+        Assert.IsTrue(reports.All(r => r.Epoch == 3), string.Join("; ", reports.Select(r => $"{r.Epoch}.{r.Step}")));
+
+        // One-cycle over the added epoch: it starts at peak / 25 again (not at the old run's annealed ~0).
+        Assert.AreEqual(0.05 / 25, reports[0].LearningRate, 1e-12);
+        Assert.AreEqual(0.05, reports.Where(r => !r.IsEpochEnd).Max(r => r.LearningRate), 0.05 * 0.2, "The span warms up towards the peak.");
+        var state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(folder.File(CheckpointStore.StateFileName)))!;
+        Assert.AreEqual((3, 2, 3), (state.CompletedEpochs, state.ScheduleStartEpoch, state.ScheduleEndEpoch));
     }
 
     [TestMethod]
@@ -329,27 +285,20 @@ public sealed class ResNetTrainingLoopTests
     {
         var ml = new MLContext(seed: 1);
         var data = TrainingData.Synthetic(ml, rows: 16, classes: 2, size: 32);
-        var folder = TestPaths.NewTempFolder();
-        try
+        using var folder = TempFolder.Create();
+        var first = SmallOptions(epochs: 2);
+        first.CheckpointFolder = folder.Path;
+        using (Train(ml, data, first))
         {
-            var first = SmallOptions(epochs: 2);
-            first.CheckpointFolder = folder;
-            using (Train(ml, data, first))
-            {
-            }
-
-            var fewer = SmallOptions(epochs: 1);
-            fewer.CheckpointFolder = folder;
-            var error = Assert.ThrowsExactly<InvalidOperationException>(() => Train(ml, data, fewer));
-
-            StringAssert.Contains(error.Message, folder);
-            StringAssert.Contains(error.Message, "2 finished epochs");
-            StringAssert.Contains(error.Message, "Epochs = 1");
         }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+
+        var fewer = SmallOptions(epochs: 1);
+        fewer.CheckpointFolder = folder.Path;
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => Train(ml, data, fewer));
+
+        StringAssert.Contains(error.Message, folder.Path);
+        StringAssert.Contains(error.Message, "2 finished epochs");
+        StringAssert.Contains(error.Message, "Epochs = 1");
     }
 
     [TestMethod]
@@ -357,27 +306,20 @@ public sealed class ResNetTrainingLoopTests
     {
         var ml = new MLContext(seed: 1);
         var data = TrainingData.Synthetic(ml, rows: 16, classes: 2, size: 32);
-        var folder = TestPaths.NewTempFolder();
-        try
+        using var folder = TempFolder.Create();
+        var first = SmallOptions(seed: 5);
+        first.CheckpointFolder = folder.Path;
+        using (Train(ml, data, first))
         {
-            var first = SmallOptions(seed: 5);
-            first.CheckpointFolder = folder;
-            using (Train(ml, data, first))
-            {
-            }
-
-            var other = SmallOptions(seed: 6);
-            other.CheckpointFolder = folder;
-            var error = Assert.ThrowsExactly<InvalidOperationException>(() => Train(ml, data, other));
-
-            StringAssert.Contains(error.Message, folder);
-            StringAssert.Contains(error.Message, "seed 5");
-            StringAssert.Contains(error.Message, "Seed = 6");
         }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+
+        var other = SmallOptions(seed: 6);
+        other.CheckpointFolder = folder.Path;
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => Train(ml, data, other));
+
+        StringAssert.Contains(error.Message, folder.Path);
+        StringAssert.Contains(error.Message, "seed 5");
+        StringAssert.Contains(error.Message, "Seed = 6");
     }
 
     [TestMethod]
@@ -461,25 +403,18 @@ public sealed class ResNetTrainingLoopTests
     {
         var ml = new MLContext(seed: 1);
         var data = TrainingData.Synthetic(ml, rows: 16, classes: 2, size: 32);
-        var folder = TestPaths.NewTempFolder();
-        try
+        using var folder = TempFolder.Create();
+        var first = SmallOptions();
+        first.CheckpointFolder = folder.Path;
+        using (Train(ml, data, first))
         {
-            var first = SmallOptions();
-            first.CheckpointFolder = folder;
-            using (Train(ml, data, first))
-            {
-            }
+        }
 
-            var other = SmallOptions();
-            other.CheckpointFolder = folder;
-            other.LearningRate = 0.01;
-            var error = Assert.ThrowsExactly<InvalidOperationException>(() => Train(ml, data, other));
-            StringAssert.Contains(error.Message, folder);
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        var other = SmallOptions();
+        other.CheckpointFolder = folder.Path;
+        other.LearningRate = 0.01;
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => Train(ml, data, other));
+        StringAssert.Contains(error.Message, folder.Path);
     }
 
     [TestMethod]

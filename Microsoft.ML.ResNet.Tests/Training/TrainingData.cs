@@ -18,9 +18,7 @@ internal static class TrainingData
     public static IDataView LoadImages(MLContext ml, string folder, int size, out ITransformer pipeline)
     {
         var data = ImageRows(ml, folder);
-        pipeline = ml.Transforms.LoadImages("Image", imageFolder: null, inputColumnName: nameof(ImageRow.ImagePath))
-            .Append(ml.Transforms.ResizeImages("Image", size, size))
-            .Append(ml.Transforms.ExtractPixels(Features, "Image", scaleImage: 1f / 255))
+        pipeline = ImagePipeline.PixelPipeline(ml, size, Features, nameof(ImageRow.ImagePath))
             .Append(ml.Transforms.Conversion.MapValueToKey(Label))
             .Fit(data);
         return pipeline.Transform(data);

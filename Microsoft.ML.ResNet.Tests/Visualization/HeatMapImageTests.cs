@@ -8,7 +8,7 @@ public sealed class HeatMapImageTests
 {
     private static readonly byte[] PngSignature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
 
-    private static string Photo => Directory.GetFiles(TestPaths.Photos, "*.png").Order(StringComparer.Ordinal).First();
+    private static string Photo => ImagePipeline.PhotoPaths()[0];
 
     [TestMethod]
     public void RenderPng_PhotoAndPeakedMap_IsPngOfThePhotoRedAtThePeakBlueFarFromIt()

@@ -28,7 +28,7 @@ public static class ResNetCatalog
     /// <exception cref="ArgumentNullException"><paramref name="catalog"/> is null.</exception>
     /// <exception cref="ArgumentException">A column name or the model path is empty, or labels are empty strings.</exception>
     /// <exception cref="ArgumentOutOfRangeException">Batch size outside 1..1024, image size below 32, negative device id.</exception>
-    /// <example>See samples/Benchmarks/ScoringBenchmark.cs.</example>
+    /// <example>See samples/PackageConsumer/Program.cs (ResNet34Classify from a weights file) and the README's "Scoring in a pipeline".</example>
     public static ResNetClassifierEstimator ResNet34Classify(
         this TransformsCatalog catalog,
         string outputColumnName,
@@ -77,7 +77,7 @@ public static class ResNetCatalog
     /// <param name="options">Model, columns, batching and device.</param>
     /// <exception cref="ArgumentNullException"><paramref name="catalog"/> or <paramref name="options"/> is null.</exception>
     /// <exception cref="ArgumentException">An option is invalid; <see cref="ArgumentException.ParamName"/> names it.</exception>
-    /// <example>See samples/Benchmarks/ScoringBenchmark.cs.</example>
+    /// <example>See samples/apps/from-pytorch-weights.cs (the options overload, there through ResNetClassify).</example>
     public static ResNetClassifierEstimator ResNet34Classify(this TransformsCatalog catalog, ResNetClassifierOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -94,7 +94,7 @@ public static class ResNetCatalog
     /// <param name="options">Model, columns, batching and device.</param>
     /// <exception cref="ArgumentNullException"><paramref name="catalog"/> or <paramref name="options"/> is null.</exception>
     /// <exception cref="ArgumentException">An option is invalid; <see cref="ArgumentException.ParamName"/> names it.</exception>
-    /// <example>See samples/Benchmarks/ScoringBenchmark.cs.</example>
+    /// <example>See samples/apps/from-pytorch-weights.cs (PyTorch weights scored in a pipeline).</example>
     public static ResNetClassifierEstimator ResNetClassify(this TransformsCatalog catalog, ResNetClassifierOptions options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
@@ -119,7 +119,7 @@ public static class ResNetCatalog
     /// <param name="batchSize">Rows per ONNX Runtime run.</param>
     /// <exception cref="ArgumentNullException"><paramref name="catalog"/> is null.</exception>
     /// <exception cref="ArgumentException">A column name or the model path is empty.</exception>
-    /// <example>See samples/Benchmarks/ScoringBenchmark.cs.</example>
+    /// <example>See the README's "Scoring in a pipeline": this verb stands for its ResizeImages, ExtractPixels and ResNet34Classify steps.</example>
     public static EstimatorChain<ResNetClassifierTransformer> ResNet34ClassifyImages(
         this TransformsCatalog catalog,
         string outputColumnName,
@@ -155,7 +155,7 @@ public static class ResNetCatalog
     /// <param name="filePath">Where the zip goes.</param>
     /// <exception cref="ArgumentNullException">A null argument.</exception>
     /// <exception cref="ArgumentException"><paramref name="filePath"/> is empty.</exception>
-    /// <example>See samples/Benchmarks/ScoringBenchmark.cs.</example>
+    /// <example>See samples/ImageClassification/Commands/TrainCommand.cs.</example>
     public static void SaveAtomically(this ModelOperationsCatalog catalog, ITransformer model, DataViewSchema inputSchema, string filePath)
     {
         ArgumentNullException.ThrowIfNull(catalog);

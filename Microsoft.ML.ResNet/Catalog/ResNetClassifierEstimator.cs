@@ -9,7 +9,7 @@ namespace Microsoft.ML.ResNet;
 /// session. Create it with <see cref="ResNetCatalog.ResNet34Classify(TransformsCatalog, string, string, string?, IReadOnlyList{string}?, int?, bool, int, int?, int?)"/>
 /// or <see cref="ResNetCatalog.ResNetClassify(TransformsCatalog, ResNetClassifierOptions)"/>.
 /// </summary>
-/// <example>See samples/Benchmarks/ScoringBenchmark.cs.</example>
+/// <example>See samples/apps/from-pytorch-weights.cs.</example>
 public sealed class ResNetClassifierEstimator : IEstimator<ResNetClassifierTransformer>
 {
     private readonly HostSettings _host;

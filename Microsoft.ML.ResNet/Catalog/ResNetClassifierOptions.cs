@@ -7,7 +7,7 @@ namespace Microsoft.ML.ResNet;
 /// Options of <see cref="ResNetCatalog.ResNetClassify(TransformsCatalog, ResNetClassifierOptions)"/>:
 /// which network to load, which columns to read and write, and how to run ONNX Runtime.
 /// </summary>
-/// <example>See samples/Benchmarks/ScoringBenchmark.cs for a pipeline that uses these options.</example>
+/// <example>See samples/apps/from-pytorch-weights.cs for a pipeline that uses these options.</example>
 public sealed class ResNetClassifierOptions
 {
     /// <summary>

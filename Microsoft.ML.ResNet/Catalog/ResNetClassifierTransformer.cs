@@ -31,7 +31,7 @@ namespace Microsoft.ML.ResNet;
 /// <see cref="ObjectDisposedException"/>.
 /// The stock chain's Score has no slot names (the labels are PredictedLabel's key values there).
 /// </remarks>
-/// <example>See samples/Benchmarks/ScoringBenchmark.cs.</example>
+/// <example>See samples/apps/use-saved-model.cs (a saved pipeline reopened as the batched scorer) and samples/apps/from-pytorch-weights.cs.</example>
 public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
 {
     private readonly ResNetScorer _scorer;
@@ -379,7 +379,7 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     /// <exception cref="InvalidOperationException">This transformer holds no weights (<see cref="HasWeights"/> is false).</exception>
     /// <exception cref="IOException">Writing failed; the previous file, if any, is unchanged.</exception>
     /// <exception cref="ObjectDisposedException">This transformer was disposed.</exception>
-    /// <example>See Microsoft.ML.ResNet.Tests/Catalog/SaveWeightsTests.cs.</example>
+    /// <example>See samples/PackageConsumer/Program.cs (trains, saves the weights, then scores from the file).</example>
     public void SaveWeights(string path, ResNetWeightsFormat format, ResNetWeightsLayout? layout = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);

@@ -11,7 +11,7 @@ namespace Microsoft.ML.ResNet;
 /// ONNX with the label names, and returns the same scoring transformer as <c>ResNet34Classify</c>.
 /// Create it with <see cref="ResNetTrainerCatalog"/>'s <c>ResNet34</c> or <c>ResNet</c> verbs.
 /// </summary>
-/// <example>See Microsoft.ML.ResNet.Tests/Catalog/ResNetTrainerTests.cs.</example>
+/// <example>See samples/apps/train.cs.</example>
 public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
 {
     private readonly HostSettings _host;

@@ -26,7 +26,7 @@ public static class ResNetTrainerCatalog
     /// <returns>The trainer (an estimator).</returns>
     /// <exception cref="ArgumentNullException"><paramref name="catalog"/> is null.</exception>
     /// <exception cref="ArgumentException">An argument is invalid; ParamName names it.</exception>
-    /// <example>See Microsoft.ML.ResNet.Tests/Catalog/ResNetTrainerTests.cs.</example>
+    /// <example>See samples/apps/train.cs (there with the options overload).</example>
     public static ResNetTrainer ResNet34(
         this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         string labelColumnName = TrainerDefaults.LabelColumnName,
@@ -66,7 +66,7 @@ public static class ResNetTrainerCatalog
     /// <exception cref="ArgumentNullException"><paramref name="catalog"/> or <paramref name="options"/> is null.</exception>
     /// <exception cref="ArgumentException">An option is invalid, or <see cref="ResNetTrainerOptions.Architecture"/> is not
     /// ResNet-34; ParamName names the option.</exception>
-    /// <example>See Microsoft.ML.ResNet.Tests/Catalog/ResNetTrainerTests.cs.</example>
+    /// <example>See samples/apps/train.cs.</example>
     public static ResNetTrainer ResNet34(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, ResNetTrainerOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -87,7 +87,7 @@ public static class ResNetTrainerCatalog
     /// <returns>The trainer (an estimator).</returns>
     /// <exception cref="ArgumentNullException"><paramref name="catalog"/> or <paramref name="options"/> is null.</exception>
     /// <exception cref="ArgumentException">An option is invalid; ParamName names it.</exception>
-    /// <example>See Microsoft.ML.ResNet.Tests/Catalog/ResNetTrainerTests.cs.</example>
+    /// <example>See samples/apps/train.cs (fine-tuning ImageNet weights) and samples/ImageClassification/Model/ResNetTraining.cs.</example>
     public static ResNetTrainer ResNet(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, ResNetTrainerOptions options)
     {
         ArgumentNullException.ThrowIfNull(catalog);

@@ -9,7 +9,7 @@ namespace Microsoft.ML.ResNet;
 /// <see cref="ResNetTrainerCatalog.ResNet(MulticlassClassificationCatalog.MulticlassClassificationTrainers, ResNetTrainerOptions)"/>.
 /// Every property has a working default; <c>Fit</c> checks them all before reading any data.
 /// </summary>
-/// <example>See samples/Benchmarks/TrainingBenchmark.cs and Microsoft.ML.ResNet.Tests/Catalog/ResNetTrainerTests.cs.</example>
+/// <example>See samples/apps/train.cs (from random weights and from ImageNet weights) and samples/ImageClassification/Model/TrainSettings.cs.</example>
 public sealed class ResNetTrainerOptions
 {
     /// <summary>The key-typed label column (e.g. from MapValueToKey); its key values become the class labels. Default "Label".</summary>

@@ -4,7 +4,7 @@ namespace Microsoft.ML.ResNet;
 /// What <see cref="ResNetOnnxExporter"/> writes into an ONNX file besides the network: which ResNet a weights file
 /// holds when it does not say, the labels, the input normalization and size, and whether the embedding is an output.
 /// </summary>
-/// <example>See the README's "Exporting to ONNX" and Microsoft.ML.ResNet.Tests/Export/WeightsExportTests.cs.</example>
+/// <example>See the README's "Exporting to ONNX".</example>
 public sealed record OnnxExportOptions
 {
     /// <summary>

@@ -20,7 +20,7 @@ namespace Microsoft.ML.ResNet;
 /// this class exports a weights file (a PyTorch <c>.pth</c> state dict, <c>.safetensors</c>, our own <c>.safetensors</c> (from SaveWeights), or an
 /// ONNX ResNet to re-export) without an ML.NET pipeline.
 /// </remarks>
-/// <example>See the README's "Exporting to ONNX" and Microsoft.ML.ResNet.Tests/Export/WeightsExportTests.cs.</example>
+/// <example>See the README's "Exporting to ONNX" (a weights file to ONNX without a pipeline).</example>
 public static class ResNetOnnxExporter
 {
     /// <summary>IR version 8 is what opset 17 shipped with; ONNX Runtime and onnx.checker both accept it.</summary>

@@ -13,7 +13,7 @@ namespace Microsoft.ML.ResNet;
 /// row-major h x w (7x7 for a 224x224 input). Pass the image the map was computed from, at any size: the map covers the
 /// whole image, as the resized pixels the network saw covered it.
 /// </remarks>
-/// <example>See the README's "Heat maps" and Microsoft.ML.ResNet.Tests/Visualization/HeatMapImageTests.cs.</example>
+/// <example>See the README's "Heat maps"; samples/WebApp/ModelHost.cs asks for the maps (<c>IncludeHeatMap</c>), which <see cref="ResNetBatchPredictor"/> draws with this class.</example>
 public static class HeatMapImage
 {
     /// <summary>How much of the colour shows over the image by default.</summary>

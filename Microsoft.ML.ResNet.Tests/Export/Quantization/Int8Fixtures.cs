@@ -55,9 +55,8 @@ internal static class Int8Fixtures
             CacheInMemory = true,
             Seed = 1,
         }).Fit(train);
-        var folder = TestPaths.NewTempFolder();
-        var fp32 = Path.Combine(folder, "model.onnx");
-        var int8 = Path.Combine(folder, "model.int8.onnx");
+        var fp32 = FixtureModels.RunFile("fashion-mnist-32.onnx");
+        var int8 = FixtureModels.RunFile("fashion-mnist-32.int8.onnx");
         classifier.SaveOnnx(fp32);
         classifier.SaveOnnx(int8, train);
         return new Trained(ml, classifier, train, test, fp32, int8);

@@ -96,8 +96,7 @@ public sealed class QdqGraphRewriterTests : TempFolderTest
     [TestMethod]
     public void OnnxChecker_Int8Model_PassesFullCheck()
     {
-        PythonReference.RequireModule("onnx");
-        PythonReference.Run(Path.Combine(TestPaths.Tools, "onnx_check.py"), Int8Fixtures.Get().Int8Path);
+        PythonReference.CheckOnnx(Int8Fixtures.Get().Int8Path);
     }
 
     /// <summary>The heat-map output's Einsum reads the fc weights as floats: they stay, beside their INT8 copy.</summary>

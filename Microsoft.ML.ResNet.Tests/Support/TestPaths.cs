@@ -1,4 +1,4 @@
-namespace Microsoft.ML.ResNet.Tests;
+namespace Microsoft.ML.ResNet.Tests.Support;
 
 /// <summary>Where the committed test data and fixture scripts are, as copied next to the tests.</summary>
 internal static class TestPaths
@@ -24,6 +24,9 @@ internal static class TestPaths
     /// <summary>A genuinely all-black 28x28 grayscale PNG (see tools/make_black_image.py).</summary>
     public static string BlackImage => Path.Combine(TestData, "black", "black-28x28.png");
 
+    /// <summary>A real torch.save file that is no state dict: a list of two tensors (see tools/make_list_pth.py).</summary>
+    public static string ListOfTensorsPth => Path.Combine(TestData, "pytorch", "list-of-tensors.pth");
+
     public static string Tools => Path.Combine(AppContext.BaseDirectory, "tools");
 
     /// <summary>The repository's root: the tests run from Microsoft.ML.ResNet.Tests/bin/CONFIGURATION/TFM/.</summary>
@@ -31,12 +34,4 @@ internal static class TestPaths
 
     /// <summary>The build configuration the tests were built in ("Release", "Debug"), for finding sibling projects' output.</summary>
     public static string Configuration => new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
-
-    /// <summary>A fresh folder under the system temp folder; the caller deletes it.</summary>
-    public static string NewTempFolder()
-    {
-        var folder = Path.Combine(Path.GetTempPath(), "resnetml-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(folder);
-        return folder;
-    }
 }

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.ResNet.Tests;
+namespace Microsoft.ML.ResNet.Tests.Support;
 
 /// <summary>
 /// Passes writes through to an inner stream until <c>failAfterBytes</c> bytes have gone through, then throws

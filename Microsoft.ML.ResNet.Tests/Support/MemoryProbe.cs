@@ -1,4 +1,4 @@
-namespace Microsoft.ML.ResNet.Tests;
+namespace Microsoft.ML.ResNet.Tests.Support;
 
 /// <summary>
 /// Runs an action that must fail and reports what it cost: managed bytes allocated on this thread, and the

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace Microsoft.ML.ResNet.Tests;
+namespace Microsoft.ML.ResNet.Tests.Support;
 
 /// <summary>Makes a zip lie: rewrites an entry's declared uncompressed size in its local and central headers.</summary>
 internal static class ZipSizes

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Microsoft.ML.ResNet.Tests;
+namespace Microsoft.ML.ResNet.Tests.Support;
 
 /// <summary>
 /// A real full disk: a tmpfs of a given size mounted on a fresh folder (needs root or CAP_SYS_ADMIN; tests
@@ -8,17 +8,19 @@ namespace Microsoft.ML.ResNet.Tests;
 /// </summary>
 internal sealed class SmallDisk : IDisposable
 {
-    private SmallDisk(string folder) => Folder = folder;
+    private readonly TempFolder _mountPoint;
 
-    public string Folder { get; }
+    private SmallDisk(TempFolder mountPoint) => _mountPoint = mountPoint;
+
+    public string Folder => _mountPoint.Path;
 
     public static SmallDisk Mount(string size)
     {
-        var folder = TestPaths.NewTempFolder();
-        var (code, output) = Run("mount", "-t", "tmpfs", "-o", $"size={size}", "tmpfs", folder);
+        var folder = TempFolder.Create();
+        var (code, output) = Run("mount", "-t", "tmpfs", "-o", $"size={size}", "tmpfs", folder.Path);
         if (code != 0)
         {
-            Directory.Delete(folder);
+            folder.Dispose();
             Assert.Inconclusive($"Cannot mount a tmpfs to simulate a full disk here (mount exited {code}: {output.Trim()}); run as root or with CAP_SYS_ADMIN.");
         }
 
@@ -49,7 +51,7 @@ internal sealed class SmallDisk : IDisposable
     public void Dispose()
     {
         Run("umount", Folder);
-        Directory.Delete(Folder, recursive: true);
+        _mountPoint.Dispose();
     }
 
     private static (int Code, string Output) Run(string command, params string[] arguments)

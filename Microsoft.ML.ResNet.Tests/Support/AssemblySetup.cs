@@ -4,7 +4,7 @@ using Microsoft.ML.ResNet.Native;
 // Native-heavy tests (libtorch, ONNX Runtime) share two cores and large buffers: run them one at a time.
 [assembly: DoNotParallelize]
 
-namespace Microsoft.ML.ResNet.Tests;
+namespace Microsoft.ML.ResNet.Tests.Support;
 
 [TestClass]
 public static class AssemblySetup
@@ -12,4 +12,7 @@ public static class AssemblySetup
     /// <summary>Tests call <c>torch</c> directly, before any library type has loaded the backend.</summary>
     [AssemblyInitialize]
     public static void LoadTorch(TestContext context) => TorchNativeLoader.EnsureLoaded();
+
+    [AssemblyCleanup]
+    public static void DeleteFixtureModels() => FixtureModels.DeleteAll();
 }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Microsoft.ML.ResNet.Tests.Samples;
+namespace Microsoft.ML.ResNet.Tests.Support;
 
 /// <summary>Ending the child processes the sample tests start (the WebApp, headless chromium), whatever state they are in.</summary>
 internal static class ChildProcess

@@ -4,7 +4,7 @@ using System.Text.Json;
 using Microsoft.ML.ResNet.Modeling;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.ResNet.Tests;
+namespace Microsoft.ML.ResNet.Tests.Support;
 
 /// <summary>
 /// Runs Debian's PyTorch (tools/pytorch_reference.py) to make reference weights and logits, once per
@@ -13,8 +13,14 @@ namespace Microsoft.ML.ResNet.Tests;
 /// </summary>
 internal static class PythonReference
 {
-    /// <summary>Debian's interpreter: the pyenv <c>python3</c> first on PATH does not see python3-torch.</summary>
-    public const string Python = "/usr/bin/python3";
+    /// <summary>Names the interpreter instead of Debian's; pointing it at a missing file shows what runs without Python.</summary>
+    public const string PythonVariable = "RESNETML_PYTHON";
+
+    /// <summary>
+    /// Debian's interpreter unless <see cref="PythonVariable"/> names another: the pyenv <c>python3</c> first on PATH
+    /// does not see python3-torch.
+    /// </summary>
+    public static string Python { get; } = Environment.GetEnvironmentVariable(PythonVariable) is { Length: > 0 } python ? python : "/usr/bin/python3";
 
     private static readonly object Gate = new();
 
@@ -96,8 +102,18 @@ internal static class PythonReference
     {
         if (!File.Exists(Python) || Run("-c", $"import {module}", throwOnError: false) != 0)
         {
-            Assert.Inconclusive($"{Python} cannot import {module}: apt-get install python3-torch python3-torchvision python3-onnx (.ci/run does).");
+            Assert.Inconclusive($"{Python} cannot import {module}: apt-get install python3-torch python3-torchvision python3-onnx (.ci/run does), or name an interpreter that has them in {PythonVariable}.");
         }
+    }
+
+    /// <summary>
+    /// onnx.checker's full check (tools/onnx_check.py) on each file: the format's own judge, so it needs Python's onnx
+    /// package; marks the test inconclusive without it, throws with the checker's output when a file fails.
+    /// </summary>
+    public static void CheckOnnx(params string[] paths)
+    {
+        RequireModule("onnx");
+        Run([Path.Combine(TestPaths.Tools, "onnx_check.py"), .. paths]);
     }
 
     /// <summary>Runs a Python script or command; throws with its output when it fails.</summary>
