@@ -16,7 +16,7 @@ public sealed class EndToEndTests
         var ml = new MLContext(1);
         var photos = Photos(ml);
         var pipeline = PixelPipeline(ml, 224)
-            .Append(ml.Transforms.ResNet34Classify("PredictedLabel", fixture.WeightsPath, "Pixels", labels));
+            .Append(ml.Transforms.ResNet34Classify("PredictedLabel", "Pixels", fixture.WeightsPath, labels));
 
         var model = pipeline.Fit(photos);
         var scores = Scores(model.Transform(photos));
@@ -40,7 +40,7 @@ public sealed class EndToEndTests
         var fixture = PythonReference.Get("resnet34");
         var ml = new MLContext(1);
         var photos = Photos(ml);
-        var pipeline = PixelPipeline(ml, 224).Append(ml.Transforms.ResNet34Classify("PredictedLabel", ReferenceResNet34(fixture)));
+        var pipeline = PixelPipeline(ml, 224).Append(ml.Transforms.ResNet34Classify("PredictedLabel", "Pixels", ReferenceResNet34(fixture)));
         var model = pipeline.Fit(photos);
         var folder = TestPaths.NewTempFolder();
         try
@@ -73,7 +73,7 @@ public sealed class EndToEndTests
         var onnx = ReferenceResNet34(fixture);
         var ml = new MLContext(1);
         var photos = Photos(ml);
-        var pipeline = PixelPipeline(ml, 224).Append(ml.Transforms.ResNet34Classify("PredictedLabel", onnx));
+        var pipeline = PixelPipeline(ml, 224).Append(ml.Transforms.ResNet34Classify("PredictedLabel", "Pixels", onnx));
 
         var model = pipeline.Fit(photos);
         var difference = MaxDifference(fixture.Outputs.Probabilities, Scores(model.Transform(photos)));
@@ -90,7 +90,7 @@ public sealed class EndToEndTests
         var ml = new MLContext(1);
         var photos = Photos(ml);
         var pipeline = ml.Transforms.LoadImages("Image", imageFolder: "", inputColumnName: "ImagePath")
-            .Append(ml.Transforms.ResNet34ClassifyImages("PredictedLabel", onnx, "Image"));
+            .Append(ml.Transforms.ResNet34ClassifyImages("PredictedLabel", "Image", onnx));
 
         var model = pipeline.Fit(photos);
         var difference = MaxDifference(fixture.Outputs.Probabilities, Scores(model.Transform(photos)));
@@ -121,7 +121,7 @@ public sealed class EndToEndTests
             }
 
             var pipeline = ml.Transforms.LoadImages("Image", imageFolder: "", inputColumnName: "ImagePath")
-                .Append(ml.Transforms.ResNet34ClassifyImages("PredictedLabel", onnx, "Image"));
+                .Append(ml.Transforms.ResNet34ClassifyImages("PredictedLabel", "Image", onnx));
             var model = pipeline.Fit(Photos(ml));
             try
             {
@@ -149,7 +149,7 @@ public sealed class EndToEndTests
         var fixture = PythonReference.Get("resnet34");
         var ml = new MLContext(1);
         var photos = Photos(ml);
-        var estimator = ml.Transforms.ResNet34Classify("PredictedLabel", fixture.WeightsPath);
+        var estimator = ml.Transforms.ResNet34Classify("PredictedLabel", "Pixels", fixture.WeightsPath);
 
         var error = Assert.ThrowsExactly<ArgumentException>(() => estimator.Fit(PixelPipeline(ml, 224).Fit(photos).Transform(photos)));
 

@@ -10,12 +10,12 @@ namespace Microsoft.ML.ResNet.Tests.Catalog;
 public sealed class ResNetClassifierEstimatorTests
 {
     [TestMethod]
-    public void GetOutputSchema_PixelColumn_AddsScoreKeyAndFeatures()
+    public void GetOutputSchema_PixelColumn_AddsScoreKeyAndEmbedding()
     {
         var ml = new MLContext(1);
         var photos = Photos(ml);
         var pipeline = PixelPipeline(ml, SmallSize)
-            .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), FeaturesColumnName = "Features" }));
+            .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), EmbeddingColumnName = "Embedding" }));
 
         var shape = pipeline.GetOutputSchema(PhotoShape(ml));
 
@@ -27,8 +27,50 @@ public sealed class ResNetClassifierEstimatorTests
         Assert.IsTrue(label.IsKey);
         Assert.AreEqual(SchemaShape.Column.VectorKind.Scalar, label.Kind);
         Assert.IsTrue(label.Annotations.Any(a => a.Name == "KeyValues"), "PredictedLabel has key values");
-        Assert.AreEqual(SchemaShape.Column.VectorKind.Vector, shape.Single(c => c.Name == "Features").Kind);
+        foreach (var kind in new[] { "ScoreColumnSetId", "ScoreColumnKind", "ScoreValueKind" })
+        {
+            Assert.IsTrue(score.Annotations.Any(a => a.Name == kind), $"Score has {kind}");
+            Assert.IsTrue(label.Annotations.Any(a => a.Name == kind), $"PredictedLabel has {kind}");
+        }
+
+        Assert.AreEqual(SchemaShape.Column.VectorKind.Vector, shape.Single(c => c.Name == "Embedding").Kind);
         Assert.IsTrue(shape.Any(c => c.Name == "ImagePath"), "input columns pass through");
+    }
+
+    [TestMethod]
+    public void Defaults_PixelColumn_IsFeaturesAsInTheTrainer()
+    {
+        Assert.AreEqual("Features", new ResNetClassifierOptions().FeatureColumnName);
+        Assert.AreEqual(new ResNetTrainerOptions().FeatureColumnName, new ResNetClassifierOptions().FeatureColumnName);
+        Assert.IsNull(new ResNetClassifierOptions().EmbeddingColumnName, "the scorer writes the embedding only when asked");
+    }
+
+    [TestMethod]
+    public void ResNet34Classify_NullInputColumn_ReadsFeatures()
+    {
+        var ml = new MLContext(1);
+        var photos = PhotoPixels(ml, SmallSize);
+        var pixels = ml.Transforms.CopyColumns("Features", "Pixels").Fit(photos).Transform(photos);
+
+        using var transformer = ml.Transforms.ResNet34Classify("Guess", null, SmallModel()).Fit(pixels);
+        var guesses = transformer.Transform(pixels).GetColumn<uint>("Guess").ToArray();
+
+        Assert.AreEqual("Features", transformer.FeatureColumnName);
+        Assert.AreEqual("Guess", transformer.PredictedLabelColumnName);
+        Assert.IsTrue(guesses.Length > 0 && guesses.All(g => g is >= 1 and <= 5), string.Join(", ", guesses));
+    }
+
+    [TestMethod]
+    public void ResNet34Classify_OptionsNamingResNet18_KeepsItLikeTheTrainerRefusesToReplaceIt()
+    {
+        var ml = new MLContext(1);
+        var options = new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), Architecture = ResNetArchitecture.ResNet18 };
+
+        // The small model is a ResNet-18: replacing the explicit architecture by ResNet-34 would fail against its metadata.
+        using var transformer = ml.Transforms.ResNet34Classify(options).Fit(PhotoPixels(ml, SmallSize));
+
+        Assert.AreEqual(ResNetArchitecture.ResNet18, options.Architecture, "the caller's options are not changed");
+        Assert.HasCount(SmallLabels.Length, transformer.Labels);
     }
 
     [TestMethod]
@@ -39,7 +81,7 @@ public sealed class ResNetClassifierEstimatorTests
         try
         {
             var path = Path.Combine(folder, "late.onnx");
-            var pipeline = PixelPipeline(ml, SmallSize).Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = path }));
+            var pipeline = PixelPipeline(ml, SmallSize).Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = path }));
             Assert.ThrowsExactly<FileNotFoundException>(() => pipeline.GetOutputSchema(PhotoShape(ml)));
 
             File.Copy(SmallModel(), path);
@@ -58,7 +100,7 @@ public sealed class ResNetClassifierEstimatorTests
     {
         var ml = new MLContext(1);
         var photos = Photos(ml);
-        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), InputColumnName = "Pixelz" });
+        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), FeatureColumnName = "Pixelz" });
 
         var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => estimator.GetOutputSchema(PhotoShape(ml)));
 
@@ -73,7 +115,7 @@ public sealed class ResNetClassifierEstimatorTests
         var ml = new MLContext(1);
         var photos = Photos(ml);
         var pixels = PixelPipeline(ml, 32).Fit(photos).Transform(photos);
-        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() });
+        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel() });
 
         var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => estimator.Fit(pixels));
 
@@ -87,7 +129,7 @@ public sealed class ResNetClassifierEstimatorTests
     {
         var ml = new MLContext(1);
         var photos = Photos(ml);
-        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), InputColumnName = "ImagePath" });
+        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), FeatureColumnName = "ImagePath" });
 
         var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => estimator.GetOutputSchema(PhotoShape(ml)));
 
@@ -99,7 +141,7 @@ public sealed class ResNetClassifierEstimatorTests
     {
         var ml = new MLContext(1);
         var photos = Photos(ml);
-        var estimator = ml.Transforms.ResNet34Classify("PredictedLabel", SmallModel());
+        var estimator = ml.Transforms.ResNet34Classify("PredictedLabel", "Pixels", SmallModel());
 
         var error = Assert.ThrowsExactly<ArgumentException>(() => estimator.GetOutputSchema(PhotoShape(ml)));
 
@@ -111,7 +153,7 @@ public sealed class ResNetClassifierEstimatorTests
     public void ResNetClassify_ImageSizeDifferentFromTheOnnxModel_ThrowsNamingBoth()
     {
         var ml = new MLContext(1);
-        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), ImageHeight = 224 });
+        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), ImageHeight = 224 });
 
         var error = Assert.ThrowsExactly<ArgumentException>(() => estimator.GetOutputSchema(PhotoShape(ml)));
 
@@ -123,7 +165,7 @@ public sealed class ResNetClassifierEstimatorTests
     public void ResNetClassify_WrongLabelCount_ThrowsNamingLabels()
     {
         var ml = new MLContext(1);
-        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), Labels = ["a", "b", "c"] });
+        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), Labels = ["a", "b", "c"] });
 
         var error = Assert.ThrowsExactly<ArgumentException>(() => estimator.GetOutputSchema(PhotoShape(ml)));
 
@@ -142,8 +184,9 @@ public sealed class ResNetClassifierEstimatorTests
             .Append(PixelPipeline(ml, SmallSize))
             .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions
             {
+                FeatureColumnName = "Pixels",
                 ModelPath = SmallModel(),
-                FeaturesColumnName = "Embedding",
+                EmbeddingColumnName = "Embedding",
                 ScoreColumnName = "ResNetScore",
                 PredictedLabelColumnName = "ResNetLabel",
             }))
@@ -160,7 +203,7 @@ public sealed class ResNetClassifierEstimatorTests
     public void ResNetClassify_MissingModelFile_ThrowsFileNotFound()
     {
         var ml = new MLContext(1);
-        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = "/nonexistent/model.onnx" });
+        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = "/nonexistent/model.onnx" });
 
         var error = Assert.ThrowsExactly<FileNotFoundException>(() => estimator.GetOutputSchema(PhotoShape(ml)));
 
@@ -176,7 +219,7 @@ public sealed class ResNetClassifierEstimatorTests
     [DataRow(nameof(ResNetClassifierOptions.IntraOpNumThreads), 0)]
     public void ResNetClassify_OutOfRangeOption_ThrowsNamingIt(string property, int value)
     {
-        var options = new ResNetClassifierOptions { ModelPath = "model.onnx" };
+        var options = new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = "model.onnx" };
         typeof(ResNetClassifierOptions).GetProperty(property)!.SetValue(options, value);
 
         var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new MLContext().Transforms.ResNetClassify(options));
@@ -187,7 +230,7 @@ public sealed class ResNetClassifierEstimatorTests
     [TestMethod]
     public void ResNetClassify_BadStageDepths_ThrowsNamingThem()
     {
-        var options = new ResNetClassifierOptions { ModelPath = "model.onnx", StageDepths = [2, 2] };
+        var options = new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = "model.onnx", StageDepths = [2, 2] };
 
         var error = Assert.ThrowsExactly<ArgumentException>(() => new MLContext().Transforms.ResNetClassify(options));
 
@@ -208,7 +251,7 @@ public sealed class ResNetClassifierEstimatorTests
             var ml = new MLContext(1);
             var pixels = PhotoPixels(ml, SmallSize);
 
-            using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = path, ImageHeight = SmallSize, ImageWidth = SmallSize }).Fit(pixels);
+            using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = path, ImageHeight = SmallSize, ImageWidth = SmallSize }).Fit(pixels);
             var scores = Scores(transformer.Transform(pixels));
 
             var rows = pixels.GetColumn<float[]>("Pixels").ToArray();
@@ -234,7 +277,7 @@ public sealed class ResNetClassifierEstimatorTests
             var path = Path.Combine(folder, "custom.safetensors");
             ResNetWeights.Save(model, path);
             var ml = new MLContext(1);
-            var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = path, StageDepths = [2, 2, 2, 3] });
+            var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = path, StageDepths = [2, 2, 2, 3] });
 
             var error = Assert.ThrowsExactly<ArgumentException>(() => estimator.GetOutputSchema(PhotoShape(ml)));
 
@@ -251,7 +294,7 @@ public sealed class ResNetClassifierEstimatorTests
     [TestMethod]
     public void ResNetClassify_EmptyModelPath_ThrowsNamingIt()
     {
-        var error = Assert.ThrowsExactly<ArgumentException>(() => new MLContext().Transforms.ResNetClassify(new ResNetClassifierOptions()));
+        var error = Assert.ThrowsExactly<ArgumentException>(() => new MLContext().Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels" }));
 
         Assert.AreEqual("ModelPath", error.ParamName);
     }
@@ -267,7 +310,7 @@ public sealed class ResNetClassifierEstimatorTests
     [TestMethod]
     public void ResNetClassify_SameNameForTwoOutputs_Throws()
     {
-        var options = new ResNetClassifierOptions { ModelPath = "model.onnx", ScoreColumnName = "Out", PredictedLabelColumnName = "Out" };
+        var options = new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = "model.onnx", ScoreColumnName = "Out", PredictedLabelColumnName = "Out" };
 
         var error = Assert.ThrowsExactly<ArgumentException>(() => new MLContext().Transforms.ResNetClassify(options));
 
@@ -291,7 +334,7 @@ public sealed class ResNetClassifierEstimatorTests
         };
         var pixels = PhotoPixels(ml, SmallSize);
 
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), GpuDeviceId = 0, FallbackToCpu = true }).Fit(pixels);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), GpuDeviceId = 0, FallbackToCpu = true }).Fit(pixels);
         var scores = Scores(transformer.Transform(pixels));
 
         if (transformer.Device != "CPU")
@@ -310,7 +353,7 @@ public sealed class ResNetClassifierEstimatorTests
     {
         var ml = new MLContext(1);
         var pixels = PhotoPixels(ml, SmallSize);
-        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), GpuDeviceId = 0 });
+        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), GpuDeviceId = 0 });
 
         ResNetClassifierTransformer? transformer = null;
         var error = Assert.ThrowsExactly<InvalidOperationException>(() => transformer = estimator.Fit(pixels), "on a machine with a GPU this test is meaningless");
@@ -341,7 +384,7 @@ public sealed class ResNetClassifierEstimatorTests
     {
         var ml = new MLContext(1) { GpuDeviceId = 0, FallbackToCpu = false };
         var pixels = PhotoPixels(ml, SmallSize);
-        var estimator = ml.Transforms.ResNet34Classify(new ResNetClassifierOptions { ModelPath = SmallModel(), Architecture = ResNetArchitecture.ResNet18 });
+        var estimator = ml.Transforms.ResNet34Classify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), Architecture = ResNetArchitecture.ResNet18 });
 
         var error = Assert.ThrowsExactly<InvalidOperationException>(() => estimator.Fit(pixels).Dispose());
 

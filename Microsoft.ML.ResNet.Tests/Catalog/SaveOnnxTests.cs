@@ -32,6 +32,7 @@ public sealed class SaveOnnxTests : TempFolderTest
         var labels = Enumerable.Range(0, 1000).Select(i => $"class{i:000}").ToArray();
         using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions
         {
+            FeatureColumnName = "Pixels",
             ModelPath = fixture.WeightsPath,
             Architecture = ResNetArchitecture.ResNet18,
             Labels = labels,
@@ -90,7 +91,7 @@ public sealed class SaveOnnxTests : TempFolderTest
     {
         var ml = new MLContext(1);
         var pixels = ScoringFixtures.PhotoPixels(ml, ScoringFixtures.SmallSize);
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = ScoringFixtures.SmallModel() }).Fit(pixels);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = ScoringFixtures.SmallModel() }).Fit(pixels);
         var zip = Path.Combine(Folder, "model.zip");
         ml.Model.Save(transformer, pixels.Schema, zip);
         using var reopened = (ResNetClassifierTransformer)ResNetClassifierTransformer.Load(ml, zip);
@@ -250,7 +251,7 @@ public sealed class SaveOnnxTests : TempFolderTest
         {
             var ml = new MLContext(1);
             var pixels = ml.Data.LoadFromEnumerable(Array.Empty<PixelRow>());
-            return ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = onnx }).Fit(pixels);
+            return ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = onnx }).Fit(pixels);
         }
         finally
         {

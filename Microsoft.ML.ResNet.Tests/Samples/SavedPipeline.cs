@@ -25,7 +25,7 @@ internal static class SavedPipeline
         var fitted = ml.Transforms.LoadImages("Image", imageFolder: null, nameof(ImageRow.ImagePath))
             .Append(ml.Transforms.ResizeImages("Image", Size, Size))
             .Append(ml.Transforms.ExtractPixels("Pixels", "Image", scaleImage: 1f / 255))
-            .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = network }))
+            .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = network }))
             .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
             .Fit(images);
         using var disposable = fitted as IDisposable;

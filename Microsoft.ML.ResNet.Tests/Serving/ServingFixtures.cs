@@ -42,7 +42,7 @@ internal static class ServingFixtures
             var ml = new MLContext(1);
             var images = ScoringFixtures.Photos(ml);
             var pipeline = ScoringFixtures.PixelPipeline(ml, Size)
-                .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = onnx }));
+                .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = onnx }));
             var model = pipeline.Fit(images);
             var zip = Path.Combine(folder, "model.zip");
             ml.Model.Save(model, images.Schema, zip);
