@@ -122,7 +122,8 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
 
         // A SchemaShape carries no vector sizes and no key counts (a key column's shape is only "a key of UInt32"), so the
         // class count is not known here and could not be told anyway: the trained model's DataViewSchema has it.
-        return OutputShape.Build(new MLContext(), inputSchema, ["0", "1"], 0, Columns);
+        var embeddingSize = new ResNetSpec(_options.Architecture, NumClasses: 2).FeatureSize;
+        return OutputShape.Build(new MLContext(), inputSchema, ["0", "1"], embeddingSize, Columns);
     }
 
     private ScoringColumns Columns => new(_options.FeatureColumnName, _options.ScoreColumnName, _options.PredictedLabelColumnName, _options.EmbeddingColumnName);
