@@ -3,7 +3,10 @@ using static Microsoft.ML.ResNet.Tests.Scoring.ScoringFixtures;
 
 namespace Microsoft.ML.ResNet.Tests.Scoring;
 
-/// <summary>SaveAtomically's zip: the ONNX entry stored, everything else as ML.NET wrote it, and the same answers from a stock load.</summary>
+/// <summary>
+/// SaveAtomically's zip: the network handed to ML.NET as a placeholder and put back stored, every entry's content as
+/// ML.NET's own save writes it, and the same answers from a stock load.
+/// </summary>
 [TestClass]
 public sealed class ModelZipCompactionTests : TempFolderTest
 {
@@ -17,8 +20,13 @@ public sealed class ModelZipCompactionTests : TempFolderTest
         var plain = Path.Combine(Folder, "plain.zip");
         var stored = Path.Combine(Folder, "stored.zip");
 
+        var plainAfter = Path.Combine(Folder, "plain-after.zip");
         ml.Model.Save(model, photos.Schema, plain);
         ml.Model.SaveAtomically(model, photos.Schema, stored);
+        ml.Model.Save(model, photos.Schema, plainAfter);
+
+        // The placeholder that SaveAtomically hands ML.NET must never reach a plain save.
+        CollectionAssert.AreEqual(OnnxEntry(plain), OnnxEntry(plainAfter));
 
         using (var plainZip = ZipFile.OpenRead(plain))
         using (var storedZip = ZipFile.OpenRead(stored))
@@ -44,6 +52,12 @@ public sealed class ModelZipCompactionTests : TempFolderTest
         Assert.AreEqual(0f, MaxDifference(Scores(fromPlain.Transform(photos)), Scores(fromStored.Transform(photos))));
         (fromPlain as IDisposable)?.Dispose();
         (fromStored as IDisposable)?.Dispose();
+    }
+
+    private static byte[] OnnxEntry(string zip)
+    {
+        using var archive = ZipFile.OpenRead(zip);
+        return Content(archive.Entries.Single(e => e.Name == "OnnxModel"));
     }
 
     private static byte[] Content(ZipArchiveEntry entry)

@@ -167,10 +167,13 @@ public static class ResNetCatalog
         ArgumentException.ThrowIfNullOrWhiteSpace(filePath);
         AtomicFile.Write(filePath, stream =>
         {
+            // Our classifiers hand ML.NET a stub instead of the network, so ML.NET does not deflate the weights; the
+            // rewrite below puts the network back, stored.
+            using var deferred = DeferredNetworks.Begin();
             using var written = new MemoryStream();
             catalog.Save(model, inputSchema, written);
             written.Position = 0;
-            ModelZipCompaction.StoreOnnxUncompressed(written, stream);
+            ModelZipCompaction.StoreOnnxUncompressed(written, stream, deferred);
         });
     }
 }

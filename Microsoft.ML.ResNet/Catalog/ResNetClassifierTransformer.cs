@@ -421,6 +421,12 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
         var settings = new SavedScoringSettings(FeatureColumnName, ScoreColumnName, PredictedLabelColumnName, EmbeddingColumnName, BatchSize, _scorer.RejectAllZeroPixels, _scorer.Columns.Image);
         var saved = PortableModelWriter.RewriteGraph(_onnx, Labels, settings, EmbeddingColumnName is not null);
 
+        // Inside SaveAtomically, ML.NET gets a stub and the network goes into the zip afterwards, stored (DeferredNetworks).
+        if (DeferredNetworks.Current is { } deferred)
+        {
+            saved = PortableModelWriter.Stub(settings, _scorer.Info, Labels.Count, deferred.Add(saved));
+        }
+
         // OnnxTransformer reads a file: it is staged in the user's private folder, so no one else can swap the
         // network between this write and the zip.
         var stream = PrivateTempFolder.CreateExclusive(PrivateTempFolder.GetSubfolder("save"), ".onnx", out var file);

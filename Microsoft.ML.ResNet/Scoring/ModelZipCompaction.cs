@@ -16,21 +16,48 @@ internal static class ModelZipCompaction
     /// <summary>
     /// Copies the zip in <paramref name="source"/> to <paramref name="target"/>, entry by entry in the same order with the
     /// same names, timestamps and content; entries named <see cref="OnnxEntryName"/> are stored, the others deflated as
-    /// ML.NET writes them.
+    /// ML.NET writes them. An ONNX entry holding a stub of <paramref name="deferred"/> gets the real network instead.
     /// </summary>
     /// <exception cref="InvalidDataException"><paramref name="source"/> is not a zip.</exception>
-    public static void StoreOnnxUncompressed(Stream source, Stream target)
+    /// <exception cref="InvalidOperationException">A deferred network's stub is not in the zip.</exception>
+    public static void StoreOnnxUncompressed(Stream source, Stream target, DeferredNetworks? deferred = null)
     {
         using var input = new ZipArchive(source, ZipArchiveMode.Read, leaveOpen: true);
         using var output = new ZipArchive(target, ZipArchiveMode.Create, leaveOpen: true);
         foreach (var entry in input.Entries)
         {
-            var level = entry.Name == OnnxEntryName ? CompressionLevel.NoCompression : CompressionLevel.Optimal;
-            var copy = output.CreateEntry(entry.FullName, level);
+            var isOnnx = entry.Name == OnnxEntryName;
+            var copy = output.CreateEntry(entry.FullName, isOnnx ? CompressionLevel.NoCompression : CompressionLevel.Optimal);
             copy.LastWriteTime = entry.LastWriteTime;
             using var from = entry.Open();
             using var to = copy.Open();
-            from.CopyTo(to);
+            if (isOnnx && deferred is not null)
+            {
+                var content = ReadAll(from, entry.Length);
+                if (deferred.Take(content) is { } network)
+                {
+                    // OnnxTransformer writes its model as a byte array: an Int32 length, then the bytes.
+                    to.Write(BitConverter.GetBytes(network.Length));
+                    to.Write(network);
+                }
+                else
+                {
+                    to.Write(content);
+                }
+            }
+            else
+            {
+                from.CopyTo(to);
+            }
         }
+
+        deferred?.ThrowIfAnyPending();
+    }
+
+    private static byte[] ReadAll(Stream stream, long length)
+    {
+        var bytes = new byte[length];
+        stream.ReadExactly(bytes);
+        return bytes;
     }
 }

@@ -23,8 +23,8 @@ internal static class StartupChild
     {
         "stock" => "stock Model.Load, Model.Save's zip",
         "stock-stored" => "stock Model.Load, SaveAtomically's zip",
-        "ours" => "ResNetClassifierTransformer.Load, Model.Save's",
-        "ours-stored" => "ResNetClassifierTransformer.Load, SaveAtomically's",
+        "ours" => "our Load, Model.Save's zip",
+        "ours-stored" => "our Load, SaveAtomically's zip",
         _ => phase,
     };
 
