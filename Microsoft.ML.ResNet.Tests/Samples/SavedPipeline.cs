@@ -24,8 +24,8 @@ internal static class SavedPipeline
         var images = ml.Data.LoadFromEnumerable(new[] { new ImageRow { ImagePath = Directory.GetFiles(Path.Combine(TestPaths.FashionMnistTrain, "Bag"), "*.png")[0] } });
         var fitted = ml.Transforms.LoadImages("Image", imageFolder: null, nameof(ImageRow.ImagePath))
             .Append(ml.Transforms.ResizeImages("Image", Size, Size))
-            .Append(ml.Transforms.ExtractPixels("Pixels", "Image", scaleImage: 1f / 255))
-            .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = network }))
+            .Append(ml.Transforms.ExtractPixels("Features", "Image", scaleImage: 1f / 255))
+            .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = network }))
             .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
             .Fit(images);
         using var disposable = fitted as IDisposable;
