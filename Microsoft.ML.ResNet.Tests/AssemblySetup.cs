@@ -1,4 +1,5 @@
 using Microsoft.ML.ResNet.Modeling;
+using Microsoft.ML.ResNet.Native;
 
 // Native-heavy tests (libtorch, ONNX Runtime) share two cores and large buffers: run them one at a time.
 [assembly: DoNotParallelize]

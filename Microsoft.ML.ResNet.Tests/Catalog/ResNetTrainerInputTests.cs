@@ -80,7 +80,7 @@ public sealed class ResNetTrainerInputTests
         var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ResNetTrainingLoopTests.Train(ml, data, Options()));
 
         Assert.AreEqual("input", error.ParamName);
-        StringAssert.Contains(error.Message, "Schema mismatch for input column 'Features': expected Vector<Single, 3072>, got Vector<Single, 2352>");
+        StringAssert.Contains(error.Message, "Schema mismatch for input column 'Features': expected Vector<Single, 3, 32, 32>, got Vector<Single, 2352>");
     }
 
     [TestMethod]

@@ -1,6 +1,7 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.ResNet.Export;
 using Microsoft.ML.ResNet.Modeling;
+using Microsoft.ML.ResNet.Scoring;
 using static Microsoft.ML.ResNet.Tests.Catalog.SaveWeightsTests;
 using static Microsoft.ML.ResNet.Tests.Scoring.ScoringFixtures;
 
@@ -51,7 +52,7 @@ public sealed class SeedNetworkTests : TempFolderTest
         var difference = MaxDifference(fixture.Outputs.Logits, logits);
         Console.WriteLine($"seed exported ONNX in ApplyOnnxModel: max |logit difference| {difference}");
         Assert.IsLessThanOrEqualTo(1e-4f, difference, $"max |logit difference| {difference}");
-        Assert.AreEqual(ResNetVariant.ProjectionShortcuts, OnnxModelInfo.Read(onnxPath).Variant, "the ONNX metadata records the variant");
+        Assert.AreEqual(nameof(ResNetVariant.ProjectionShortcuts), ScoringModelInfo.Read(File.ReadAllBytes(onnxPath), onnxPath).Variant, "the ONNX metadata records the variant");
 
         using var scorer = ml.Transforms.ResNet34Classify("PredictedLabel", "Pixels", onnxPath).Fit(pixels);
         Assert.IsLessThanOrEqualTo(1e-5f, MaxDifference(fixture.Outputs.Probabilities, Scores(scorer.Transform(pixels))));

@@ -1,4 +1,5 @@
 using Microsoft.ML.ResNet.Catalog;
+using Microsoft.ML.ResNet.Training;
 
 namespace Microsoft.ML.ResNet.Tests.Catalog;
 

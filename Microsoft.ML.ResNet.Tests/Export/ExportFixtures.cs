@@ -12,8 +12,8 @@ namespace Microsoft.ML.ResNet.Tests.Export;
 /// </summary>
 internal static class ExportFixtures
 {
-    private static readonly float[] Mean = OnnxExportOptions.Defaults.Mean;
-    private static readonly float[] Std = OnnxExportOptions.Defaults.Std;
+    private static readonly float[] Mean = Defaults.ImageNetMean;
+    private static readonly float[] Std = Defaults.ImageNetStd;
 
     /// <summary>The committed photos as [5, 3, 224, 224] RGB in 0..1, decoded by ML.NET's image loader.</summary>
     public static Tensor LoadPhotos()

@@ -1,6 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.ResNet.Export;
 using Microsoft.ML.ResNet.Modeling;
+using Microsoft.ML.ResNet.Scoring;
 using Onnx;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -61,7 +62,7 @@ public sealed class ResNetOnnxExporterTests : TempFolderTest
         var featureDifference = MaxAbsDifference(TorchFeatures(model, pixels), actual[OnnxContract.FeaturesOutput]);
         Assert.IsLessThanOrEqualTo(Tolerance, logitDifference, $"max |logit difference| {logitDifference:g3}");
         Assert.IsLessThanOrEqualTo(Tolerance, featureDifference, $"max |feature difference| {featureDifference:g3}");
-        CollectionAssert.AreEqual(depths, OnnxModelInfo.Read(onnx).StageDepths.ToArray());
+        CollectionAssert.AreEqual(depths, ScoringModelInfo.Read(onnx, "model.onnx").StageDepths!.ToArray());
     }
 
     [TestMethod]
@@ -197,7 +198,7 @@ public sealed class ResNetOnnxExporterTests : TempFolderTest
 
         var logits = RunOnnx(onnx, pixels, OnnxContract.LogitsOutput)[OnnxContract.LogitsOutput];
         Assert.IsLessThanOrEqualTo(Tolerance, MaxAbsDifference(TorchLogits(model, pixels), logits));
-        Assert.AreEqual(ResNetVariant.ProjectionShortcuts, OnnxModelInfo.Read(onnx).Variant);
+        Assert.AreEqual(nameof(ResNetVariant.ProjectionShortcuts), ScoringModelInfo.Read(onnx, "model.onnx").Variant);
     }
 
     [TestMethod]
@@ -309,7 +310,7 @@ public sealed class ResNetOnnxExporterTests : TempFolderTest
 
         ResNetOnnxExporter.Export(model, path, new OnnxExportOptions { Labels = ["a", "b", "c"] });
 
-        CollectionAssert.AreEqual(new[] { "a", "b", "c" }, OnnxModelInfo.Read(path).Labels.ToList());
+        CollectionAssert.AreEqual(new[] { "a", "b", "c" }, ScoringModelInfo.Read(File.ReadAllBytes(path), path).Labels!.ToList());
         CollectionAssert.AreEqual(new[] { path }, Directory.GetFiles(Folder));
     }
 

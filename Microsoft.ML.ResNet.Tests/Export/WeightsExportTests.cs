@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.ResNet.Export;
 using Microsoft.ML.ResNet.Modeling;
+using Microsoft.ML.ResNet.Scoring;
 
 namespace Microsoft.ML.ResNet.Tests.Export;
 
@@ -53,13 +54,13 @@ public sealed class WeightsExportTests : TempFolderTest
 
         ResNetOnnxExporter.Export(weights, path, new OnnxExportOptions { InputHeight = 64, InputWidth = 48, IncludeFeatures = false });
 
-        var info = OnnxModelInfo.Read(path);
-        Assert.AreEqual(ResNetArchitecture.ResNet18, info.Architecture);
-        CollectionAssert.AreEqual(new[] { "cat", "dog" }, info.Labels.ToArray());
-        CollectionAssert.AreEqual(new[] { 1, 1, 1, 2 }, info.StageDepths.ToArray());
-        Assert.AreEqual(64, info.InputHeight);
-        Assert.AreEqual(48, info.InputWidth);
-        Assert.IsFalse(info.HasFeaturesOutput);
+        var info = ScoringModelInfo.Read(File.ReadAllBytes(path), path);
+        Assert.AreEqual(nameof(ResNetArchitecture.ResNet18), info.Architecture);
+        CollectionAssert.AreEqual(new[] { "cat", "dog" }, info.Labels!.ToArray());
+        CollectionAssert.AreEqual(new[] { 1, 1, 1, 2 }, info.StageDepths!.ToArray());
+        Assert.AreEqual(64, info.Height);
+        Assert.AreEqual(48, info.Width);
+        Assert.IsFalse(info.HasFeatures);
     }
 
     [TestMethod]

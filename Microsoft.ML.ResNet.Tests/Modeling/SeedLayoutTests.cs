@@ -1,3 +1,4 @@
+using Microsoft.ML.ResNet.IO;
 using Microsoft.ML.ResNet.Modeling;
 using static TorchSharp.torch;
 

@@ -5,6 +5,9 @@ namespace Microsoft.ML.ResNet.Tests.Training;
 [TestClass]
 public sealed class AugmenterTests
 {
+    // The public API's recipe; each test overrides what it is about.
+    private static readonly TrainingSettings Recipe = TrainerOptionsResolver.Resolve(new ResNetTrainerOptions(), seed: 0);
+
     private const int Size = 32;
 
     private static float[] Ramp()
@@ -18,7 +21,7 @@ public sealed class AugmenterTests
         return pixels;
     }
 
-    private static TrainingSettings Settings(ResNetCropAugmentation crop, bool flip) => new()
+    private static TrainingSettings Settings(ResNetCropAugmentation crop, bool flip) => Recipe with
     {
         ImageHeight = Size,
         ImageWidth = Size,

@@ -6,7 +6,10 @@ namespace Microsoft.ML.ResNet.Tests.Training;
 [TestClass]
 public sealed class BatchFeederTests
 {
-    private static TrainingSettings Settings(bool cache = false, int pool = 8, double holdout = 0) => new()
+    // The public API's recipe; each test overrides what it is about.
+    private static readonly TrainingSettings Recipe = TrainerOptionsResolver.Resolve(new ResNetTrainerOptions(), seed: 0);
+
+    private static TrainingSettings Settings(bool cache = false, int pool = 8, double holdout = 0) => Recipe with
     {
         ImageHeight = 32,
         ImageWidth = 32,

@@ -1,4 +1,3 @@
-using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.ResNet.Export;
 using Microsoft.ML.ResNet.Modeling;
 using Microsoft.ML.ResNet.Scoring;
@@ -22,36 +21,11 @@ internal static class ModelPreparer
         return IsOnnx(path) ? FromOnnx(File.ReadAllBytes(path), path, options) : FromWeights(options);
     }
 
-    /// <summary>Reads the model's contract with a throwaway, unoptimized session (fast to create).</summary>
-    /// <param name="onnx">The model bytes.</param>
-    /// <param name="source">Where the bytes came from (a file, a zip entry), for error messages.</param>
-    /// <exception cref="InvalidDataException">ONNX Runtime cannot load the bytes (not ONNX, truncated, damaged);
-    /// the message names <paramref name="source"/>.</exception>
-    public static ScoringModelInfo ReadInfo(byte[] onnx, string source)
-    {
-        using var sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
-        InferenceSession session;
-        try
-        {
-            session = new InferenceSession(onnx, sessionOptions);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            // ORT's own message ("protobuf parsing failed") names no file.
-            throw new InvalidDataException($"'{source}' is not a loadable ONNX model ({onnx.Length} bytes; not ONNX, truncated or damaged?): {e.Message}", e);
-        }
-
-        using (session)
-        {
-            return ScoringModelInfo.Read(session);
-        }
-    }
-
     private static bool IsOnnx(string path) => Path.GetExtension(path).Equals(".onnx", StringComparison.OrdinalIgnoreCase);
 
     private static PreparedModel FromOnnx(byte[] onnx, string source, ResNetClassifierOptions options)
     {
-        var info = ReadInfo(onnx, source);
+        var info = ScoringModelInfo.Read(onnx, source);
         if (options.Architecture is { } wanted && info.Architecture is { } actual && actual != wanted.ToString())
         {
             throw new ArgumentException(
@@ -94,17 +68,10 @@ internal static class ModelPreparer
     {
         // Weights are turned into ONNX by our exporter, so both paths score through one graph contract.
         using var network = WeightsFileNetwork.Load(options.ModelPath, options.Architecture, options.StageDepths, options.Variant, options.Labels, labelsRequired: true);
-        var normalization = network.Normalization ?? new ImageNormalization(OnnxExportOptions.Defaults.Mean, OnnxExportOptions.Defaults.Std);
-        var onnx = ResNetOnnxExporter.ToBytes(network.Model, new OnnxExportOptions
-        {
-            Labels = network.Labels,
-            Mean = normalization.Mean,
-            Std = normalization.Std,
-            InputHeight = options.ImageHeight ?? Defaults.ImageHeight,
-            InputWidth = options.ImageWidth ?? Defaults.ImageWidth,
-            IncludeFeatures = true,
-        });
-        var prepared = FromOnnx(onnx, $"the network exported from '{options.ModelPath}'", options);
-        return prepared with { Weights = NetworkWeights.Capture(network.Model, prepared.Labels, normalization) };
+        var normalization = network.Normalization ?? new ImageNormalization(Defaults.ImageNetMean, Defaults.ImageNetStd);
+        // labelsRequired: the options' labels or the file's, never none.
+        var (onnx, weights) = ClassifierOnnx.Export(
+            network.Model, network.Labels!, normalization, options.ImageHeight ?? Defaults.ImageHeight, options.ImageWidth ?? Defaults.ImageWidth);
+        return FromOnnx(onnx, $"the network exported from '{options.ModelPath}'", options) with { Weights = weights };
     }
 }

@@ -1,6 +1,7 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.ResNet;
 using Microsoft.ML.ResNet.Catalog;
+using Microsoft.ML.ResNet.IO;
 using Microsoft.ML.ResNet.Modeling;
 using Microsoft.ML.ResNet.Scoring;
 

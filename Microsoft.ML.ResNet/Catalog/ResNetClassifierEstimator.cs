@@ -44,17 +44,13 @@ public sealed class ResNetClassifierEstimator : IEstimator<ResNetClassifierTrans
         var found = inputSchema.Where(c => c.Name == name).ToArray();
         if (found.Length == 0)
         {
-            throw new ArgumentOutOfRangeException(
-                nameof(inputSchema), $"Could not find input column '{name}'. The input has: {string.Join(", ", inputSchema.Select(c => c.Name))}.");
+            throw SchemaErrors.Missing(nameof(inputSchema), "input", name, inputSchema.Select(c => c.Name));
         }
 
         var column = found[^1];
         if (column.Kind != SchemaShape.Column.VectorKind.Vector || column.ItemType != Data.NumberDataViewType.Single)
         {
-            throw new ArgumentOutOfRangeException(
-                nameof(inputSchema),
-                $"Schema mismatch for input column '{name}': expected Vector<Single, 3, {model.Info.Height}, {model.Info.Width}>, got {Describe(column)}. "
-                + $"The model reads 3 x {model.Info.Height} x {model.Info.Width} pixels: ResizeImages to height {model.Info.Height}, width {model.Info.Width}, then ExtractPixels (scaleImage: 1f / 255).");
+            throw SchemaErrors.Pixels(nameof(inputSchema), name, model.Info.Height, model.Info.Width, Describe(column), "The model");
         }
 
         if (_options.EmbeddingColumnName is not null && !model.Info.HasFeatures)

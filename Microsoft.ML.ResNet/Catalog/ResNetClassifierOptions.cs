@@ -83,8 +83,8 @@ public sealed class ResNetClassifierOptions
     /// <summary>CUDA device to score on; null uses <c>MLContext.GpuDeviceId</c> (null there means the CPU).</summary>
     public int? GpuDeviceId { get; set; }
 
-    /// <summary>When the GPU cannot be used: true scores on the CPU and logs one warning, false throws.
-    /// Null uses <c>MLContext.FallbackToCpu</c>.</summary>
+    /// <summary>With <see cref="GpuDeviceId"/>, when the GPU cannot be used: true scores on the CPU and logs one warning, false throws.
+    /// Null uses <c>MLContext.FallbackToCpu</c>; without a device the context's device and fallback apply (ML.NET's rule).</summary>
     public bool? FallbackToCpu { get; set; }
 
     /// <summary>ONNX Runtime's intra-op threads; null lets it use one per core.</summary>
@@ -140,14 +140,14 @@ public sealed class ResNetClassifierOptions
             throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, $"Expected 1 to {Defaults.MaxBatchSize} rows per run.");
         }
 
-        if (ImageHeight is < 32)
+        if (ImageHeight < Defaults.MinimumInputSize)
         {
-            throw new ArgumentOutOfRangeException(nameof(ImageHeight), ImageHeight, "A ResNet needs images of at least 32x32.");
+            throw new ArgumentOutOfRangeException(nameof(ImageHeight), ImageHeight, $"A ResNet needs images of at least {Defaults.MinimumInputSize}x{Defaults.MinimumInputSize}.");
         }
 
-        if (ImageWidth is < 32)
+        if (ImageWidth < Defaults.MinimumInputSize)
         {
-            throw new ArgumentOutOfRangeException(nameof(ImageWidth), ImageWidth, "A ResNet needs images of at least 32x32.");
+            throw new ArgumentOutOfRangeException(nameof(ImageWidth), ImageWidth, $"A ResNet needs images of at least {Defaults.MinimumInputSize}x{Defaults.MinimumInputSize}.");
         }
 
         if (GpuDeviceId < 0)

@@ -1,6 +1,7 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.ResNet.Catalog;
 using Microsoft.ML.ResNet.Export;
+using Microsoft.ML.ResNet.IO;
 using Microsoft.ML.ResNet.Modeling;
 using Microsoft.ML.ResNet.Scoring;
 
@@ -333,7 +334,7 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         ThrowIfDisposed($"a Triton repository in '{Path.GetFullPath(directory)}'");
-        return TritonModelRepository.Write(ContractOnnx(), directory, modelName, maxBatchSize, maxQueueDelayMicroseconds);
+        return TritonModelRepository.Write(ContractOnnx(), Labels, directory, modelName, maxBatchSize, maxQueueDelayMicroseconds);
     }
 
     /// <summary>

@@ -1,11 +1,8 @@
-using Microsoft.ML.Data;
 using Microsoft.ML.ResNet.Catalog;
 using Microsoft.ML.ResNet.Export;
 using Microsoft.ML.ResNet.Modeling;
 using Microsoft.ML.ResNet.Scoring;
 using Microsoft.ML.ResNet.Training;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.ResNet;
 
@@ -17,10 +14,10 @@ namespace Microsoft.ML.ResNet;
 /// <example>See Microsoft.ML.ResNet.Tests/Catalog/ResNetTrainerTests.cs.</example>
 public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
 {
-    private readonly TrainerHost _host;
+    private readonly HostSettings _host;
     private readonly ResNetTrainerOptions _options;
 
-    internal ResNetTrainer(TrainerHost host, ResNetTrainerOptions options)
+    internal ResNetTrainer(HostSettings host, ResNetTrainerOptions options)
     {
         _host = host;
         _options = options.Clone();
@@ -104,21 +101,7 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        var features = Find(inputSchema, _options.FeatureColumnName, "pixel");
-        if (features.Kind == SchemaShape.Column.VectorKind.Scalar || features.ItemType != NumberDataViewType.Single)
-        {
-            throw new ArgumentOutOfRangeException(
-                nameof(inputSchema),
-                $"Schema mismatch for input column '{features.Name}': expected Vector<Single, {3 * _options.ImageHeight * _options.ImageWidth}>, got {features.ItemType}{(features.Kind == SchemaShape.Column.VectorKind.Scalar ? string.Empty : " vector")}.");
-        }
-
-        var label = Find(inputSchema, _options.LabelColumnName, "label");
-        if (!label.IsKey)
-        {
-            throw new ArgumentOutOfRangeException(
-                nameof(inputSchema),
-                $"Schema mismatch for label column '{label.Name}': expected a key type, got {label.ItemType}. Map the labels to keys first: mlContext.Transforms.Conversion.MapValueToKey(\"{label.Name}\").");
-        }
+        TrainingSchema.Check(inputSchema, _options);
 
         // A SchemaShape carries no vector sizes and no key counts (a key column's shape is only "a key of UInt32"), so the
         // class count is not known here and could not be told anyway: the trained model's DataViewSchema has it.
@@ -128,30 +111,13 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
 
     private ScoringColumns Columns => new(_options.FeatureColumnName, _options.ScoreColumnName, _options.PredictedLabelColumnName, _options.EmbeddingColumnName);
 
-    private static SchemaShape.Column Find(SchemaShape schema, string name, string role) =>
-        schema.FirstOrDefault(c => c.Name == name) is { Name: not null } column
-            ? column
-            : throw new ArgumentOutOfRangeException(
-                "inputSchema",
-                $"Could not find the {role} column '{name}'. The input has: {string.Join(", ", schema.Select(c => c.Name))}.");
-
     /// <summary>Exports the trained network and opens the scoring session on the device the trainer was told to use.</summary>
     internal ResNetClassifierTransformer ToTransformer(TrainedClassifier trained)
     {
         var settings = trained.Settings;
-        var onnx = ResNetOnnxExporter.ToBytes(trained.Model, new OnnxExportOptions
-        {
-            Labels = trained.Labels,
-            Mean = settings.Mean,
-            Std = settings.Std,
-            InputHeight = settings.ImageHeight,
-            InputWidth = settings.ImageWidth,
-
-            // Costs no bytes (the embedding is a tensor the graph computes anyway) and makes SaveOnnx's file complete.
-            IncludeFeatures = true,
-        });
-        var weights = NetworkWeights.Capture(trained.Model, trained.Labels, new ImageNormalization([.. settings.Mean], [.. settings.Std]));
-        var prepared = new PreparedModel(onnx, trained.Labels, ModelPreparer.ReadInfo(onnx, "the trained network's ONNX export"), weights);
+        var normalization = new ImageNormalization([.. settings.Mean], [.. settings.Std]);
+        var (onnx, weights) = ClassifierOnnx.Export(trained.Model, trained.Labels, normalization, settings.ImageHeight, settings.ImageWidth);
+        var prepared = new PreparedModel(onnx, trained.Labels, ScoringModelInfo.Read(onnx, "the trained network's ONNX export"), weights);
         var scoring = new ResNetClassifierOptions
         {
             ModelPath = "(trained in memory)",
@@ -162,9 +128,9 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
             PredictedLabelColumnName = _options.PredictedLabelColumnName,
             EmbeddingColumnName = _options.EmbeddingColumnName,
             GpuDeviceId = _options.GpuDeviceId,
-            FallbackToCpu = _options.GpuDeviceId is null ? null : _options.FallbackToCpu,
+            FallbackToCpu = _options.FallbackToCpu,
         };
-        return ResNetClassifierTransformer.Create(_host.Scoring, prepared, Columns, scoring);
+        return ResNetClassifierTransformer.Create(_host, prepared, Columns, scoring);
     }
 
     /// <summary>Checks the data, trains and returns the network (not yet exported).</summary>
@@ -177,67 +143,7 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
             TrainingSchema.CheckValidation(validationData.Schema, _options, labels);
         }
 
-        // Drawn even when a checkpoint supplies the seed, so the context's later draws do not depend on whether this run resumed.
-        var drawn = _options.Seed is null ? _host.NextSeed() : 0;
-        var seed = _options.Seed ?? CheckpointStore.SeedOf(_options.CheckpointFolder) ?? drawn;
-        var device = _options.GpuDeviceId is { } gpu
-            ? TrainingDevice.Resolve(gpu, _options.FallbackToCpu)
-            : TrainingDevice.Resolve(_host.GpuDeviceId, _host.FallbackToCpu);
-
-        using var gate = TrainingGate.Enter(_options.CancellationToken);
-        var (settings, model) = CreateModel(seed, labels.Count);
-        try
-        {
-            var split = settings.ValidationFraction > 0;
-            var training = new BatchFeeder(input, _options.FeatureColumnName, _options.LabelColumnName, settings, split ? DataSplit.Training : DataSplit.All);
-            var validation = _options.ValidationData is { } data
-                ? new BatchFeeder(data, _options.FeatureColumnName, _options.LabelColumnName, settings, DataSplit.All)
-                : split ? new BatchFeeder(input, _options.FeatureColumnName, _options.LabelColumnName, settings, DataSplit.Holdout) : null;
-            var progress = _options.Progress ?? (p => _host.Info(p.ToString()));
-            var outcome = new ResNetTrainingLoop(settings, device, progress).Train(model, training, validation, _options.CancellationToken);
-            model.to(CPU);
-            return new TrainedClassifier(model, labels, settings, outcome);
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// Resolves the settings and builds the seeded network, starting from the pretrained file when one is asked for.
-    /// The file's tensors are freed here, before training: they would otherwise hold a second copy of the weights.
-    /// </summary>
-    private (TrainingSettings Settings, ResNetModel Model) CreateModel(int seed, int classes)
-    {
-        using var start = PretrainedStart.Open(_options);
-        var settings = TrainerOptionsResolver.Resolve(_options, seed);
-        if (start is not null)
-        {
-            settings = start.ApplyTo(settings);
-            if (_options.Variant is { } asked && asked != settings.Variant)
-            {
-                throw new ArgumentException(
-                    $"{start.Description} holds a network of the {settings.Variant} variant, not {asked}. Leave Variant null to take the file's.",
-                    nameof(ResNetTrainerOptions.Variant));
-            }
-
-            TrainerOptionsResolver.CheckInputSize(settings.Variant, settings.ImageHeight, settings.ImageWidth);
-            _host.Info($"Starting from {start.Description}: {settings.Architecture}{(settings.StageDepths is { } depths ? $" with stages {string.Join('/', depths)}" : string.Empty)}.");
-        }
-
-        manual_seed(seed);
-        var model = new ResNetModel(new ResNetSpec(settings.Architecture, classes, settings.Variant, StageDepths: settings.StageDepths));
-        try
-        {
-            start?.LoadInto(model);
-            return (settings, model);
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        var placement = _host.Place(_options.GpuDeviceId, _options.FallbackToCpu);
+        return ClassifierTraining.Train(input, labels, _options, placement, _host.NextSeed, _host.Info);
     }
 }

@@ -92,6 +92,6 @@ public static class ResNetTrainerCatalog
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
-        return new ResNetTrainer(TrainerHost.From(catalog), options);
+        return new ResNetTrainer(HostSettings.From(catalog), options);
     }
 }

@@ -115,10 +115,10 @@ public sealed class ResNetTrainerOptions
     public bool HorizontalFlip { get; set; } = true;
 
     /// <summary>Per-channel RGB mean subtracted from the 0..1 pixels (in training and, baked into the ONNX, in scoring). Default ImageNet's.</summary>
-    public IReadOnlyList<float> Mean { get; set; } = OnnxExportOptions.Defaults.Mean;
+    public IReadOnlyList<float> Mean { get; set; } = Defaults.ImageNetMean;
 
     /// <summary>Per-channel RGB standard deviation the pixels are divided by; each greater than 0. Default ImageNet's.</summary>
-    public IReadOnlyList<float> Std { get; set; } = OnnxExportOptions.Defaults.Std;
+    public IReadOnlyList<float> Std { get; set; } = Defaults.ImageNetStd;
 
     /// <summary>Validation data with the same columns (and label keys) as the training data; evaluated after every epoch.</summary>
     public IDataView? ValidationData { get; set; }
@@ -223,8 +223,10 @@ public sealed class ResNetTrainerOptions
     /// <summary>CUDA device to train on; null uses <c>MLContext.GpuDeviceId</c> (and then <c>MLContext.FallbackToCpu</c>).</summary>
     public int? GpuDeviceId { get; set; }
 
-    /// <summary>With <see cref="GpuDeviceId"/>: train on the CPU when CUDA cannot be used, instead of throwing.</summary>
-    public bool FallbackToCpu { get; set; }
+    /// <summary>With <see cref="GpuDeviceId"/>: train on the CPU when the GPU cannot be used (no CUDA, no such device), instead of
+    /// throwing; null (the default) uses <c>MLContext.FallbackToCpu</c>. Without a device the context's device and fallback apply.
+    /// The same rule as the classifier's <see cref="ResNetClassifierOptions.FallbackToCpu"/>.</summary>
+    public bool? FallbackToCpu { get; set; }
 
     /// <summary>Folder for epoch checkpoints. A run finding a checkpoint of the same settings there resumes after its last
     /// finished epoch; a failed or cancelled run leaves the last checkpoint intact.</summary>

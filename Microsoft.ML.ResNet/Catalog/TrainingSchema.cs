@@ -1,4 +1,5 @@
 using Microsoft.ML.Data;
+using Microsoft.ML.ResNet.Scoring;
 
 namespace Microsoft.ML.ResNet.Catalog;
 
@@ -15,18 +16,13 @@ internal static class TrainingSchema
         if (features.Type is not VectorDataViewType { ItemType: var item } vector || item != NumberDataViewType.Single
             || (vector.Size != 0 && vector.Size != expected))
         {
-            throw new ArgumentOutOfRangeException(
-                parameterName,
-                $"Schema mismatch for input column '{features.Name}': expected Vector<Single, {expected}>, got {features.Type}. "
-                + $"The trainer reads 3 x {options.ImageHeight} x {options.ImageWidth} pixels (ImageHeight x ImageWidth): ResizeImages to that size, then ExtractPixels (scaleImage: 1f / 255).");
+            throw SchemaErrors.Pixels(parameterName, features.Name, options.ImageHeight, options.ImageWidth, features.Type, "The trainer");
         }
 
         var label = Find(schema, options.LabelColumnName, "label", parameterName);
         if (label.Type is not KeyDataViewType key)
         {
-            throw new ArgumentOutOfRangeException(
-                parameterName,
-                $"Schema mismatch for label column '{label.Name}': expected a key type, got {label.Type}. Map the labels to keys first: mlContext.Transforms.Conversion.MapValueToKey(\"{label.Name}\").");
+            throw NotAKey(parameterName, label.Name, label.Type);
         }
 
         if (key.Count < 2 || key.Count > int.MaxValue)
@@ -52,10 +48,37 @@ internal static class TrainingSchema
         }
     }
 
+    /// <summary>The trainer's checks on a schema shape (<c>GetOutputSchema</c>): the same rules, without vector sizes.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A column is missing, the pixels are not a vector of Single, or the label
+    /// is not a key type. ParamName is "inputSchema".</exception>
+    public static void Check(SchemaShape schema, ResNetTrainerOptions options)
+    {
+        const string parameterName = "inputSchema";
+        var features = Find(schema, options.FeatureColumnName, "pixel", parameterName);
+        if (features.Kind == SchemaShape.Column.VectorKind.Scalar || features.ItemType != NumberDataViewType.Single)
+        {
+            var actual = features.Kind == SchemaShape.Column.VectorKind.Scalar ? $"{features.ItemType}" : $"{features.ItemType} vector";
+            throw SchemaErrors.Pixels(parameterName, features.Name, options.ImageHeight, options.ImageWidth, actual, "The trainer");
+        }
+
+        var label = Find(schema, options.LabelColumnName, "label", parameterName);
+        if (!label.IsKey)
+        {
+            throw NotAKey(parameterName, label.Name, label.ItemType);
+        }
+    }
+
+    private static ArgumentOutOfRangeException NotAKey(string parameterName, string column, DataViewType actual) =>
+        SchemaErrors.Mismatch(
+            parameterName, "label", column, "a key type", actual, $"Map the labels to keys first: mlContext.Transforms.Conversion.MapValueToKey(\"{column}\").");
+
     private static DataViewSchema.Column Find(DataViewSchema schema, string name, string role, string parameterName) =>
-        schema.GetColumnOrNull(name) ?? throw new ArgumentOutOfRangeException(
-            parameterName,
-            $"Could not find the {role} column '{name}'. The input has: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => c.Name))}.");
+        schema.GetColumnOrNull(name) ?? throw SchemaErrors.Missing(parameterName, $"the {role}", name, schema.Where(c => !c.IsHidden).Select(c => c.Name));
+
+    private static SchemaShape.Column Find(SchemaShape schema, string name, string role, string parameterName) =>
+        schema.FirstOrDefault(c => c.Name == name) is { Name: not null } column
+            ? column
+            : throw SchemaErrors.Missing(parameterName, $"the {role}", name, schema.Select(c => c.Name));
 
     /// <summary>The key values as text when the key type has text key values, else the key indices 0..K-1.</summary>
     private static IReadOnlyList<string> Labels(DataViewSchema.Column label, int count)

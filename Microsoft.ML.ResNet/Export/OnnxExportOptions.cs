@@ -31,10 +31,10 @@ public sealed record OnnxExportOptions
     public float[]? Std { get; init; }
 
     /// <summary>Fixed height of the <c>pixels</c> input (at least 32); 224 by default.</summary>
-    public int InputHeight { get; init; } = Defaults.InputSize;
+    public int InputHeight { get; init; } = Defaults.ImageSize;
 
     /// <summary>Fixed width of the <c>pixels</c> input (at least 32); 224 by default.</summary>
-    public int InputWidth { get; init; } = Defaults.InputSize;
+    public int InputWidth { get; init; } = Defaults.ImageSize;
 
     /// <summary>Also output the pooled embedding as <c>features</c> [N, F] (true by default). It costs no bytes: the
     /// graph computes that tensor anyway.</summary>
@@ -44,17 +44,4 @@ public sealed record OnnxExportOptions
     /// last stage's spatial size (7x7 at 224x224): heatmaps[n, c] is the sum over channels k of fc.weight[c, k] times the last
     /// stage's feature map k (Zhou et al., CVPR 2016), so its mean over h x w plus fc.bias[c] is logits[n, c].</summary>
     public bool IncludeHeatMaps { get; init; }
-
-    internal static class Defaults
-    {
-        public const int InputSize = 224;
-
-        /// <summary>Smallest side for which every stage still has at least one pixel.</summary>
-        public const int MinimumInputSize = 32;
-
-        /// <summary>ImageNet statistics, as torchvision's pretrained weights expect.</summary>
-        public static float[] Mean => [0.485f, 0.456f, 0.406f];
-
-        public static float[] Std => [0.229f, 0.224f, 0.225f];
-    }
 }

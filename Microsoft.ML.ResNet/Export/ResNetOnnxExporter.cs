@@ -3,6 +3,7 @@ using System.Text.Json;
 using Google.Protobuf;
 using Microsoft.ML.ResNet.Export;
 using Microsoft.ML.ResNet.Export.Emitters;
+using Microsoft.ML.ResNet.IO;
 using Microsoft.ML.ResNet.Modeling;
 using Onnx;
 
@@ -42,8 +43,8 @@ public static class ResNetOnnxExporter
         var classes = (int)model.fc.out_features;
         var featureSize = (int)model.fc.in_features;
         var labels = Validate(model, options, classes);
-        var mean = options.Mean ?? OnnxExportOptions.Defaults.Mean;
-        var std = options.Std ?? OnnxExportOptions.Defaults.Std;
+        var mean = options.Mean ?? Defaults.ImageNetMean;
+        var std = options.Std ?? Defaults.ImageNetStd;
 
         var graph = new OnnxGraphBuilder(
             model.Spec.Architecture.ToString().ToLowerInvariant(),
@@ -193,8 +194,8 @@ public static class ResNetOnnxExporter
                 nameof(options.StageDepths));
         }
 
-        CheckChannels(options.Mean ?? OnnxExportOptions.Defaults.Mean, nameof(options.Mean), positive: false);
-        CheckChannels(options.Std ?? OnnxExportOptions.Defaults.Std, nameof(options.Std), positive: true);
+        CheckChannels(options.Mean ?? Defaults.ImageNetMean, nameof(options.Mean), positive: false);
+        CheckChannels(options.Std ?? Defaults.ImageNetStd, nameof(options.Std), positive: true);
         CheckSide(options.InputHeight, nameof(options.InputHeight));
         CheckSide(options.InputWidth, nameof(options.InputWidth));
         const int fixedSize = ResNetSpec.FixedPoolInputSize;
@@ -242,9 +243,9 @@ public static class ResNetOnnxExporter
 
     private static void CheckSide(int value, string name)
     {
-        if (value < OnnxExportOptions.Defaults.MinimumInputSize)
+        if (value < Defaults.MinimumInputSize)
         {
-            throw new ArgumentOutOfRangeException(name, value, $"The input must be at least {OnnxExportOptions.Defaults.MinimumInputSize} pixels on each side.");
+            throw new ArgumentOutOfRangeException(name, value, $"The input must be at least {Defaults.MinimumInputSize} pixels on each side.");
         }
     }
 

@@ -26,7 +26,8 @@ internal static partial class TritonModelRepository
     public const string Platform = "onnxruntime_onnx";
 
     /// <summary>Writes <c>directory/modelName</c>; returns its path.</summary>
-    /// <param name="onnx">A graph under <see cref="OnnxContract"/> (dynamic batch axis, labels in its metadata).</param>
+    /// <param name="onnx">A graph under <see cref="OnnxContract"/> (dynamic batch axis).</param>
+    /// <param name="labels">The classifier's labels, in the graph's logit order.</param>
     /// <param name="directory">The repository folder; created when missing.</param>
     /// <param name="modelName">The model's folder and name.</param>
     /// <param name="maxBatchSize">Largest batch Triton forms.</param>
@@ -34,19 +35,19 @@ internal static partial class TritonModelRepository
     /// <exception cref="ArgumentException">A bad model name, or a label holding a line break.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A batch size below 1 or a negative delay.</exception>
     /// <exception cref="IOException">The model folder exists and is not empty, or writing failed; the message names the path.</exception>
-    /// <exception cref="InvalidDataException">The graph is not one of ours (no labels, or the batch axis is fixed).</exception>
-    public static string Write(byte[] onnx, string directory, string modelName, int maxBatchSize, int maxQueueDelayMicroseconds)
+    /// <exception cref="InvalidDataException">The graph is not one of ours (the batch axis is fixed).</exception>
+    public static string Write(byte[] onnx, IReadOnlyList<string> labels, string directory, string modelName, int maxBatchSize, int maxQueueDelayMicroseconds)
     {
         ArgumentNullException.ThrowIfNull(onnx);
+        ArgumentNullException.ThrowIfNull(labels);
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         CheckName(modelName);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBatchSize, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(maxQueueDelayMicroseconds);
-        var info = OnnxModelInfo.Read(onnx);
-        var bad = info.Labels.FirstOrDefault(l => l.Contains('\n') || l.Contains('\r'));
+        var bad = labels.FirstOrDefault(l => l.Contains('\n') || l.Contains('\r'));
         if (bad is not null)
         {
-            throw new ArgumentException($"Label '{bad.ReplaceLineEndings("\\n")}' holds a line break; {LabelsFile} has one label a line.", nameof(onnx));
+            throw new ArgumentException($"Label '{bad.ReplaceLineEndings("\\n")}' holds a line break; {LabelsFile} has one label a line.", nameof(labels));
         }
 
         var config = Config(ModelProto.Parser.ParseFrom(onnx).Graph, modelName, maxBatchSize, maxQueueDelayMicroseconds);
@@ -70,7 +71,7 @@ internal static partial class TritonModelRepository
         {
             Directory.CreateDirectory(Path.Combine(staging, Version));
             File.WriteAllBytes(Path.Combine(staging, Version, ModelFile), onnx);
-            File.WriteAllText(Path.Combine(staging, LabelsFile), string.Concat(info.Labels.Select(l => l + "\n")), new UTF8Encoding(false));
+            File.WriteAllText(Path.Combine(staging, LabelsFile), string.Concat(labels.Select(l => l + "\n")), new UTF8Encoding(false));
             File.WriteAllText(Path.Combine(staging, ConfigFile), config, new UTF8Encoding(false));
             if (Directory.Exists(target))
             {

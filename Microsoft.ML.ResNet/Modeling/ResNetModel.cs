@@ -1,3 +1,4 @@
+using Microsoft.ML.ResNet.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -74,7 +75,7 @@ internal sealed class ResNetModel : nn.Module<Tensor, Tensor>
     /// <param name="frozenStages">Stages from the input (see <see cref="StageModules"/>) run without autograd: they learn
     /// nothing, and their backward pass, the most expensive one at full resolution, is not computed.</param>
     /// <exception cref="ArgumentException">The input is not [N, 3, H, W] with H and W of at least
-    /// <see cref="MinimumInputSize"/> (exactly 224 for the projection-shortcut variant).</exception>
+    /// <see cref="Defaults.MinimumInputSize"/> (exactly 224 for the projection-shortcut variant).</exception>
     public Tensor Features(Tensor input, int frozenStages = 0)
     {
         using var scope = NewDisposeScope();
@@ -122,9 +123,6 @@ internal sealed class ResNetModel : nn.Module<Tensor, Tensor>
         _ => layer4.call(x),
     };
 
-    /// <summary>Smallest height and width that survive the five stride-2 reductions.</summary>
-    public const int MinimumInputSize = 32;
-
     private void CheckInputShape(Tensor input)
     {
         if (input.dim() != 4 || input.shape[1] != 3)
@@ -139,9 +137,9 @@ internal sealed class ResNetModel : nn.Module<Tensor, Tensor>
                 $"The {ResNetVariant.ProjectionShortcuts} variant pools with a fixed 7x7 window and takes only {ResNetSpec.FixedPoolInputSize}x{ResNetSpec.FixedPoolInputSize} inputs, got {height}x{width}.", nameof(input));
         }
 
-        if (height < MinimumInputSize || width < MinimumInputSize)
+        if (height < Defaults.MinimumInputSize || width < Defaults.MinimumInputSize)
         {
-            throw new ArgumentException($"Inputs must be at least {MinimumInputSize}x{MinimumInputSize}, got {height}x{width}.", nameof(input));
+            throw new ArgumentException($"Inputs must be at least {Defaults.MinimumInputSize}x{Defaults.MinimumInputSize}, got {height}x{width}.", nameof(input));
         }
     }
 

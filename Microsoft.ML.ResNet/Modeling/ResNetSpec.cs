@@ -16,7 +16,7 @@ internal sealed record ResNetSpec(
     IReadOnlyList<int>? StageDepths = null)
 {
     /// <summary>The seed variant pools with a fixed 7x7 window, which only 224x224 inputs produce.</summary>
-    public const int FixedPoolInputSize = 224;
+    public const int FixedPoolInputSize = Defaults.ImageSize;
 
     /// <summary>A ResNet has four stages (64, 128, 256, 512 wide).</summary>
     public const int StageCount = 4;

@@ -1,3 +1,4 @@
+using Microsoft.ML.ResNet.IO;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.ResNet.Modeling;

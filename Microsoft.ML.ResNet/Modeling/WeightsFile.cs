@@ -1,4 +1,5 @@
 using System.Collections;
+using Microsoft.ML.ResNet.Native;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 

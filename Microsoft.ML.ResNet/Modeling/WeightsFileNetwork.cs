@@ -1,3 +1,5 @@
+using Microsoft.ML.ResNet.Native;
+
 namespace Microsoft.ML.ResNet.Modeling;
 
 /// <summary>

@@ -38,15 +38,11 @@ internal sealed class CalibrationPixels
     public static CalibrationPixels Read(IDataView data, string column, int height, int width, int maxRows, int minRows, string parameterName)
     {
         var pixelCount = 3 * height * width;
-        var schemaColumn = data.Schema.GetColumnOrNull(column) ?? throw new ArgumentOutOfRangeException(
-            parameterName,
-            $"Could not find the pixel column '{column}' in the calibration data. It has: {string.Join(", ", data.Schema.Where(c => !c.IsHidden).Select(c => c.Name))}.");
+        var schemaColumn = data.Schema.GetColumnOrNull(column)
+            ?? throw SchemaErrors.Missing(parameterName, "the calibration data's pixel", column, data.Schema.Where(c => !c.IsHidden).Select(c => c.Name));
         if (schemaColumn.Type is not VectorDataViewType { ItemType: NumberDataViewType item } vector || item != NumberDataViewType.Single || vector.Size != pixelCount)
         {
-            throw new ArgumentOutOfRangeException(
-                parameterName,
-                $"Schema mismatch for input column '{column}': expected Vector<Single, 3, {height}, {width}>, got {schemaColumn.Type}. "
-                + $"Calibrate on the pixels the model scores: ResizeImages to height {height}, width {width}, then ExtractPixels (CHW planes, scaleImage: 1f / 255).");
+            throw SchemaErrors.Pixels(parameterName, column, height, width, schemaColumn.Type, "The model");
         }
 
         var values = new List<float>(Math.Min(maxRows, 1024) * pixelCount);

@@ -98,12 +98,10 @@ internal sealed class ResNetScorer : IDisposable
     }
 
     public ArgumentOutOfRangeException MissingColumn(string name, IEnumerable<string> existing) =>
-        new("inputSchema", $"Could not find input column '{name}'. The input has: {string.Join(", ", existing)}.");
+        SchemaErrors.Missing("inputSchema", "input", name, existing);
 
     public ArgumentOutOfRangeException WrongType(string name, string actual) =>
-        new("inputSchema",
-            $"Schema mismatch for input column '{name}': expected Vector<Single, 3, {Info.Height}, {Info.Width}>, got {actual}. "
-            + $"The model reads 3 x {Info.Height} x {Info.Width} pixels: ResizeImages to height {Info.Height}, width {Info.Width}, then ExtractPixels (CHW planes, scaleImage: 1f / 255).");
+        SchemaErrors.Pixels("inputSchema", name, Info.Height, Info.Width, actual, "The model");
 
     public DataViewSchema OutputSchema(DataViewSchema inputSchema)
     {

@@ -38,6 +38,32 @@ internal sealed record ScoringModelInfo(
 
     public bool HasHeatMaps => HeatMapSize > 0;
 
+    /// <summary>Reads a model's contract with a throwaway, unoptimized session (fast to create).</summary>
+    /// <param name="onnx">The model bytes.</param>
+    /// <param name="source">Where the bytes came from (a file, a zip entry), for error messages.</param>
+    /// <exception cref="InvalidDataException">ONNX Runtime cannot load the bytes (not ONNX, truncated, damaged);
+    /// the message names <paramref name="source"/>.</exception>
+    /// <exception cref="InvalidOperationException">The graph does not follow the contract; the message lists what it has.</exception>
+    public static ScoringModelInfo Read(byte[] onnx, string source)
+    {
+        using var sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
+        InferenceSession session;
+        try
+        {
+            session = new InferenceSession(onnx, sessionOptions);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            // ORT's own message ("protobuf parsing failed") names no file.
+            throw new InvalidDataException($"'{source}' is not a loadable ONNX model ({onnx.Length} bytes; not ONNX, truncated or damaged?): {e.Message}", e);
+        }
+
+        using (session)
+        {
+            return Read(session);
+        }
+    }
+
     /// <summary>Checks the session against <see cref="OnnxContract"/> and reads its shapes and metadata.</summary>
     /// <exception cref="InvalidOperationException">The graph does not follow the contract; the message lists what it has.</exception>
     public static ScoringModelInfo Read(InferenceSession session)

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Microsoft.ML.ResNet.IO;
 using Microsoft.ML.ResNet.Modeling;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML.ResNet.Modeling;
+using Microsoft.ML.ResNet.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -285,7 +286,7 @@ internal sealed class ResNetTrainingLoop
     private bool UsesBFloat16()
     {
         var frozenPasses = _settings.FrozenStages > 0 || _settings.FreezeBackbone || _settings.HeadWarmupEpochs > 0 || _settings.FitHeadFirst;
-        return frozenPasses && (_settings.UseBFloat16 ?? (_device.type == DeviceType.CPU && BFloat16Support.IsNative));
+        return frozenPasses && (_settings.UseBFloat16 ?? (_device.type == DeviceType.CPU && CpuFeatures.HasNativeBFloat16));
     }
 
     /// <summary>Train mode, except that frozen modules keep their BatchNorm statistics (eval mode): the whole backbone

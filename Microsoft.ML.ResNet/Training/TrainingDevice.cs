@@ -1,4 +1,5 @@
 using Microsoft.ML.ResNet.Modeling;
+using Microsoft.ML.ResNet.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -8,17 +9,17 @@ namespace Microsoft.ML.ResNet.Training;
 internal static class TrainingDevice
 {
     /// <exception cref="InvalidOperationException">A GPU was asked for, CUDA is unavailable and fallback is off.</exception>
-    public static Device Resolve(int? gpuDeviceId, bool fallbackToCpu)
+    public static Device Resolve(DevicePlacement placement)
     {
         TorchNativeLoader.EnsureLoaded();
-        if (gpuDeviceId is not { } id)
+        if (placement.GpuDeviceId is not { } id)
         {
             return CPU;
         }
 
         if (id < 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(gpuDeviceId), id, "A GPU device id is 0 or more.");
+            throw new ArgumentOutOfRangeException(nameof(placement.GpuDeviceId), id, "A GPU device id is 0 or more.");
         }
 
         bool available;
@@ -39,7 +40,7 @@ internal static class TrainingDevice
             return new Device(DeviceType.CUDA, id);
         }
 
-        if (fallbackToCpu)
+        if (placement.FallbackToCpu)
         {
             return CPU;
         }

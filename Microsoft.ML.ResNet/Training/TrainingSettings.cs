@@ -3,58 +3,60 @@ namespace Microsoft.ML.ResNet.Training;
 /// <summary>
 /// Every resolved, validated knob of one training run: what the catalog's options become once
 /// defaults and the MLContext are applied. The training core sees only this, never ML.NET options.
+/// It has no defaults of its own: <see cref="TrainerOptionsResolver.Resolve"/> fills every knob from the public
+/// options, so code that needs settings (tests, benchmarks) starts from the public API's recipe.
 /// </summary>
 internal sealed record TrainingSettings
 {
-    public ResNetArchitecture Architecture { get; init; } = ResNetArchitecture.ResNet34;
+    public ResNetArchitecture Architecture { get; init; }
 
-    public ResNetVariant Variant { get; init; } = ResNetVariant.TorchVision;
+    public ResNetVariant Variant { get; init; }
 
     /// <summary>Blocks per stage overriding the architecture's own; null = the architecture's.</summary>
     public int[]? StageDepths { get; init; }
 
-    public int ImageHeight { get; init; } = 224;
+    public int ImageHeight { get; init; }
 
-    public int ImageWidth { get; init; } = 224;
+    public int ImageWidth { get; init; }
 
-    public int Epochs { get; init; } = 10;
+    public int Epochs { get; init; }
 
-    public int BatchSize { get; init; } = 32;
+    public int BatchSize { get; init; }
 
-    public ResNetOptimizer Optimizer { get; init; } = ResNetOptimizer.Sgd;
+    public ResNetOptimizer Optimizer { get; init; }
 
-    public double LearningRate { get; init; } = 0.1;
+    public double LearningRate { get; init; }
 
-    public double Momentum { get; init; } = 0.9;
+    public double Momentum { get; init; }
 
-    public bool Nesterov { get; init; } = true;
+    public bool Nesterov { get; init; }
 
-    public double WeightDecay { get; init; } = 5e-4;
+    public double WeightDecay { get; init; }
 
-    public ResNetLearningRateSchedule Schedule { get; init; } = ResNetLearningRateSchedule.OneCycle;
+    public ResNetLearningRateSchedule Schedule { get; init; }
 
     /// <summary>Fraction of all steps spent warming up (one-cycle and cosine schedules).</summary>
-    public double WarmupFraction { get; init; } = 0.3;
+    public double WarmupFraction { get; init; }
 
     /// <summary>Epochs between drops of the step schedule; null = a third of the schedule's span (see <see cref="LearningRateSchedule"/>).</summary>
     public int? StepSizeEpochs { get; init; }
 
-    public double StepFactor { get; init; } = 0.1;
+    public double StepFactor { get; init; }
 
-    public double LabelSmoothing { get; init; } = 0.1;
+    public double LabelSmoothing { get; init; }
 
-    public ResNetCropAugmentation Crop { get; init; } = ResNetCropAugmentation.RandomCropWithPadding;
+    public ResNetCropAugmentation Crop { get; init; }
 
-    public int CropPadding { get; init; } = 4;
+    public int CropPadding { get; init; }
 
-    public double RandomResizedCropMinScale { get; init; } = 0.25;
+    public double RandomResizedCropMinScale { get; init; }
 
-    public bool HorizontalFlip { get; init; } = true;
+    public bool HorizontalFlip { get; init; }
 
     /// <summary>Per-channel RGB normalization applied to the 0..1 pixels; the ONNX export bakes in the same.</summary>
-    public float[] Mean { get; init; } = [0.485f, 0.456f, 0.406f];
+    public required float[] Mean { get; init; }
 
-    public float[] Std { get; init; } = [0.229f, 0.224f, 0.225f];
+    public required float[] Std { get; init; }
 
     /// <summary>Share of the training rows held out for validation when no validation set is given; 0 = none.</summary>
     public double ValidationFraction { get; init; }
@@ -62,7 +64,7 @@ internal sealed record TrainingSettings
     /// <summary>Epochs without improvement before stopping; null = never stop early.</summary>
     public int? EarlyStoppingPatience { get; init; }
 
-    public ResNetEarlyStoppingMetric EarlyStoppingMetric { get; init; } = ResNetEarlyStoppingMetric.ValidationAccuracy;
+    public ResNetEarlyStoppingMetric EarlyStoppingMetric { get; init; }
 
     public int Seed { get; init; }
 
@@ -84,20 +86,20 @@ internal sealed record TrainingSettings
     public bool? UseBFloat16 { get; init; }
 
     /// <summary>The backbone's learning rate as a fraction of the head's.</summary>
-    public double BackboneLearningRateFactor { get; init; } = 1;
+    public double BackboneLearningRateFactor { get; init; }
 
     public string? CheckpointFolder { get; init; }
 
     public bool CacheInMemory { get; init; }
 
     /// <summary>Rows held in the streaming shuffle pool; ignored with <see cref="CacheInMemory"/> (full shuffle).</summary>
-    public int ShufflePoolRows { get; init; } = 1024;
+    public int ShufflePoolRows { get; init; }
 
     /// <summary>Batches prepared ahead by the background producer.</summary>
-    public int PrefetchBatches { get; init; } = 2;
+    public int PrefetchBatches { get; init; }
 
     /// <summary>Steps between progress reports (every epoch end is reported too).</summary>
-    public int ProgressInterval { get; init; } = 10;
+    public int ProgressInterval { get; init; }
 
     /// <summary>libtorch intra-op threads; null = libtorch's default (one per core).</summary>
     public int? Threads { get; init; }

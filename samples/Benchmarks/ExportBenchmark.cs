@@ -5,6 +5,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.ResNet;
 using Microsoft.ML.ResNet.Export;
 using Microsoft.ML.ResNet.Modeling;
+using Microsoft.ML.ResNet.Scoring;
 
 namespace ResNetBenchmarks;
 
@@ -73,8 +74,8 @@ internal sealed class ExportBenchmark : IBenchmark
     private static (double SaveOnnx, double PlainWrite) TimeSaveOnnx(string exported, string target, int runs)
     {
         var ml = new MLContext();
-        var info = OnnxModelInfo.Read(exported);
-        var pixels = ml.Data.LoadFromEnumerable(Array.Empty<PixelRow>(), PixelRow.Definition(3 * info.InputHeight * info.InputWidth));
+        var info = ScoringModelInfo.Read(File.ReadAllBytes(exported), exported);
+        var pixels = ml.Data.LoadFromEnumerable(Array.Empty<PixelRow>(), PixelRow.Definition(info.PixelCount));
         using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = exported, FeatureColumnName = nameof(PixelRow.Pixels) }).Fit(pixels);
         transformer.SaveOnnx(target);
         var saveOnnx = Enumerable.Range(0, runs).Select(_ => Time(() => transformer.SaveOnnx(target))).Average();

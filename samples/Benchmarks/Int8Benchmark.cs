@@ -81,7 +81,7 @@ internal sealed class Int8Benchmark : IBenchmark
 
     private static void PrintCpu()
     {
-        var vnni = CpuInfo.Has("avx512_vnni") || CpuInfo.Has("avx_vnni");
+        var vnni = CpuFeatures.HasVnni;
         Console.WriteLine($"{CpuInfo.Summary}; VNNI: {(vnni ? "yes" : "no")}");
         if (!vnni)
         {

@@ -1,5 +1,6 @@
 using System.Reflection;
 using Microsoft.ML.ResNet.Modeling;
+using Microsoft.ML.ResNet.Native;
 using ResNetBenchmarks;
 
 // Usage: dotnet run -c Release --project samples/Benchmarks -- <name|all> [options]

@@ -6,6 +6,7 @@ using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.ResNet;
 using Microsoft.ML.ResNet.Export;
 using Microsoft.ML.ResNet.Modeling;
+using Microsoft.ML.ResNet.Native;
 using Microsoft.ML.ResNet.Scoring;
 using Microsoft.ML.ResNet.Tests.Scoring;
 

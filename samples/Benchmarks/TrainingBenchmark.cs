@@ -4,6 +4,7 @@ using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.ResNet;
 using Microsoft.ML.ResNet.Modeling;
+using Microsoft.ML.ResNet.Native;
 using Microsoft.ML.ResNet.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -48,7 +49,7 @@ internal sealed class TrainingBenchmark : IBenchmark
             return;
         }
 
-        var bf16 = CpuInfo.Has("avx512_bf16") || CpuInfo.Has("amx_bf16");
+        var bf16 = CpuFeatures.HasNativeBFloat16;
         var variants = new List<(string Name, Func<double?> Measure)>
         {
             ("TorchSharp FP32 NCHW", () => MeasureFixedBatch(steps, size, channelsLast: false)),
@@ -197,19 +198,21 @@ internal sealed class TrainingBenchmark : IBenchmark
             .Fit(raw)
             .Transform(raw);
 
-        var settings = new TrainingSettings
-        {
-            Architecture = ResNetArchitecture.ResNet34,
-            ImageHeight = size,
-            ImageWidth = size,
-            Epochs = 1,
-            BatchSize = Batch,
-            LearningRate = 0.01,
-            Schedule = ResNetLearningRateSchedule.Constant,
-            LabelSmoothing = 0,
-            ShufflePoolRows = 256,
-            Seed = 1,
-        };
+        // The public API's recipe (augmentation, optimizer), as ResNet34(options).Fit would train.
+        var settings = TrainerOptionsResolver.Resolve(
+            new ResNetTrainerOptions
+            {
+                Architecture = ResNetArchitecture.ResNet34,
+                ImageHeight = size,
+                ImageWidth = size,
+                Epochs = 1,
+                BatchSize = Batch,
+                LearningRate = 0.01,
+                LearningRateSchedule = ResNetLearningRateSchedule.Constant,
+                LabelSmoothing = 0,
+                ShufflePoolRows = 256,
+            },
+            seed: 1);
         manual_seed(1234);
         using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet34, Classes));
         var loop = new ResNetTrainingLoop(settings, CPU, progress: null);

@@ -44,7 +44,7 @@ internal static class Int8Export
             $"Saved [bold]{Markup.Escape(onnxPath)}[/] and [bold]{Markup.Escape(zipPath)}[/] "
             + $"({Markup.Escape(int8.Quantization ?? "int8")}, calibrated on {sample.Count} images of {Markup.Escape(folder)}; "
             + $"{new FileInfo(onnxPath).Length / 1e6:F1} MB against {new FileInfo(fp32OnnxPath).Length / 1e6:F1} MB)");
-        if (!Vnni.Present)
+        if (!CpuFeatures.HasVnni)
         {
             console.MarkupLine("[yellow]This CPU has no VNNI (avx512_vnni / avx_vnni): the INT8 model runs correctly but may be no faster than FP32.[/]");
         }

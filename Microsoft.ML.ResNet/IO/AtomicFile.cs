@@ -1,4 +1,4 @@
-namespace Microsoft.ML.ResNet.Modeling;
+namespace Microsoft.ML.ResNet.IO;
 
 /// <summary>Writes a file so that readers see either the old content or the complete new content.</summary>
 internal static class AtomicFile

@@ -1,9 +1,8 @@
 using Google.Protobuf;
 using Microsoft.ML.ResNet.Export.Quantization;
-using Microsoft.ML.ResNet.Scoring;
 using Onnx;
 
-namespace Microsoft.ML.ResNet.Catalog;
+namespace Microsoft.ML.ResNet.Scoring;
 
 /// <summary>INT8 post-training quantization of a classifier graph: checks, calibration (Scoring), then the QDQ rewrite (Export).</summary>
 internal static class OnnxQuantizer

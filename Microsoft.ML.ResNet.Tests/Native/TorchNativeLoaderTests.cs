@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
+using Microsoft.ML.ResNet.IO;
 using Microsoft.ML.ResNet.Modeling;
+using Microsoft.ML.ResNet.Native;
 
-namespace Microsoft.ML.ResNet.Tests.Modeling;
+namespace Microsoft.ML.ResNet.Tests.Native;
 
 [TestClass]
 public sealed class TorchNativeLoaderTests

@@ -1,7 +1,7 @@
+using Microsoft.ML.ResNet.Catalog;
 using Microsoft.ML.ResNet.Modeling;
-using Microsoft.ML.ResNet.Training;
 
-namespace Microsoft.ML.ResNet.Catalog;
+namespace Microsoft.ML.ResNet.Training;
 
 /// <summary>Checks <see cref="ResNetTrainerOptions"/> and turns them into the training core's <see cref="TrainingSettings"/>.</summary>
 internal static class TrainerOptionsResolver
@@ -39,8 +39,8 @@ internal static class TrainerOptionsResolver
         Defined(options.LearningRateSchedule, nameof(options.LearningRateSchedule));
         Defined(options.Crop, nameof(options.Crop));
         Defined(options.EarlyStoppingMetric, nameof(options.EarlyStoppingMetric));
-        AtLeast(options.ImageHeight, ResNetModel.MinimumInputSize, nameof(options.ImageHeight));
-        AtLeast(options.ImageWidth, ResNetModel.MinimumInputSize, nameof(options.ImageWidth));
+        AtLeast(options.ImageHeight, Defaults.MinimumInputSize, nameof(options.ImageHeight));
+        AtLeast(options.ImageWidth, Defaults.MinimumInputSize, nameof(options.ImageWidth));
         AtLeast(options.Epochs, 1, nameof(options.Epochs));
         if (options.BatchSize is < 2 or > TrainerDefaults.MaxBatchSize)
         {

@@ -1,6 +1,6 @@
-namespace Microsoft.ML.ResNet.Catalog;
+namespace Microsoft.ML.ResNet;
 
-/// <summary>Every default of the classifier API, in one place.</summary>
+/// <summary>Every default of the library shared by its layers (image size, batch sizes, normalization, columns), in one place.</summary>
 internal static class Defaults
 {
     /// <summary>
@@ -16,8 +16,19 @@ internal static class Defaults
     public const string ScoreColumnName = "Score";
     public const string PredictedLabelColumnName = "PredictedLabel";
     public const int BatchSize = 32;
-    public const int ImageHeight = 224;
-    public const int ImageWidth = 224;
+    /// <summary>The side torchvision's ImageNet networks are trained at: the size weights are exported for and the trainer's.</summary>
+    public const int ImageSize = 224;
+    public const int ImageHeight = ImageSize;
+    public const int ImageWidth = ImageSize;
+
+    /// <summary>Smallest side for which every stage of the network still has at least one pixel (five halvings).</summary>
+    public const int MinimumInputSize = 32;
+
+    /// <summary>ImageNet's per-channel (RGB) mean of 0..1 pixels, as torchvision's pretrained weights expect; a fresh copy each time.</summary>
+    public static float[] ImageNetMean => [0.485f, 0.456f, 0.406f];
+
+    /// <summary>ImageNet's per-channel (RGB) standard deviation, with <see cref="ImageNetMean"/>.</summary>
+    public static float[] ImageNetStd => [0.229f, 0.224f, 0.225f];
     // Off: a black image is a real image (night frames, blank crops), and training accepts it. Empty paths are
     // caught where the image is visible (ResNet34ClassifyImages) instead.
     public const bool RejectAllZeroPixels = false;

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace Microsoft.ML.ResNet.Modeling;
+namespace Microsoft.ML.ResNet.Native;
 
 /// <summary>
 /// Marks named symbol-version requirements of an ELF64 shared library as weak, so the dynamic

@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using System.Runtime.Versioning;
+using Microsoft.ML.ResNet.IO;
 using Microsoft.ML.ResNet.Modeling;
 
-namespace Microsoft.ML.ResNet.Tests.Modeling;
+namespace Microsoft.ML.ResNet.Tests.IO;
 
 [TestClass]
 [UnsupportedOSPlatform("windows")]

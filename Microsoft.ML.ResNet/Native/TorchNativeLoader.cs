@@ -2,9 +2,10 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
+using Microsoft.ML.ResNet.IO;
 using TorchSharp;
 
-namespace Microsoft.ML.ResNet.Modeling;
+namespace Microsoft.ML.ResNet.Native;
 
 /// <summary>
 /// Makes TorchSharp's native backend loadable before the first <c>torch</c> call.

@@ -1,6 +1,7 @@
+using Microsoft.ML.ResNet.IO;
 using Microsoft.ML.ResNet.Modeling;
 
-namespace Microsoft.ML.ResNet.Tests.Modeling;
+namespace Microsoft.ML.ResNet.Tests.IO;
 
 [TestClass]
 public sealed class AtomicFileTests : TempFolderTest

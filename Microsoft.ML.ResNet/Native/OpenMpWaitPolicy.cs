@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Microsoft.ML.ResNet.Modeling;
+namespace Microsoft.ML.ResNet.Native;
 
 /// <summary>
 /// Makes libtorch's OpenMP threads sleep rather than spin while they wait, unless the user chose otherwise.

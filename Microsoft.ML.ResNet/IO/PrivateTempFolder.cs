@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 
-namespace Microsoft.ML.ResNet.Modeling;
+namespace Microsoft.ML.ResNet.IO;
 
 /// <summary>
 /// The one place where the library writes files the user did not ask for (the patched LibTorchSharp, the ONNX
