@@ -3,7 +3,15 @@ namespace Microsoft.ML.ResNet;
 /// <summary>Every default of the library shared by its layers (image size, batch sizes, normalization, columns), in one place.</summary>
 internal static class Defaults
 {
-    public const string InputColumnName = "Pixels";
+    /// <summary>
+    /// The pixel column, read by the trainer and the scorer alike. ML.NET's trainers read their input vector from
+    /// "Features" (ML.NET's own ImageClassificationTrainer too), so a pipeline that ends in <c>ExtractPixels("Features", ...)</c>
+    /// trains and scores without naming a column; the model the trainer returns reads the column it was trained on.
+    /// </summary>
+    public const string FeatureColumnName = "Features";
+
+    /// <summary>The pooled embedding the trainer's model writes: not "Features", which ML.NET reads as an input.</summary>
+    public const string EmbeddingColumnName = "Embedding";
     public const string ImageColumnName = "Image";
     public const string ScoreColumnName = "Score";
     public const string PredictedLabelColumnName = "PredictedLabel";

@@ -21,7 +21,7 @@ public sealed class EndToEndTests
         var ml = new MLContext(1);
         var photos = Photos(ml);
         var pipeline = PixelPipeline(ml, ReferenceSize)
-            .Append(ml.Transforms.ResNet34Classify("PredictedLabel", fixture.WeightsPath, "Pixels", labels));
+            .Append(ml.Transforms.ResNet34Classify("PredictedLabel", "Pixels", fixture.WeightsPath, labels));
 
         var model = pipeline.Fit(photos);
         var scores = Scores(model.Transform(photos));
@@ -44,7 +44,7 @@ public sealed class EndToEndTests
     {
         var ml = new MLContext(1);
         var photos = Photos(ml);
-        var pipeline = PixelPipeline(ml, ReferenceSize).Append(ml.Transforms.ResNet34Classify("PredictedLabel", FixtureModels.ResNet34()));
+        var pipeline = PixelPipeline(ml, ReferenceSize).Append(ml.Transforms.ResNet34Classify("PredictedLabel", "Pixels", FixtureModels.ResNet34()));
         var model = pipeline.Fit(photos);
         using var folder = TempFolder.Create();
         try
@@ -76,7 +76,7 @@ public sealed class EndToEndTests
         var onnx = ReferenceResNet34(fixture);
         var ml = new MLContext(1);
         var photos = Photos(ml);
-        var pipeline = PixelPipeline(ml, ReferenceSize).Append(ml.Transforms.ResNet34Classify("PredictedLabel", onnx));
+        var pipeline = PixelPipeline(ml, ReferenceSize).Append(ml.Transforms.ResNet34Classify("PredictedLabel", "Pixels", onnx));
 
         var model = pipeline.Fit(photos);
         var difference = MaxDifference(fixture.Outputs.Probabilities, Scores(model.Transform(photos)));
@@ -92,8 +92,8 @@ public sealed class EndToEndTests
         var ml = new MLContext(1);
         var photos = Photos(ml);
         var images = ml.Transforms.LoadImages(ImageColumn, imageFolder: null, inputColumnName: nameof(ImageRow.ImagePath))
-            .Append(ml.Transforms.ResNet34ClassifyImages("PredictedLabel", onnx, ImageColumn));
-        var pixels = PixelPipeline(ml, ReferenceSize).Append(ml.Transforms.ResNet34Classify("PredictedLabel", onnx));
+            .Append(ml.Transforms.ResNet34ClassifyImages("PredictedLabel", ImageColumn, onnx));
+        var pixels = PixelPipeline(ml, ReferenceSize).Append(ml.Transforms.ResNet34Classify("PredictedLabel", "Pixels", onnx));
 
         var fromImages = images.Fit(photos);
         var fromPixels = pixels.Fit(photos);
@@ -145,7 +145,7 @@ public sealed class EndToEndTests
     {
         var ml = new MLContext(1);
         var photos = Photos(ml);
-        var estimator = ml.Transforms.ResNet34Classify("PredictedLabel", FixtureModels.ResNet34Pth());
+        var estimator = ml.Transforms.ResNet34Classify("PredictedLabel", "Pixels", FixtureModels.ResNet34Pth());
 
         var error = Assert.ThrowsExactly<ArgumentException>(() => estimator.Fit(PixelPipeline(ml, ReferenceSize).Fit(photos).Transform(photos)));
 

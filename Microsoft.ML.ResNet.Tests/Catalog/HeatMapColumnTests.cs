@@ -115,7 +115,7 @@ public sealed class HeatMapColumnTests : TempFolderTest
         var ml = new MLContext(1);
 
         var error = Assert.ThrowsExactly<ArgumentException>(
-            () => ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = "any.onnx", HeatMapClass = "fox" }));
+            () => ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = "any.onnx", HeatMapClass = "fox" }));
 
         Assert.AreEqual(nameof(ResNetClassifierOptions.HeatMapClass), error.ParamName);
     }
@@ -124,7 +124,7 @@ public sealed class HeatMapColumnTests : TempFolderTest
     {
         var path = Path.Combine(Folder, "model.onnx");
         File.WriteAllBytes(path, ResNetOnnxExporter.ToBytes(model, new OnnxExportOptions { Labels = Labels }));
-        return new ResNetClassifierOptions { ModelPath = path, HeatMapColumnName = "HeatMap", HeatMapClass = heatMapClass, BatchSize = 2 };
+        return new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = path, HeatMapColumnName = "HeatMap", HeatMapClass = heatMapClass, BatchSize = 2 };
     }
 
     /// <summary>TorchSharp's maps [row][class] for the rows' pixels: the stem and four stages, then fc.weight over channels.</summary>

@@ -14,7 +14,7 @@ public sealed class ModelPreparerTests : TempFolderTest
         var path = Path.Combine(Folder, "model.onnx");
         File.WriteAllText(path, "This is a README, not a network.\n");
 
-        var error = MemoryProbe.ThrowsWithinBudget<InvalidDataException>(() => ModelPreparer.Prepare(new ResNetClassifierOptions { ModelPath = path }));
+        var error = MemoryProbe.ThrowsWithinBudget<InvalidDataException>(() => ModelPreparer.Prepare(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = path }));
 
         StringAssert.Contains(error.Message, path);
     }
@@ -26,7 +26,7 @@ public sealed class ModelPreparerTests : TempFolderTest
         var whole = ExportSmall();
         File.WriteAllBytes(path, whole[..(whole.Length / 2)]);
 
-        var error = MemoryProbe.ThrowsWithinBudget<InvalidDataException>(() => ModelPreparer.Prepare(new ResNetClassifierOptions { ModelPath = path }));
+        var error = MemoryProbe.ThrowsWithinBudget<InvalidDataException>(() => ModelPreparer.Prepare(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = path }));
 
         StringAssert.Contains(error.Message, path);
     }
@@ -37,7 +37,7 @@ public sealed class ModelPreparerTests : TempFolderTest
         var path = Path.Combine(Folder, "whole.onnx");
         File.WriteAllBytes(path, ExportSmall());
 
-        var prepared = ModelPreparer.Prepare(new ResNetClassifierOptions { ModelPath = path });
+        var prepared = ModelPreparer.Prepare(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = path });
 
         Assert.AreEqual(2, prepared.Labels.Count);
     }
@@ -50,7 +50,7 @@ public sealed class ModelPreparerTests : TempFolderTest
         var ml = new MLContext(1);
         var data = ml.Data.LoadFromEnumerable(Array.Empty<Scoring.ScoringFixtures.PixelRow>());
 
-        var error = Assert.ThrowsExactly<InvalidDataException>(() => ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = path }).Fit(data));
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = path }).Fit(data));
 
         StringAssert.Contains(error.Message, path);
     }

@@ -16,7 +16,7 @@ public sealed class ResNetCatalogTests : TempFolderTest
     {
         var ml = new MLContext(1);
         var data = ml.Data.LoadFromEnumerable(Array.Empty<PixelRow>());
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallOnnx() }).Fit(data);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallOnnx() }).Fit(data);
         using var disk = SmallDisk.Mount("96m");
         var path = Path.Combine(disk.Folder, "model.zip");
         ml.Model.SaveAtomically(transformer, data.Schema, path);
@@ -42,7 +42,7 @@ public sealed class ResNetCatalogTests : TempFolderTest
         File.WriteAllText(Path.Combine(sharedTemp, "resnetml-save"), "planted");
         var ml = new MLContext(1);
         var data = ml.Data.LoadFromEnumerable(Array.Empty<PixelRow>());
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallOnnx() }).Fit(data);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallOnnx() }).Fit(data);
         var path = Path.Combine(Folder, "model.zip");
         var previous = Environment.GetEnvironmentVariable("TMPDIR");
         Environment.SetEnvironmentVariable("TMPDIR", sharedTemp);

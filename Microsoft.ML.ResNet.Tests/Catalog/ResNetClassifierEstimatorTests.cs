@@ -1,5 +1,6 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
+using Microsoft.ML.ResNet.Export;
 using Microsoft.ML.ResNet.Modeling;
 using Microsoft.ML.ResNet.Tests.Scoring;
 using static Microsoft.ML.ResNet.Tests.Scoring.ScoringFixtures;
@@ -12,12 +13,12 @@ namespace Microsoft.ML.ResNet.Tests.Catalog;
 public sealed class ResNetClassifierEstimatorTests
 {
     [TestMethod]
-    public void GetOutputSchema_PixelColumn_AddsScoreKeyAndFeatures()
+    public void GetOutputSchema_PixelColumn_AddsScoreKeyAndEmbedding()
     {
         var ml = new MLContext(1);
         var photos = Photos(ml);
         var pipeline = PixelPipeline(ml, SmallSize)
-            .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), FeaturesColumnName = "Features" }));
+            .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), EmbeddingColumnName = "Embedding" }));
 
         var shape = pipeline.GetOutputSchema(PhotoShape(ml));
 
@@ -29,8 +30,57 @@ public sealed class ResNetClassifierEstimatorTests
         Assert.IsTrue(label.IsKey);
         Assert.AreEqual(SchemaShape.Column.VectorKind.Scalar, label.Kind);
         Assert.IsTrue(label.Annotations.Any(a => a.Name == "KeyValues"), "PredictedLabel has key values");
-        Assert.AreEqual(SchemaShape.Column.VectorKind.Vector, shape.Single(c => c.Name == "Features").Kind);
+        foreach (var kind in new[] { "ScoreColumnSetId", "ScoreColumnKind", "ScoreValueKind" })
+        {
+            Assert.IsTrue(score.Annotations.Any(a => a.Name == kind), $"Score has {kind}");
+            Assert.IsTrue(label.Annotations.Any(a => a.Name == kind), $"PredictedLabel has {kind}");
+        }
+
+        Assert.AreEqual(SchemaShape.Column.VectorKind.Vector, shape.Single(c => c.Name == "Embedding").Kind);
         Assert.IsTrue(shape.Any(c => c.Name == "ImagePath"), "input columns pass through");
+    }
+
+    [TestMethod]
+    public void Defaults_PixelColumn_IsFeaturesAsInTheTrainer()
+    {
+        Assert.AreEqual("Features", new ResNetClassifierOptions().FeatureColumnName);
+        Assert.AreEqual(new ResNetTrainerOptions().FeatureColumnName, new ResNetClassifierOptions().FeatureColumnName);
+        Assert.IsNull(new ResNetClassifierOptions().EmbeddingColumnName, "the scorer writes the embedding only when asked");
+    }
+
+    [TestMethod]
+    public void ResNet34Classify_NullInputColumn_ReadsFeatures()
+    {
+        const int size = 32;
+        var ml = new MLContext(1);
+        var photos = PhotoPixels(ml, size);
+        var pixels = ml.Transforms.CopyColumns("Features", "Pixels").Fit(photos).Transform(photos);
+        using var folder = TempFolder.Create();
+        var onnx = folder.File("resnet34.onnx");
+        using (var network = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet34, 2)))
+        {
+            File.WriteAllBytes(onnx, ResNetOnnxExporter.ToBytes(network, new OnnxExportOptions { Labels = ["a", "b"], InputHeight = size, InputWidth = size }));
+        }
+
+        using var transformer = ml.Transforms.ResNet34Classify("Guess", null, onnx).Fit(pixels);
+        var guesses = transformer.Transform(pixels).GetColumn<uint>("Guess").ToArray();
+
+        Assert.AreEqual("Features", transformer.FeatureColumnName);
+        Assert.AreEqual("Guess", transformer.PredictedLabelColumnName);
+        Assert.IsTrue(guesses.Length > 0 && guesses.All(g => g is 1 or 2), string.Join(", ", guesses));
+    }
+
+    [TestMethod]
+    public void ResNet34Classify_OptionsNamingResNet18_KeepsItLikeTheTrainerRefusesToReplaceIt()
+    {
+        var ml = new MLContext(1);
+        var options = new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), Architecture = ResNetArchitecture.ResNet18 };
+
+        // The small model is a ResNet-18: replacing the explicit architecture by ResNet-34 would fail against its metadata.
+        using var transformer = ml.Transforms.ResNet34Classify(options).Fit(PhotoPixels(ml, SmallSize));
+
+        Assert.AreEqual(ResNetArchitecture.ResNet18, options.Architecture, "the caller's options are not changed");
+        Assert.HasCount(SmallLabels.Length, transformer.Labels);
     }
 
     [TestMethod]
@@ -39,7 +89,7 @@ public sealed class ResNetClassifierEstimatorTests
         var ml = new MLContext(1);
         using var folder = TempFolder.Create();
         var path = folder.File("late.onnx");
-        var pipeline = PixelPipeline(ml, SmallSize).Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = path }));
+        var pipeline = PixelPipeline(ml, SmallSize).Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = path }));
         Assert.ThrowsExactly<FileNotFoundException>(() => pipeline.GetOutputSchema(PhotoShape(ml)));
 
         File.Copy(SmallModel(), path);
@@ -53,7 +103,7 @@ public sealed class ResNetClassifierEstimatorTests
     {
         var ml = new MLContext(1);
         var photos = Photos(ml);
-        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), InputColumnName = "Pixelz" });
+        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), FeatureColumnName = "Pixelz" });
 
         var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => estimator.GetOutputSchema(PhotoShape(ml)));
 
@@ -68,7 +118,7 @@ public sealed class ResNetClassifierEstimatorTests
         var ml = new MLContext(1);
         var photos = Photos(ml);
         var pixels = PixelPipeline(ml, 32).Fit(photos).Transform(photos);
-        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() });
+        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel() });
 
         var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => estimator.Fit(pixels));
 
@@ -82,7 +132,7 @@ public sealed class ResNetClassifierEstimatorTests
     {
         var ml = new MLContext(1);
         var photos = Photos(ml);
-        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), InputColumnName = "ImagePath" });
+        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), FeatureColumnName = "ImagePath" });
 
         var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => estimator.GetOutputSchema(PhotoShape(ml)));
 
@@ -94,7 +144,7 @@ public sealed class ResNetClassifierEstimatorTests
     {
         var ml = new MLContext(1);
         var photos = Photos(ml);
-        var estimator = ml.Transforms.ResNet34Classify("PredictedLabel", SmallModel());
+        var estimator = ml.Transforms.ResNet34Classify("PredictedLabel", "Pixels", SmallModel());
 
         var error = Assert.ThrowsExactly<ArgumentException>(() => estimator.GetOutputSchema(PhotoShape(ml)));
 
@@ -106,7 +156,7 @@ public sealed class ResNetClassifierEstimatorTests
     public void ResNetClassify_ImageSizeDifferentFromTheOnnxModel_ThrowsNamingBoth()
     {
         var ml = new MLContext(1);
-        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), ImageHeight = 224 });
+        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), ImageHeight = 224 });
 
         var error = Assert.ThrowsExactly<ArgumentException>(() => estimator.GetOutputSchema(PhotoShape(ml)));
 
@@ -118,7 +168,7 @@ public sealed class ResNetClassifierEstimatorTests
     public void ResNetClassify_WrongLabelCount_ThrowsNamingLabels()
     {
         var ml = new MLContext(1);
-        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), Labels = ["a", "b", "c"] });
+        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), Labels = ["a", "b", "c"] });
 
         var error = Assert.ThrowsExactly<ArgumentException>(() => estimator.GetOutputSchema(PhotoShape(ml)));
 
@@ -137,8 +187,9 @@ public sealed class ResNetClassifierEstimatorTests
             .Append(PixelPipeline(ml, SmallSize))
             .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions
             {
+                FeatureColumnName = "Pixels",
                 ModelPath = SmallModel(),
-                FeaturesColumnName = "Embedding",
+                EmbeddingColumnName = "Embedding",
                 ScoreColumnName = "ResNetScore",
                 PredictedLabelColumnName = "ResNetLabel",
             }))
@@ -155,7 +206,7 @@ public sealed class ResNetClassifierEstimatorTests
     public void ResNetClassify_MissingModelFile_ThrowsFileNotFound()
     {
         var ml = new MLContext(1);
-        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = "/nonexistent/model.onnx" });
+        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = "/nonexistent/model.onnx" });
 
         var error = Assert.ThrowsExactly<FileNotFoundException>(() => estimator.GetOutputSchema(PhotoShape(ml)));
 
@@ -171,7 +222,7 @@ public sealed class ResNetClassifierEstimatorTests
     [DataRow(nameof(ResNetClassifierOptions.IntraOpNumThreads), 0)]
     public void ResNetClassify_OutOfRangeOption_ThrowsNamingIt(string property, int value)
     {
-        var options = new ResNetClassifierOptions { ModelPath = "model.onnx" };
+        var options = new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = "model.onnx" };
         typeof(ResNetClassifierOptions).GetProperty(property)!.SetValue(options, value);
 
         var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new MLContext().Transforms.ResNetClassify(options));
@@ -182,7 +233,7 @@ public sealed class ResNetClassifierEstimatorTests
     [TestMethod]
     public void ResNetClassify_BadStageDepths_ThrowsNamingThem()
     {
-        var options = new ResNetClassifierOptions { ModelPath = "model.onnx", StageDepths = [2, 2] };
+        var options = new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = "model.onnx", StageDepths = [2, 2] };
 
         var error = Assert.ThrowsExactly<ArgumentException>(() => new MLContext().Transforms.ResNetClassify(options));
 
@@ -201,7 +252,7 @@ public sealed class ResNetClassifierEstimatorTests
         var ml = new MLContext(1);
         var pixels = PhotoPixels(ml, SmallSize);
 
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = path, ImageHeight = SmallSize, ImageWidth = SmallSize }).Fit(pixels);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = path, ImageHeight = SmallSize, ImageWidth = SmallSize }).Fit(pixels);
         var scores = Scores(transformer.Transform(pixels));
 
         var rows = pixels.GetColumn<float[]>("Pixels").ToArray();
@@ -220,7 +271,7 @@ public sealed class ResNetClassifierEstimatorTests
         var path = folder.File("custom.safetensors");
         ResNetWeights.Save(model, path);
         var ml = new MLContext(1);
-        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = path, StageDepths = [2, 2, 2, 3] });
+        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = path, StageDepths = [2, 2, 2, 3] });
 
         var error = Assert.ThrowsExactly<ArgumentException>(() => estimator.GetOutputSchema(PhotoShape(ml)));
 
@@ -232,7 +283,7 @@ public sealed class ResNetClassifierEstimatorTests
     [TestMethod]
     public void ResNetClassify_EmptyModelPath_ThrowsNamingIt()
     {
-        var error = Assert.ThrowsExactly<ArgumentException>(() => new MLContext().Transforms.ResNetClassify(new ResNetClassifierOptions()));
+        var error = Assert.ThrowsExactly<ArgumentException>(() => new MLContext().Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels" }));
 
         Assert.AreEqual("ModelPath", error.ParamName);
     }
@@ -248,7 +299,7 @@ public sealed class ResNetClassifierEstimatorTests
     [TestMethod]
     public void ResNetClassify_SameNameForTwoOutputs_Throws()
     {
-        var options = new ResNetClassifierOptions { ModelPath = "model.onnx", ScoreColumnName = "Out", PredictedLabelColumnName = "Out" };
+        var options = new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = "model.onnx", ScoreColumnName = "Out", PredictedLabelColumnName = "Out" };
 
         var error = Assert.ThrowsExactly<ArgumentException>(() => new MLContext().Transforms.ResNetClassify(options));
 
@@ -272,7 +323,7 @@ public sealed class ResNetClassifierEstimatorTests
         };
         var pixels = PhotoPixels(ml, SmallSize);
 
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), GpuDeviceId = 0, FallbackToCpu = true }).Fit(pixels);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), GpuDeviceId = 0, FallbackToCpu = true }).Fit(pixels);
         var scores = Scores(transformer.Transform(pixels));
 
         if (transformer.Device != "CPU")
@@ -291,7 +342,7 @@ public sealed class ResNetClassifierEstimatorTests
     {
         var ml = new MLContext(1);
         var pixels = PhotoPixels(ml, SmallSize);
-        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), GpuDeviceId = 0 });
+        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), GpuDeviceId = 0 });
 
         ResNetClassifierTransformer? transformer = null;
         var error = Assert.ThrowsExactly<InvalidOperationException>(() => transformer = estimator.Fit(pixels), "on a machine with a GPU this test is meaningless");
@@ -322,7 +373,7 @@ public sealed class ResNetClassifierEstimatorTests
     {
         var ml = new MLContext(1) { GpuDeviceId = 0, FallbackToCpu = false };
         var pixels = PhotoPixels(ml, SmallSize);
-        var estimator = ml.Transforms.ResNet34Classify(new ResNetClassifierOptions { ModelPath = SmallModel(), Architecture = ResNetArchitecture.ResNet18 });
+        var estimator = ml.Transforms.ResNet34Classify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), Architecture = ResNetArchitecture.ResNet18 });
 
         var error = Assert.ThrowsExactly<InvalidOperationException>(() => estimator.Fit(pixels).Dispose());
 

@@ -16,6 +16,56 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
     private static readonly PredictionEngineOptions Shared = new() { OwnsTransformer = false };
 
     [TestMethod]
+    public void Transform_ScoreAndPredictedLabel_CarryMlNetsMulticlassScoreAnnotations()
+    {
+        var ml = new MLContext(1);
+        var pixels = PhotoPixels(ml, SmallSize);
+        using var first = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel() }).Fit(pixels);
+        var scored = first.Transform(pixels);
+        using var second = ml.Transforms.ResNetClassify(new ResNetClassifierOptions
+        {
+            FeatureColumnName = "Pixels", ModelPath = SmallModel(), ScoreColumnName = "Score2", PredictedLabelColumnName = "PredictedLabel2",
+        }).Fit(scored);
+        var schema = second.Transform(scored).Schema;
+
+        AssertScoreSet(schema["Score"], "Score", setId: 1);
+        AssertScoreSet(schema["PredictedLabel"], "PredictedLabel", setId: 1);
+        AssertScoreSet(schema["Score2"], "Score", setId: 2);
+        AssertScoreSet(schema["PredictedLabel2"], "PredictedLabel", setId: 2);
+        VBuffer<ReadOnlyMemory<char>> slotNames = default;
+        schema["Score"].GetSlotNames(ref slotNames);
+        CollectionAssert.AreEqual(SmallLabels, slotNames.DenseValues().Select(n => n.ToString()).ToArray());
+    }
+
+    [TestMethod]
+    public void Evaluate_ScoredByTheClassifier_ReadsItAsAMulticlassPrediction()
+    {
+        var ml = new MLContext(1);
+        var pixels = PhotoPixels(ml, SmallSize);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel() }).Fit(pixels);
+
+        // The predictions as labels: Evaluate must then find a perfect score through the columns' names and types.
+        var scored = ml.Transforms.CopyColumns("Label", "PredictedLabel").Fit(transformer.Transform(pixels)).Transform(transformer.Transform(pixels));
+        var metrics = ml.MulticlassClassification.Evaluate(scored);
+
+        Assert.AreEqual(1.0, metrics.MicroAccuracy, 1e-9);
+        Assert.AreEqual(SmallLabels.Length, metrics.PerClassLogLoss.Count);
+    }
+
+    private static void AssertScoreSet(DataViewSchema.Column column, string valueKind, uint setId)
+    {
+        ReadOnlyMemory<char> text = default;
+        column.Annotations.GetValue("ScoreColumnKind", ref text);
+        Assert.AreEqual("MulticlassClassification", text.ToString(), column.Name);
+        column.Annotations.GetValue("ScoreValueKind", ref text);
+        Assert.AreEqual(valueKind, text.ToString(), column.Name);
+        Assert.AreEqual(new KeyDataViewType(typeof(uint), int.MaxValue), column.Annotations.Schema["ScoreColumnSetId"].Type, column.Name);
+        uint id = 0;
+        column.Annotations.GetValue("ScoreColumnSetId", ref id);
+        Assert.AreEqual(setId, id, column.Name);
+    }
+
+    [TestMethod]
     public void Transform_BatchSizes_AgreeWithEachOtherOnRowsNotAMultipleOfTheBatch()
     {
         var ml = new MLContext(1);
@@ -24,7 +74,7 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
 
         float[][] ScoresAt(int batch)
         {
-            using var t = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = model, BatchSize = batch }).Fit(pixels);
+            using var t = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = model, BatchSize = batch }).Fit(pixels);
             return Scores(t.Transform(pixels));
         }
 
@@ -44,7 +94,7 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
         var ml = new MLContext(1);
         var photos = Photos(ml, times: 2);
         var pipeline = PixelPipeline(ml, SmallSize)
-            .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), BatchSize = 4 }));
+            .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), BatchSize = 4 }));
         using var model = (IDisposable)pipeline.Fit(photos);
 
         var scored = ((ITransformer)model).Transform(photos);
@@ -63,7 +113,7 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
     {
         var ml = new MLContext(1);
         var pixels = PhotoPixels(ml, SmallSize);
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), FeaturesColumnName = "Embedding" }).Fit(pixels);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), EmbeddingColumnName = "Embedding" }).Fit(pixels);
 
         var schema = transformer.Transform(pixels).Schema;
 
@@ -83,7 +133,7 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
     {
         var ml = new MLContext(1);
         var pixels = PhotoPixels(ml, SmallSize);
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }).Fit(pixels);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel() }).Fit(pixels);
         var scored = transformer.Transform(pixels);
         var named = ml.Transforms.Conversion.MapKeyToValue("LabelName", "PredictedLabel").Fit(scored).Transform(scored);
 
@@ -105,7 +155,7 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
         var withTruth = ml.Transforms.CustomMapping<ImagePipeline.ImageRow, TruthRow>((_, o) => o.Truth = "dog", contractName: null)
             .Append(ml.Transforms.Conversion.MapValueToKey("Label", "Truth", keyData: labelKeys))
             .Append(PixelPipeline(ml, SmallSize))
-            .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }));
+            .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel() }));
         var model = withTruth.Fit(photos);
         var scored = model.Transform(photos);
 
@@ -121,7 +171,7 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
     {
         var ml = new MLContext(1);
         var pixels = PhotoPixels(ml, SmallSize);
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), BatchSize = 4 }).Fit(pixels);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), BatchSize = 4 }).Fit(pixels);
         var batched = Scores(transformer.Transform(pixels));
         var rows = ml.Data.CreateEnumerable<ScoringFixtures.PixelRow>(pixels, reuseRowObject: false).ToArray();
 
@@ -137,7 +187,7 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
     {
         var ml = new MLContext(1);
         var pixels = PhotoPixels(ml, SmallSize);
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), IntraOpNumThreads = 1 }).Fit(pixels);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), IntraOpNumThreads = 1 }).Fit(pixels);
         var rows = ml.Data.CreateEnumerable<ScoringFixtures.PixelRow>(pixels, reuseRowObject: false).ToArray();
         float[][] sequential;
         using (var engine = ml.Model.CreatePredictionEngine<ScoringFixtures.PixelRow, ScoringFixtures.Prediction>(transformer, Shared))
@@ -192,7 +242,7 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
     {
         var ml = new MLContext(1);
         var pixels = PhotoPixels(ml, SmallSize, times: 2);
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), BatchSize = 3, IntraOpNumThreads = 1 }).Fit(pixels);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), BatchSize = 3, IntraOpNumThreads = 1 }).Fit(pixels);
         var sequential = Scores(transformer.Transform(pixels));
 
         var parallel = Enumerable.Range(0, 6).AsParallel().WithDegreeOfParallelism(6)
@@ -210,7 +260,7 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
     {
         var ml = new MLContext(1);
         var pixels = PhotoPixels(ml, SmallSize);
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), FeaturesColumnName = "Features" }).Fit(pixels);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), EmbeddingColumnName = "Features" }).Fit(pixels);
         var path = Path.Combine(Folder, "model.zip");
 
         ml.Model.Save(transformer, pixels.Schema, path);
@@ -253,7 +303,7 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
         var project = Path.Combine(root, "samples", "StockModelLoader", "StockModelLoader.csproj");
         var ml = new MLContext(1);
         var pixels = PhotoPixels(ml, SmallSize);
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }).Fit(pixels);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel() }).Fit(pixels);
         var zip = Path.Combine(Folder, "model.zip");
         transformer.Save(zip, pixels.Schema);
         var input = Path.Combine(Folder, "pixels.bin");
@@ -281,7 +331,7 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
     {
         var ml = new MLContext(1);
         var pixels = PhotoPixels(ml, SmallSize);
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), BatchSize = 2, ScoreColumnName = "Probabilities" }).Fit(pixels);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), BatchSize = 2, ScoreColumnName = "Probabilities" }).Fit(pixels);
         var path = Path.Combine(Folder, "model.zip");
         transformer.Save(path, pixels.Schema);
 
@@ -307,7 +357,7 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
         var ml = new MLContext(1);
         var photos = Photos(ml);
         var pipeline = PixelPipeline(ml, SmallSize)
-            .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }));
+            .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel() }));
         var model = pipeline.Fit(photos);
         var path = Path.Combine(Folder, "pipeline.zip");
         ml.Model.Save(model, photos.Schema, path);
@@ -333,7 +383,7 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
         // saved chain reads, under the saved names.
         var ml = new MLContext(1);
         var photos = Photos(ml);
-        var options = new ResNetClassifierOptions { ModelPath = SmallModel(), ScoreColumnName = "Probabilities", PredictedLabelColumnName = "Guess", FeaturesColumnName = "Embedding" };
+        var options = new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), ScoreColumnName = "Probabilities", PredictedLabelColumnName = "Guess", EmbeddingColumnName = "Embedding" };
         var model = PixelPipeline(ml, SmallSize).Append(ml.Transforms.ResNetClassify(options)).Fit(photos);
         var path = Path.Combine(Folder, "pipeline.zip");
         ml.Model.Save(model, photos.Schema, path);
@@ -360,7 +410,7 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
         var pixels = PhotoPixels(ml, SmallSize);
         var path = Path.Combine(Folder, "model.zip");
         File.WriteAllText(path, "previous model");
-        var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }).Fit(pixels);
+        var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel() }).Fit(pixels);
         transformer.Dispose();
 
         Assert.ThrowsExactly<ObjectDisposedException>(() => ml.Model.SaveAtomically(transformer, pixels.Schema, path));
@@ -415,7 +465,7 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
     {
         var ml = new MLContext(1);
         var pixels = PhotoPixels(ml, SmallSize);
-        var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }).Fit(pixels);
+        var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel() }).Fit(pixels);
         PredictAndDispose(ml, transformer, new PixelRow { Pixels = Scores(pixels, "Pixels")[0] });
         Scores(transformer.Transform(pixels));
         var session = transformer.Scorer.Session;
@@ -441,7 +491,7 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
     {
         var ml = new MLContext(1);
         var pixels = PhotoPixels(ml, SmallSize);
-        var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }).Fit(pixels);
+        var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel() }).Fit(pixels);
         var mapper = transformer.GetRowToRowMapper(pixels.Schema);
         using var input = pixels.GetRowCursor(pixels.Schema);
         transformer.Dispose();
@@ -454,7 +504,7 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
     {
         var ml = new MLContext(1);
         var pixels = PhotoPixels(ml, SmallSize);
-        var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), BatchSize = 2 }).Fit(pixels);
+        var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), BatchSize = 2 }).Fit(pixels);
         var expected = Scores(transformer.Transform(pixels));
         var view = transformer.Transform(pixels);
         var actual = new List<float[]>();
@@ -492,7 +542,7 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
         var ml = new MLContext(1);
         var pixels = PhotoPixels(ml, SmallSize);
         var zip = Path.Combine(Folder, "model.zip");
-        using (var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }).Fit(pixels))
+        using (var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel() }).Fit(pixels))
         {
             transformer.Save(zip, pixels.Schema);
         }

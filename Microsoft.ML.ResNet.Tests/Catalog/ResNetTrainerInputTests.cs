@@ -23,6 +23,18 @@ public sealed class ResNetTrainerInputTests
     }
 
     [TestMethod]
+    public void ResNet_SameNameForTwoOutputColumns_ThrowsNamingTheColumns()
+    {
+        var options = Options();
+        options.EmbeddingColumnName = "Score";
+
+        var error = Assert.ThrowsExactly<ArgumentException>(() => new MLContext().MulticlassClassification.Trainers.ResNet(options));
+
+        Assert.AreEqual(nameof(ResNetTrainerOptions.ScoreColumnName), error.ParamName);
+        StringAssert.Contains(error.Message, "Score, PredictedLabel, Score");
+    }
+
+    [TestMethod]
     public void Train_OneClass_ThrowsNamingLabelColumn()
     {
         var ml = new MLContext(seed: 1);

@@ -171,12 +171,44 @@ public sealed class ResNetTrainerTests
         using var transformer = ml.MulticlassClassification.Trainers.ResNet(ResNetTrainingLoopTests.SmallOptions()).Fit(data);
 
         Assert.IsInstanceOfType<ResNetClassifierTransformer>(transformer);
-        Assert.AreEqual(TrainingData.Features, transformer.InputColumnName);
+        Assert.AreEqual(TrainingData.Features, transformer.FeatureColumnName);
         Assert.AreEqual("Score", transformer.ScoreColumnName);
         Assert.AreEqual("PredictedLabel", transformer.PredictedLabelColumnName);
+        Assert.AreEqual("Embedding", transformer.EmbeddingColumnName);
         Assert.AreEqual(32, transformer.ImageHeight);
         var schema = transformer.GetOutputSchema(data.Schema);
         Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, 2), schema["Score"].Type);
+        Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, 512), schema["Embedding"].Type, "ResNet-18's pooled embedding");
+        ReadOnlyMemory<char> kind = default;
+        schema["Score"].Annotations.GetValue("ScoreColumnKind", ref kind);
+        Assert.AreEqual("MulticlassClassification", kind.ToString());
+        var embeddings = transformer.Transform(data).GetColumn<float[]>("Embedding").ToArray();
+        Assert.IsTrue(embeddings.Length == 16 && embeddings.All(e => e.Length == 512 && e.Any(v => v != 0)), "every row has its embedding");
+    }
+
+    [TestMethod]
+    public void Fit_ColumnOptions_NameTheReturnedModelsColumns()
+    {
+        var ml = new MLContext(seed: 1);
+        var synthetic = TrainingData.Synthetic(ml, rows: 16, classes: 2, size: 32);
+        var data = ml.Transforms.CopyColumns("Pixels", TrainingData.Features).Fit(synthetic).Transform(synthetic);
+        var options = ResNetTrainingLoopTests.SmallOptions();
+        options.FeatureColumnName = "Pixels";
+        options.ScoreColumnName = "Probabilities";
+        options.PredictedLabelColumnName = "Guess";
+        options.EmbeddingColumnName = null;
+
+        using var transformer = ml.MulticlassClassification.Trainers.ResNet(options).Fit(data);
+        var schema = transformer.Transform(data).Schema;
+
+        Assert.AreEqual("Pixels", transformer.FeatureColumnName);
+        Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, 2), schema["Probabilities"].Type);
+        Assert.AreEqual(new KeyDataViewType(typeof(uint), 2), schema["Guess"].Type);
+        Assert.IsNull(schema.GetColumnOrNull("Embedding"), "EmbeddingColumnName = null leaves the embedding out");
+        Assert.IsNull(schema.GetColumnOrNull("Score"));
+        Assert.IsNull(schema.GetColumnOrNull("PredictedLabel"));
+        var shape = ml.MulticlassClassification.Trainers.ResNet(options).GetOutputSchema(ShapeOf(data.Schema));
+        CollectionAssert.IsSubsetOf(new[] { "Probabilities", "Guess" }, shape.Select(c => c.Name).ToArray());
     }
 
     [TestMethod]
@@ -215,7 +247,7 @@ public sealed class ResNetTrainerTests
     }
 
     [TestMethod]
-    public void GetOutputSchema_AddsScoreAndPredictedLabel()
+    public void GetOutputSchema_AddsScorePredictedLabelAndEmbedding()
     {
         var ml = new MLContext(seed: 1);
         var data = TrainingData.Synthetic(ml, rows: 4, classes: 2, size: 32);
@@ -225,6 +257,8 @@ public sealed class ResNetTrainerTests
 
         Assert.AreEqual(SchemaShape.Column.VectorKind.Vector, shape.Single(c => c.Name == "Score").Kind);
         Assert.IsTrue(shape.Single(c => c.Name == "PredictedLabel").IsKey);
+        Assert.AreEqual(SchemaShape.Column.VectorKind.Vector, shape.Single(c => c.Name == "Embedding").Kind);
+        Assert.IsTrue(shape.Single(c => c.Name == "Score").Annotations.Any(a => a.Name == "ScoreColumnKind"), "Score is marked as a multiclass score");
         Assert.IsTrue(shape.Any(c => c.Name == TrainingData.Features), "Input columns pass through.");
     }
 

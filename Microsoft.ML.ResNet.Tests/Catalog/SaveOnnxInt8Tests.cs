@@ -40,7 +40,7 @@ public sealed class SaveOnnxInt8Tests : TempFolderTest
         var ml = new MLContext(seed: 1);
         var rows = ml.Data.TakeRows(fixture.Test, 100);
         var expected = Int8Fixtures.Predict(fixture.Int8Path, rows, out _);
-        using var classifier = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = fixture.Int8Path, InputColumnName = TrainingData.Features }).Fit(rows);
+        using var classifier = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = fixture.Int8Path, FeatureColumnName = TrainingData.Features }).Fit(rows);
 
         var keys = classifier.Transform(rows).GetColumn<uint>("PredictedLabel").Select(k => (int)k - 1).ToArray();
         var zip = Path.Combine(Folder, "model.int8.zip");
@@ -106,10 +106,10 @@ public sealed class SaveOnnxInt8Tests : TempFolderTest
         var calibration = ImagePipeline.PhotoPixels(ml, 224, times: 4);
         var photos = ImagePipeline.PhotoPixels(ml, 224);
         var path = Path.Combine(Folder, "resnet34.int8.onnx");
-        using var fp32 = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = ScoringFixtures.ReferenceResNet34(fixture), InputColumnName = "Pixels" }).Fit(photos);
+        using var fp32 = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = ScoringFixtures.ReferenceResNet34(fixture), FeatureColumnName = "Pixels" }).Fit(photos);
 
         fp32.SaveOnnx(path, calibration);
-        using var int8 = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = path, InputColumnName = "Pixels" }).Fit(photos);
+        using var int8 = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = path, FeatureColumnName = "Pixels" }).Fit(photos);
 
         var fp32Keys = ScoringFixtures.Keys(fp32.Transform(photos));
         var pytorchTop1 = fixture.Outputs.Probabilities.Select(p => (uint)Array.IndexOf(p, p.Max()) + 1).ToArray();
@@ -121,7 +121,7 @@ public sealed class SaveOnnxInt8Tests : TempFolderTest
     public void SaveOnnxInt8_AlreadyQuantized_Throws()
     {
         var fixture = Int8Fixtures.Get();
-        using var int8 = fixture.Ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = fixture.Int8Path, InputColumnName = TrainingData.Features }).Fit(fixture.Train);
+        using var int8 = fixture.Ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = fixture.Int8Path, FeatureColumnName = TrainingData.Features }).Fit(fixture.Train);
         var path = Path.Combine(Folder, "twice.onnx");
 
         var error = Assert.ThrowsExactly<InvalidOperationException>(() => int8.SaveOnnx(path, fixture.Train));

@@ -108,7 +108,7 @@ public sealed class SaveOnnxTests : TempFolderTest
     {
         var ml = new MLContext(1);
         var pixels = ImagePipeline.PhotoPixels(ml, FixtureModels.SmallSize);
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = FixtureModels.SmallModel() }).Fit(pixels);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = FixtureModels.SmallModel() }).Fit(pixels);
         var zip = Path.Combine(Folder, "model.zip");
         ml.Model.Save(transformer, pixels.Schema, zip);
         using var reopened = (ResNetClassifierTransformer)ResNetClassifierTransformer.Load(ml, zip);
@@ -267,7 +267,7 @@ public sealed class SaveOnnxTests : TempFolderTest
 
         var ml = new MLContext(1);
         var pixels = ml.Data.LoadFromEnumerable(Array.Empty<PixelRow>());
-        return ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = onnx }).Fit(pixels);
+        return ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = onnx }).Fit(pixels);
     }
 
     /// <summary><see cref="FixtureModels.ResNet18Pth"/> through ResNetClassify, labelled <see cref="ReferenceLabels"/>.</summary>

@@ -28,7 +28,7 @@ public sealed class SaveWeightsTests : TempFolderTest
         var fixture = PythonReference.Get("resnet34");
         var ml = new MLContext(1);
         var pixels = PhotoPixels(ml, ReferenceSize);
-        using var transformer = ml.Transforms.ResNet34Classify("PredictedLabel", fixture.WeightsPath, labels: ClassNames(1000)).Fit(pixels);
+        using var transformer = ml.Transforms.ResNet34Classify("PredictedLabel", "Pixels", fixture.WeightsPath, labels: ClassNames(1000)).Fit(pixels);
         var path = Path.Combine(Folder, "resnet34.pth");
 
         transformer.SaveWeights(path);
@@ -63,14 +63,14 @@ public sealed class SaveWeightsTests : TempFolderTest
         // The safetensors file says everything: no labels, architecture or size beyond the image size is needed.
         using var fromSafetensors = ml.Transforms.ResNetClassify(new ResNetClassifierOptions
         {
-            ModelPath = safetensors, InputColumnName = TrainingData.Features, ImageHeight = 32, ImageWidth = 32,
+            ModelPath = safetensors, FeatureColumnName = TrainingData.Features, ImageHeight = 32, ImageWidth = 32,
         }).Fit(data);
         CollectionAssert.AreEqual(trained.Labels.ToArray(), fromSafetensors.Labels.ToArray());
         Assert.IsLessThanOrEqualTo(1e-5f, MaxDifference(scores, Scores(fromSafetensors.Transform(data))), "scores after the safetensors round trip");
 
         using var fromPth = ml.Transforms.ResNetClassify(new ResNetClassifierOptions
         {
-            ModelPath = pth, Architecture = ResNetArchitecture.ResNet18, Labels = trained.Labels, InputColumnName = TrainingData.Features, ImageHeight = 32, ImageWidth = 32,
+            ModelPath = pth, Architecture = ResNetArchitecture.ResNet18, Labels = trained.Labels, FeatureColumnName = TrainingData.Features, ImageHeight = 32, ImageWidth = 32,
         }).Fit(data);
         Assert.IsLessThanOrEqualTo(1e-5f, MaxDifference(scores, Scores(fromPth.Transform(data))), "scores after the .pth round trip");
         Assert.IsTrue(fromPth.HasWeights, "a transformer built from weights can save them again");
@@ -132,7 +132,7 @@ public sealed class SaveWeightsTests : TempFolderTest
         var ml = new MLContext(1);
         using var reloaded = ml.Transforms.ResNetClassify(new ResNetClassifierOptions
         {
-            ModelPath = path, InputColumnName = TrainingData.Features, ImageHeight = 32, ImageWidth = 32,
+            ModelPath = path, FeatureColumnName = TrainingData.Features, ImageHeight = 32, ImageWidth = 32,
         }).Fit(data);
         Assert.IsLessThanOrEqualTo(1e-5f, MaxDifference(Scores(transformer.Transform(data)), Scores(reloaded.Transform(data))));
     }
@@ -178,7 +178,7 @@ public sealed class SaveWeightsTests : TempFolderTest
     public void SaveWeights_FromOnnxModel_ThrowsSayingWhy()
     {
         var ml = new MLContext(1);
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }).Fit(PhotoPixels(ml, SmallSize));
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel() }).Fit(PhotoPixels(ml, SmallSize));
 
         var error = Assert.ThrowsExactly<InvalidOperationException>(() => transformer.SaveWeights(Path.Combine(Folder, "x.pth")));
 
@@ -194,7 +194,7 @@ public sealed class SaveWeightsTests : TempFolderTest
         var ml = new MLContext(1);
 
         var error = Assert.ThrowsExactly<InvalidDataException>(
-            () => ml.Transforms.ResNet34Classify("PredictedLabel", path, labels: ClassNames(2)).Fit(PhotoPixels(ml, ReferenceSize)));
+            () => ml.Transforms.ResNet34Classify("PredictedLabel", "Pixels", path, labels: ClassNames(2)).Fit(PhotoPixels(ml, ReferenceSize)));
 
         StringAssert.Contains(error.Message, path);
     }

@@ -28,7 +28,7 @@ public sealed class SeedNetworkTests : TempFolderTest
         var ml = new MLContext(1);
         var pixels = PhotoPixels(ml, Size);
 
-        using var transformer = ml.Transforms.ResNet34Classify("PredictedLabel", fixture.WeightsPath, labels: ClassNames(1000)).Fit(pixels);
+        using var transformer = ml.Transforms.ResNet34Classify("PredictedLabel", "Pixels", fixture.WeightsPath, labels: ClassNames(1000)).Fit(pixels);
 
         var difference = MaxDifference(fixture.Outputs.Probabilities, Scores(transformer.Transform(pixels)));
         Console.WriteLine($"seed .pth in ResNet34Classify: max |probability difference| {difference}");
@@ -58,10 +58,11 @@ public sealed class SeedNetworkTests : TempFolderTest
         Assert.IsLessThanOrEqualTo(1e-4f, difference, $"max |logit difference| {difference}");
         Assert.AreEqual(nameof(ResNetVariant.ProjectionShortcuts), ScoringModelInfo.Read(File.ReadAllBytes(onnxPath), onnxPath).Variant, "the ONNX metadata records the variant");
 
-        using var scorer = ml.Transforms.ResNet34Classify("PredictedLabel", onnxPath).Fit(pixels);
+        using var scorer = ml.Transforms.ResNet34Classify("PredictedLabel", "Pixels", onnxPath).Fit(pixels);
         Assert.IsLessThanOrEqualTo(1e-5f, MaxDifference(fixture.Outputs.Probabilities, Scores(scorer.Transform(pixels))));
         var error = Assert.ThrowsExactly<ArgumentException>(() => ml.Transforms.ResNetClassify(new ResNetClassifierOptions
         {
+            FeatureColumnName = "Pixels",
             ModelPath = onnxPath, Variant = ResNetVariant.TorchVision,
         }).Fit(pixels));
         Assert.AreEqual("Variant", error.ParamName);
@@ -74,7 +75,7 @@ public sealed class SeedNetworkTests : TempFolderTest
         var fixture = PythonReference.Get("seed");
         var ml = new MLContext(1);
         var pixels = PhotoPixels(ml, Size);
-        using var transformer = ml.Transforms.ResNet34Classify("PredictedLabel", fixture.WeightsPath, labels: ClassNames(1000)).Fit(pixels);
+        using var transformer = ml.Transforms.ResNet34Classify("PredictedLabel", "Pixels", fixture.WeightsPath, labels: ClassNames(1000)).Fit(pixels);
         var pth = Path.Combine(Folder, "seed-out.pth");
         var safetensors = Path.Combine(Folder, "seed-out.safetensors");
 
@@ -85,7 +86,7 @@ public sealed class SeedNetworkTests : TempFolderTest
         var difference = MaxDifference(fixture.Outputs.Logits, pytorch.Logits);
         Console.WriteLine($"seed .pth written by SaveWeights in the seed's class: max |logit difference| {difference}");
         Assert.IsLessThanOrEqualTo(1e-4f, difference, "the seed's class on our file");
-        using var reloaded = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = safetensors }).Fit(pixels);
+        using var reloaded = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = safetensors }).Fit(pixels);
         Assert.IsLessThanOrEqualTo(1e-5f, MaxDifference(Scores(transformer.Transform(pixels)), Scores(reloaded.Transform(pixels))));
     }
 
@@ -97,6 +98,7 @@ public sealed class SeedNetworkTests : TempFolderTest
 
         var error = Assert.ThrowsExactly<ArgumentException>(() => ml.Transforms.ResNetClassify(new ResNetClassifierOptions
         {
+            FeatureColumnName = "Pixels",
             ModelPath = seedPth, Labels = ClassNames(1000), Variant = ResNetVariant.TorchVision,
         }).Fit(PhotoPixels(ml, Size)));
 
@@ -166,7 +168,7 @@ public sealed class SeedNetworkTests : TempFolderTest
         var seedPth = FixtureModels.SeedPth();
         var ml = new MLContext(1);
         var pixels = PhotoPixels(ml, Size);
-        using (var scorer = ml.Transforms.ResNet34Classify("PredictedLabel", seedPth, labels: ClassNames(1000)).Fit(pixels))
+        using (var scorer = ml.Transforms.ResNet34Classify("PredictedLabel", "Pixels", seedPth, labels: ClassNames(1000)).Fit(pixels))
         {
             scorer.SaveWeights(Path.Combine(Folder, "seed-torchvision-keys.pth"), ResNetWeightsFormat.PyTorch, ResNetWeightsLayout.TorchVision);
         }

@@ -74,7 +74,7 @@ public sealed class HeatMapGraphTests : TempFolderTest
         var ml = new MLContext(1);
         var pixels = ImagePipeline.PhotoPixels(ml, 224);
         var zip = Path.Combine(Folder, "model.zip");
-        using (var fitted = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = onnxPath }).Fit(pixels))
+        using (var fitted = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = onnxPath }).Fit(pixels))
         {
             ml.Model.Save(fitted, pixels.Schema, zip);
         }

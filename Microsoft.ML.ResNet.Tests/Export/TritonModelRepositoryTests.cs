@@ -110,7 +110,7 @@ public sealed class TritonModelRepositoryTests : TempFolderTest
         try
         {
             var ml = new MLContext(1);
-            return ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = onnx }).Fit(ImagePipeline.PhotoPixels(ml, Size));
+            return ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = onnx }).Fit(ImagePipeline.PhotoPixels(ml, Size));
         }
         finally
         {

@@ -22,7 +22,7 @@ internal static class SavedPipeline
 
         var ml = new MLContext(1);
         var images = ImagePipeline.Paths(ml, [Directory.GetFiles(Path.Combine(TestPaths.FashionMnistTrain, "Bag"), "*.png")[0]]);
-        var fitted = ImagePipeline.PixelPipeline(ml, Size)
+        var fitted = ImagePipeline.PixelPipeline(ml, Size, pixelsColumn: "Features")
             .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = network }))
             .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
             .Fit(images);

@@ -57,7 +57,7 @@ public sealed class BatchedScoringCursorTests : TempFolderTest
     {
         var photos = PhotoPaths();
 
-        var error = ScoreAll(["", photos[1]], new ResNetClassifierOptions { ModelPath = SmallModel(), BatchSize = 2, RejectAllZeroPixels = true });
+        var error = ScoreAll(["", photos[1]], new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), BatchSize = 2, RejectAllZeroPixels = true });
 
         StringAssert.Contains(error.Message, "Row 0 (ImagePath = '')");
         StringAssert.Contains(error.Message, "every pixel is 0");
@@ -68,7 +68,7 @@ public sealed class BatchedScoringCursorTests : TempFolderTest
     {
         var photos = PhotoPaths();
 
-        var error = ScoreAll(["", photos[1]], new ResNetClassifierOptions { ModelPath = SmallModel(), BatchSize = 2, ImageColumnName = "Image" });
+        var error = ScoreAll(["", photos[1]], new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), BatchSize = 2, ImageColumnName = "Image" });
 
         StringAssert.Contains(error.Message, "Row 0 (ImagePath = '')");
         StringAssert.Contains(error.Message, "'Image'");
@@ -80,7 +80,7 @@ public sealed class BatchedScoringCursorTests : TempFolderTest
     {
         var black = BlackPng();
         var ml = new MLContext(1);
-        var pipeline = PixelPipeline(ml, SmallSize).Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), ImageColumnName = "Image" }));
+        var pipeline = PixelPipeline(ml, SmallSize).Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), ImageColumnName = "Image" }));
         var model = pipeline.Fit(Photos(ml));
         try
         {
@@ -101,7 +101,7 @@ public sealed class BatchedScoringCursorTests : TempFolderTest
         var ml = new MLContext(1);
         var rows = new[] { new PixelRow { Pixels = new float[3 * SmallSize * SmallSize] } };
         var data = ml.Data.LoadFromEnumerable(rows);
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }).Fit(data);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel() }).Fit(data);
 
         var scores = Scores(transformer.Transform(data));
 
@@ -117,7 +117,7 @@ public sealed class BatchedScoringCursorTests : TempFolderTest
         var rows = Enumerable.Range(0, 3).Select(_ => new PixelRow { Pixels = Enumerable.Repeat(0.5f, 3 * SmallSize * SmallSize).ToArray() }).ToArray();
         rows[1].Pixels[42] = value;
         var data = ml.Data.LoadFromEnumerable(rows);
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }).Fit(data);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel() }).Fit(data);
 
         var error = Assert.ThrowsExactly<InvalidOperationException>(() => Scores(transformer.Transform(data)));
 
@@ -133,7 +133,7 @@ public sealed class BatchedScoringCursorTests : TempFolderTest
         var rows = Enumerable.Range(0, 6).Select(_ => new PixelRow { Pixels = Enumerable.Repeat(0.5f, 3 * SmallSize * SmallSize).ToArray() }).ToArray();
         rows[3].Pixels[0] = float.NaN;
         var data = ml.Data.LoadFromEnumerable(rows);
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), BatchSize = 2 }).Fit(data);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), BatchSize = 2 }).Fit(data);
         var scored = transformer.Transform(data);
         using var cursor = scored.GetRowCursor(scored.Schema);
         Assert.IsTrue(cursor.MoveNext());
@@ -153,7 +153,7 @@ public sealed class BatchedScoringCursorTests : TempFolderTest
         var ml = new MLContext(1);
         var rows = Enumerable.Range(0, 3).Select(_ => new PixelRow { Pixels = Enumerable.Repeat(0.5f, 3 * SmallSize * SmallSize).ToArray() }).ToArray();
         var data = ml.Data.LoadFromEnumerable(rows);
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = NaNWeightsModel(), BatchSize = 2 }).Fit(data);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = NaNWeightsModel(), BatchSize = 2 }).Fit(data);
 
         var error = Assert.ThrowsExactly<InvalidOperationException>(() => Keys(transformer.Transform(data)));
 
@@ -166,7 +166,7 @@ public sealed class BatchedScoringCursorTests : TempFolderTest
     {
         var ml = new MLContext(1);
         var row = new PixelRow { Pixels = Enumerable.Repeat(0.5f, 3 * SmallSize * SmallSize).ToArray() };
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = NaNWeightsModel() }).Fit(ml.Data.LoadFromEnumerable(new[] { row }));
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = NaNWeightsModel() }).Fit(ml.Data.LoadFromEnumerable(new[] { row }));
         using var engine = ml.Model.CreatePredictionEngine<PixelRow, Prediction>(transformer, new PredictionEngineOptions { OwnsTransformer = false });
 
         var error = Assert.ThrowsExactly<InvalidOperationException>(() => engine.Predict(row));
@@ -184,7 +184,7 @@ public sealed class BatchedScoringCursorTests : TempFolderTest
         var photos = PhotoPaths();
         var ml = new MLContext(1);
         var rows = new[] { photos[0], bad, photos[2] }.Select(p => new NotedImageRow { ImagePath = p, Note = "" }).ToArray();
-        var pipeline = PixelPipeline(ml, SmallSize).Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel(), BatchSize = 2 }));
+        var pipeline = PixelPipeline(ml, SmallSize).Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), BatchSize = 2 }));
         var model = pipeline.Fit(Photos(ml));
         try
         {
@@ -208,7 +208,7 @@ public sealed class BatchedScoringCursorTests : TempFolderTest
         var rows = Enumerable.Range(0, 3).Select(_ => new PixelRow { Pixels = Enumerable.Repeat(0.5f, 3 * SmallSize * SmallSize).ToArray() }).ToArray();
         rows[2].Pixels[17] = float.NaN;
         var data = ml.Data.LoadFromEnumerable(rows);
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }).Fit(data);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel() }).Fit(data);
 
         var error = Assert.ThrowsExactly<InvalidOperationException>(() => Scores(transformer.Transform(data)));
 
@@ -222,7 +222,7 @@ public sealed class BatchedScoringCursorTests : TempFolderTest
         var ml = new MLContext(1);
         var row = new PixelRow { Pixels = Enumerable.Repeat(0.5f, 3 * SmallSize * SmallSize).ToArray() };
         row.Pixels[0] = float.NaN;
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }).Fit(ml.Data.LoadFromEnumerable(new[] { row }));
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel() }).Fit(ml.Data.LoadFromEnumerable(new[] { row }));
         using var engine = ml.Model.CreatePredictionEngine<PixelRow, Prediction>(transformer, new PredictionEngineOptions { OwnsTransformer = false });
 
         var error = Assert.ThrowsExactly<InvalidOperationException>(() => engine.Predict(row));
@@ -236,7 +236,7 @@ public sealed class BatchedScoringCursorTests : TempFolderTest
         // A missing file is not an error when no output column is read: the cursor is lazy.
         var ml = new MLContext(1);
         var data = Paths(ml, [PhotoPaths()[0], Path.Combine(Folder, "missing.png")]);
-        var pipeline = PixelPipeline(ml, SmallSize).Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = SmallModel() }));
+        var pipeline = PixelPipeline(ml, SmallSize).Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel() }));
         var model = pipeline.Fit(Photos(ml));
 
         var paths = model.Transform(data).GetColumn<string>("ImagePath").ToArray();
@@ -277,7 +277,7 @@ public sealed class BatchedScoringCursorTests : TempFolderTest
     private static InvalidOperationException ScoreAll(string[] paths, ResNetClassifierOptions? options = null)
     {
         var ml = new MLContext(1);
-        var pipeline = PixelPipeline(ml, SmallSize).Append(ml.Transforms.ResNetClassify(options ?? new ResNetClassifierOptions { ModelPath = SmallModel(), BatchSize = 2 }));
+        var pipeline = PixelPipeline(ml, SmallSize).Append(ml.Transforms.ResNetClassify(options ?? new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), BatchSize = 2 }));
         var model = pipeline.Fit(Photos(ml));
         try
         {

@@ -40,7 +40,7 @@ internal static class ServingFixtures
             var ml = new MLContext(1);
             var images = ImagePipeline.Photos(ml);
             var pipeline = ImagePipeline.PixelPipeline(ml, Size)
-                .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = onnx }));
+                .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = onnx }));
             var model = pipeline.Fit(images);
             var zip = FixtureModels.RunFile("serving-model.zip");
             ml.Model.Save(model, images.Schema, zip);

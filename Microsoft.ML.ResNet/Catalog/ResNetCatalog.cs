@@ -3,6 +3,7 @@ using Microsoft.ML.ResNet;
 using Microsoft.ML.ResNet.Catalog;
 using Microsoft.ML.ResNet.IO;
 using Microsoft.ML.ResNet.Modeling;
+using Microsoft.ML.ResNet.Scoring;
 
 namespace Microsoft.ML;
 
@@ -17,8 +18,8 @@ public static class ResNetCatalog
     /// </summary>
     /// <param name="catalog">The transforms catalog.</param>
     /// <param name="outputColumnName">The predicted label column.</param>
+    /// <param name="inputColumnName">The pixel column; null means "Features" (<see cref="ResNetClassifierOptions.FeatureColumnName"/>).</param>
     /// <param name="modelPath">ONNX or weights file.</param>
-    /// <param name="inputColumnName">The pixel column; null means "Pixels".</param>
     /// <param name="labels">Class labels in output order; needed for PyTorch and safetensors weights.</param>
     /// <param name="gpuDeviceId">CUDA device; null uses <c>MLContext.GpuDeviceId</c> and <c>MLContext.FallbackToCpu</c>.</param>
     /// <param name="fallbackToCpu">With a <paramref name="gpuDeviceId"/>: score on the CPU (one warning) when the GPU cannot be used, instead of throwing.</param>
@@ -28,12 +29,13 @@ public static class ResNetCatalog
     /// <exception cref="ArgumentNullException"><paramref name="catalog"/> is null.</exception>
     /// <exception cref="ArgumentException">A column name or the model path is empty, or labels are empty strings.</exception>
     /// <exception cref="ArgumentOutOfRangeException">Batch size outside 1..1024, image size below 32, negative device id.</exception>
+    /// <remarks>The parameters come in <c>ApplyOnnxModel</c>'s order: output column, input column, model file.</remarks>
     /// <example>See samples/PackageConsumer/Program.cs (ResNet34Classify from a weights file) and the README's "Scoring in a pipeline".</example>
     public static ResNetClassifierEstimator ResNet34Classify(
         this TransformsCatalog catalog,
         string outputColumnName,
+        string? inputColumnName,
         string modelPath,
-        string? inputColumnName = null,
         IReadOnlyList<string>? labels = null,
         int? gpuDeviceId = null,
         bool fallbackToCpu = false,
@@ -42,14 +44,14 @@ public static class ResNetCatalog
         int? imageWidth = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return ResNetClassify(catalog, ResNet34Options(outputColumnName, modelPath, inputColumnName, labels, gpuDeviceId, fallbackToCpu, batchSize, imageHeight, imageWidth));
+        return ResNetClassify(catalog, ResNet34Options(outputColumnName, inputColumnName, modelPath, labels, gpuDeviceId, fallbackToCpu, batchSize, imageHeight, imageWidth));
     }
 
     /// <summary>The options of the simple ResNet-34 overloads, in one place.</summary>
     private static ResNetClassifierOptions ResNet34Options(
         string outputColumnName,
-        string modelPath,
         string? inputColumnName,
+        string modelPath,
         IReadOnlyList<string>? labels,
         int? gpuDeviceId,
         bool fallbackToCpu,
@@ -60,7 +62,7 @@ public static class ResNetCatalog
             ModelPath = modelPath,
             Architecture = ResNetArchitecture.ResNet34,
             PredictedLabelColumnName = outputColumnName,
-            InputColumnName = inputColumnName ?? Defaults.InputColumnName,
+            FeatureColumnName = inputColumnName ?? Defaults.FeatureColumnName,
             Labels = labels,
             GpuDeviceId = gpuDeviceId,
             FallbackToCpu = gpuDeviceId is null ? null : fallbackToCpu,
@@ -111,8 +113,8 @@ public static class ResNetCatalog
     /// </summary>
     /// <param name="catalog">The transforms catalog.</param>
     /// <param name="outputColumnName">The predicted label column.</param>
-    /// <param name="modelPath">ONNX or weights file.</param>
     /// <param name="imageColumnName">The MLImage column; null means "Image".</param>
+    /// <param name="modelPath">ONNX or weights file.</param>
     /// <param name="labels">Class labels in output order; needed for PyTorch and safetensors weights.</param>
     /// <param name="gpuDeviceId">CUDA device; null uses the MLContext's settings.</param>
     /// <param name="fallbackToCpu">With a <paramref name="gpuDeviceId"/>: score on the CPU when the GPU cannot be used.</param>
@@ -123,8 +125,8 @@ public static class ResNetCatalog
     public static EstimatorChain<ResNetClassifierTransformer> ResNet34ClassifyImages(
         this TransformsCatalog catalog,
         string outputColumnName,
+        string? imageColumnName,
         string modelPath,
-        string? imageColumnName = null,
         IReadOnlyList<string>? labels = null,
         int? gpuDeviceId = null,
         bool fallbackToCpu = false,
@@ -135,7 +137,7 @@ public static class ResNetCatalog
         ArgumentException.ThrowIfNullOrWhiteSpace(image, nameof(imageColumnName));
         var resized = image + "Resized";
         var pixels = image + "Pixels";
-        var options = ResNet34Options(outputColumnName, modelPath, pixels, labels, gpuDeviceId, fallbackToCpu, batchSize, imageHeight: null, imageWidth: null);
+        var options = ResNet34Options(outputColumnName, pixels, modelPath, labels, gpuDeviceId, fallbackToCpu, batchSize, imageHeight: null, imageWidth: null);
         options.ImageColumnName = image;
         var classifier = ResNetClassify(catalog, options);
         var info = classifier.Model.Info;
@@ -147,7 +149,9 @@ public static class ResNetCatalog
     /// <summary>
     /// <c>mlContext.Model.Save</c>, atomically: the zip is written to a temp file beside <paramref name="filePath"/>
     /// and renamed over it, so a reader (or a crash) never sees a partial model and a failed save leaves the old
-    /// file intact.
+    /// file intact. The zip's ONNX entries are stored uncompressed (the other entries as ML.NET deflates them): a stock
+    /// <c>Model.Load</c> then copies the network's bytes instead of inflating them, its largest cost. The zip stays a zip
+    /// any ML.NET application loads.
     /// </summary>
     /// <param name="catalog">The model operations catalog.</param>
     /// <param name="model">The model to save (any ML.NET transformer, e.g. a pipeline ending in ResNetClassify).</param>
@@ -162,6 +166,15 @@ public static class ResNetCatalog
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(inputSchema);
         ArgumentException.ThrowIfNullOrWhiteSpace(filePath);
-        AtomicFile.Write(filePath, stream => catalog.Save(model, inputSchema, stream));
+        AtomicFile.Write(filePath, stream =>
+        {
+            // Our classifiers hand ML.NET a stub instead of the network, so ML.NET does not deflate the weights; the
+            // rewrite below puts the network back, stored.
+            using var deferred = DeferredNetworks.Begin();
+            using var written = new MemoryStream();
+            catalog.Save(model, inputSchema, written);
+            written.Position = 0;
+            ModelZipCompaction.StoreOnnxUncompressed(written, stream, deferred);
+        });
     }
 }

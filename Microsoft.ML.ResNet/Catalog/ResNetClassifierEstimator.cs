@@ -31,16 +31,16 @@ public sealed class ResNetClassifierEstimator : IEstimator<ResNetClassifierTrans
     internal PreparedModel Model => _model.Value;
 
     private ScoringColumns Columns => new(
-        _options.InputColumnName, _options.ScoreColumnName, _options.PredictedLabelColumnName, _options.FeaturesColumnName, _options.ImageColumnName, _options.HeatMapColumnName, _options.HeatMapClass);
+        _options.FeatureColumnName, _options.ScoreColumnName, _options.PredictedLabelColumnName, _options.EmbeddingColumnName, _options.ImageColumnName, _options.HeatMapColumnName, _options.HeatMapClass);
 
-    /// <summary>The input schema plus Score, PredictedLabel (and Features, the heat map when asked for).</summary>
+    /// <summary>The input schema plus Score, PredictedLabel (and the embedding, the heat map when asked for).</summary>
     /// <exception cref="ArgumentOutOfRangeException">The pixel column is missing or is not a vector of Single.</exception>
     /// <exception cref="ArgumentException"><see cref="ResNetClassifierOptions.HeatMapClass"/> is not one of the model's labels (the message lists them).</exception>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         var model = Model;
-        var name = _options.InputColumnName;
+        var name = _options.FeatureColumnName;
         var found = inputSchema.Where(c => c.Name == name).ToArray();
         if (found.Length == 0)
         {
@@ -53,10 +53,10 @@ public sealed class ResNetClassifierEstimator : IEstimator<ResNetClassifierTrans
             throw SchemaErrors.Pixels(nameof(inputSchema), name, model.Info.Height, model.Info.Width, Describe(column), "The model");
         }
 
-        if (_options.FeaturesColumnName is not null && !model.Info.HasFeatures)
+        if (_options.EmbeddingColumnName is not null && !model.Info.HasFeatures)
         {
             throw new InvalidOperationException(
-                $"FeaturesColumnName '{_options.FeaturesColumnName}' asks for the embedding, but '{_options.ModelPath}' has no 'features' output.");
+                $"EmbeddingColumnName '{_options.EmbeddingColumnName}' asks for the embedding, but '{_options.ModelPath}' has no 'features' output.");
         }
 
         if (_options.HeatMapColumnName is not null)

@@ -44,8 +44,9 @@ public sealed class ResNetClassifierOptions
     public IReadOnlyList<string>? Labels { get; set; }
 
     /// <summary>The pixel vector column: Vector&lt;Single, 3*H*W&gt;, CHW planes scaled to 0..1, as
-    /// <c>ExtractPixels(scaleImage: 1f / 255)</c> makes it.</summary>
-    public string InputColumnName { get; set; } = Defaults.InputColumnName;
+    /// <c>ExtractPixels(scaleImage: 1f / 255)</c> makes it. Default "Features", the column ML.NET trainers read
+    /// (<see cref="ResNetTrainerOptions.FeatureColumnName"/> has the same name and default).</summary>
+    public string FeatureColumnName { get; set; } = Defaults.FeatureColumnName;
 
     /// <summary>The output probabilities: Vector&lt;Single, K&gt; with the labels as slot names.</summary>
     public string ScoreColumnName { get; set; } = Defaults.ScoreColumnName;
@@ -53,9 +54,10 @@ public sealed class ResNetClassifierOptions
     /// <summary>The most probable class: Key&lt;UInt32, K&gt; whose key values are the labels.</summary>
     public string PredictedLabelColumnName { get; set; } = Defaults.PredictedLabelColumnName;
 
-    /// <summary>When set, the pooled embedding (Vector&lt;Single, F&gt;) is written to this column, to feed other
-    /// ML.NET trainers. Needs an ONNX model exported with its features output.</summary>
-    public string? FeaturesColumnName { get; set; }
+    /// <summary>When set (e.g. to "Embedding"), the pooled embedding (Vector&lt;Single, F&gt;) is written to this column,
+    /// to feed other ML.NET trainers. Default null: left out. Needs an ONNX model exported with its features output
+    /// (weights files and models from the trainer always have it).</summary>
+    public string? EmbeddingColumnName { get; set; }
 
     /// <summary>When set, each row's class activation map (Zhou et al., CVPR 2016) is written to this column:
     /// Vector&lt;Single, h, w&gt;, the last stage's spatial size (7x7 for 224x224 inputs), row-major. It is the fc weights of
@@ -110,12 +112,12 @@ public sealed class ResNetClassifierOptions
     internal void Validate()
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(ModelPath, nameof(ModelPath));
-        ArgumentException.ThrowIfNullOrWhiteSpace(InputColumnName, nameof(InputColumnName));
+        ArgumentException.ThrowIfNullOrWhiteSpace(FeatureColumnName, nameof(FeatureColumnName));
         ArgumentException.ThrowIfNullOrWhiteSpace(ScoreColumnName, nameof(ScoreColumnName));
         ArgumentException.ThrowIfNullOrWhiteSpace(PredictedLabelColumnName, nameof(PredictedLabelColumnName));
-        if (FeaturesColumnName is not null)
+        if (EmbeddingColumnName is not null)
         {
-            ArgumentException.ThrowIfNullOrWhiteSpace(FeaturesColumnName, nameof(FeaturesColumnName));
+            ArgumentException.ThrowIfNullOrWhiteSpace(EmbeddingColumnName, nameof(EmbeddingColumnName));
         }
 
         if (HeatMapColumnName is not null)
@@ -127,7 +129,7 @@ public sealed class ResNetClassifierOptions
             throw new ArgumentException($"HeatMapClass '{HeatMapClass}' is set but HeatMapColumnName is not: name the column the maps go to.", nameof(HeatMapClass));
         }
 
-        var outputs = new[] { ScoreColumnName, PredictedLabelColumnName, FeaturesColumnName, HeatMapColumnName }.Where(n => n is not null).ToArray();
+        var outputs = new[] { ScoreColumnName, PredictedLabelColumnName, EmbeddingColumnName, HeatMapColumnName }.Where(n => n is not null).ToArray();
         if (outputs.Distinct(StringComparer.Ordinal).Count() != outputs.Length)
         {
             throw new ArgumentException($"Output column names must differ; got {string.Join(", ", outputs)}.", nameof(ScoreColumnName));

@@ -49,8 +49,8 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     /// <summary>Class labels in score order; also the key values of the predicted label.</summary>
     public IReadOnlyList<string> Labels => _scorer.Labels;
 
-    /// <summary>The pixel column read.</summary>
-    public string InputColumnName => _scorer.Columns.Input;
+    /// <summary>The pixel column read (<see cref="ResNetClassifierOptions.FeatureColumnName"/>).</summary>
+    public string FeatureColumnName => _scorer.Columns.Input;
 
     /// <summary>The probabilities column written.</summary>
     public string ScoreColumnName => _scorer.Columns.Score;
@@ -58,8 +58,8 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     /// <summary>The predicted label column written.</summary>
     public string PredictedLabelColumnName => _scorer.Columns.PredictedLabel;
 
-    /// <summary>The embedding column written, or null.</summary>
-    public string? FeaturesColumnName => _scorer.Columns.Features;
+    /// <summary>The embedding column written (<see cref="ResNetClassifierOptions.EmbeddingColumnName"/>), or null.</summary>
+    public string? EmbeddingColumnName => _scorer.Columns.Features;
 
     /// <summary>The heat-map column written (<see cref="ResNetClassifierOptions.HeatMapColumnName"/>), or null.</summary>
     public string? HeatMapColumnName => _scorer.Columns.HeatMap;
@@ -238,7 +238,7 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     /// <remarks>Calibrate on images like those the model will score, prepared as for scoring (the same size and
     /// ExtractPixels). The write is atomic, as for <see cref="SaveOnnx(string)"/>.</remarks>
     /// <param name="path">The .onnx file to write; an existing file is replaced.</param>
-    /// <param name="calibrationData">Rows with this transformer's pixel column (<see cref="InputColumnName"/>).</param>
+    /// <param name="calibrationData">Rows with this transformer's pixel column (<see cref="FeatureColumnName"/>).</param>
     /// <param name="options">Rows to calibrate on (200 by default) and the calibration method; null for the defaults.</param>
     /// <exception cref="ArgumentNullException"><paramref name="path"/> or <paramref name="calibrationData"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The pixel column is missing from <paramref name="calibrationData"/> or is not
@@ -257,7 +257,7 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
         ArgumentNullException.ThrowIfNull(calibrationData);
         ThrowIfDisposed($"'{Path.GetFullPath(path)}'");
         var onnx = OnnxQuantizer.Quantize(
-            ContractOnnx(), calibrationData, InputColumnName, ImageHeight, ImageWidth, options ?? new OnnxQuantizationOptions(), nameof(calibrationData));
+            ContractOnnx(), calibrationData, FeatureColumnName, ImageHeight, ImageWidth, options ?? new OnnxQuantizationOptions(), nameof(calibrationData));
         AtomicFile.Write(path, stream => stream.Write(onnx), createFolder: false);
     }
 
@@ -419,8 +419,14 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
 
         // ML.NET cannot load a third party's transformer, so what is saved is a chain of its own built-ins
         // that computes the same columns (see PortableModelWriter).
-        var settings = new SavedScoringSettings(InputColumnName, ScoreColumnName, PredictedLabelColumnName, FeaturesColumnName, BatchSize, _scorer.RejectAllZeroPixels, _scorer.Columns.Image);
-        var saved = PortableModelWriter.RewriteGraph(_onnx, Labels, settings, FeaturesColumnName is not null);
+        var settings = new SavedScoringSettings(FeatureColumnName, ScoreColumnName, PredictedLabelColumnName, EmbeddingColumnName, BatchSize, _scorer.RejectAllZeroPixels, _scorer.Columns.Image);
+        var saved = PortableModelWriter.RewriteGraph(_onnx, Labels, settings, EmbeddingColumnName is not null);
+
+        // Inside SaveAtomically, ML.NET gets a stub and the network goes into the zip afterwards, stored (DeferredNetworks).
+        if (DeferredNetworks.Current is { } deferred)
+        {
+            saved = PortableModelWriter.Stub(settings, _scorer.Info, Labels.Count, deferred.Add(saved));
+        }
 
         // OnnxTransformer reads a file: it is staged in the user's private folder, so no one else can swap the
         // network between this write and the zip.

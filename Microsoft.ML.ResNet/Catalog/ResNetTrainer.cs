@@ -43,7 +43,7 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
 
     /// <summary>
     /// Trains on <paramref name="input"/>, exports the network to ONNX (normalization, labels and input size in
-    /// its metadata) and opens it as the scoring transformer: the same type, outputs (Score, PredictedLabel)
+    /// its metadata) and opens it as the scoring transformer: the same type, outputs (Score, PredictedLabel, Embedding)
     /// and save/load as <c>ResNet34Classify</c>. Streams the data once per epoch (or caches it when asked).
     /// </summary>
     /// <param name="input">Training data with the pixel and key-typed label columns.</param>
@@ -92,7 +92,8 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
         return classifier;
     }
 
-    /// <summary>The input schema plus Score (Vector&lt;Single&gt;) and PredictedLabel (a key).</summary>
+    /// <summary>The input schema plus Score (Vector&lt;Single&gt; with ML.NET's multiclass score annotations), PredictedLabel
+    /// (a key) and Embedding (Vector&lt;Single&gt;), under the names the options give.</summary>
     /// <param name="inputSchema">The training data's schema shape.</param>
     /// <returns>The output schema shape.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The pixel column is missing or not a vector of Single, or the label column
@@ -102,11 +103,13 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
         ArgumentNullException.ThrowIfNull(inputSchema);
         TrainingSchema.Check(inputSchema, _options);
 
-        // The class count is only known from the data; the shape does not carry vector sizes anyway.
-        return OutputShape.Build(new MLContext(), inputSchema, ["0", "1"], 0, Columns);
+        // A SchemaShape carries no vector sizes and no key counts (a key column's shape is only "a key of UInt32"), so the
+        // class count is not known here and could not be told anyway: the trained model's DataViewSchema has it.
+        var embeddingSize = new ResNetSpec(_options.Architecture, NumClasses: 2).FeatureSize;
+        return OutputShape.Build(new MLContext(), inputSchema, ["0", "1"], embeddingSize, Columns);
     }
 
-    private ScoringColumns Columns => new(_options.FeatureColumnName, Defaults.ScoreColumnName, Defaults.PredictedLabelColumnName, null);
+    private ScoringColumns Columns => new(_options.FeatureColumnName, _options.ScoreColumnName, _options.PredictedLabelColumnName, _options.EmbeddingColumnName);
 
     /// <summary>Exports the trained network and opens the scoring session on the device the trainer was told to use.</summary>
     internal ResNetClassifierTransformer ToTransformer(TrainedClassifier trained)
@@ -120,7 +123,10 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
             ModelPath = "(trained in memory)",
             Architecture = settings.Architecture,
             StageDepths = settings.StageDepths,
-            InputColumnName = _options.FeatureColumnName,
+            FeatureColumnName = _options.FeatureColumnName,
+            ScoreColumnName = _options.ScoreColumnName,
+            PredictedLabelColumnName = _options.PredictedLabelColumnName,
+            EmbeddingColumnName = _options.EmbeddingColumnName,
             GpuDeviceId = _options.GpuDeviceId,
             FallbackToCpu = _options.FallbackToCpu,
         };

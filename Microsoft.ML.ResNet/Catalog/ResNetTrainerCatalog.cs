@@ -10,7 +10,7 @@ public static class ResNetTrainerCatalog
     /// Trains a ResNet-34 classifier on a pixel column (ExtractPixels with scaleImage: 1f / 255, resized to
     /// <paramref name="imageHeight"/> x <paramref name="imageWidth"/>) and a key-typed label. <c>Fit</c> trains
     /// with the defaults of <see cref="ResNetTrainerOptions"/>, exports to ONNX with the label names and returns
-    /// the scoring transformer (columns Score and PredictedLabel).
+    /// the scoring transformer (columns Score, PredictedLabel and Embedding).
     /// </summary>
     /// <param name="catalog">The multiclass trainers catalog.</param>
     /// <param name="labelColumnName">The key-typed label column.</param>
@@ -30,7 +30,7 @@ public static class ResNetTrainerCatalog
     public static ResNetTrainer ResNet34(
         this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         string labelColumnName = TrainerDefaults.LabelColumnName,
-        string featureColumnName = TrainerDefaults.FeatureColumnName,
+        string featureColumnName = Defaults.FeatureColumnName,
         int imageHeight = TrainerDefaults.ImageSize,
         int imageWidth = TrainerDefaults.ImageSize,
         int epochs = TrainerDefaults.Epochs,

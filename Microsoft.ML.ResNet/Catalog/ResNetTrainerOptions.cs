@@ -16,14 +16,26 @@ public sealed class ResNetTrainerOptions
     public string LabelColumnName { get; set; } = TrainerDefaults.LabelColumnName;
 
     /// <summary>The pixel column: Vector&lt;Single, 3 x <see cref="ImageHeight"/> x <see cref="ImageWidth"/>&gt; of RGB planes in 0..1,
-    /// as ExtractPixels(scaleImage: 1f / 255) makes it. Default "Features".</summary>
+    /// as ExtractPixels(scaleImage: 1f / 255) makes it. Default "Features", as every ML.NET trainer's; the returned model reads
+    /// the same column (<see cref="ResNetClassifierOptions.FeatureColumnName"/> has the same name and default).</summary>
     /// <remarks>A row with a NaN or infinite pixel is refused (the error names the row, the column, the pixel index and
     /// value). An all-black row trains as it is, unless one of the row's text columns is empty: LoadImages makes an empty
     /// image path into an all-black image, so that row is refused naming the row and the column. A pipeline that feeds raw
     /// pixels without a path column cannot tell a missing image from a black one: filter rows with no image before the
     /// trainer (e.g. <c>mlContext.Data.FilterByCustomPredicate</c> on the path), or keep the path column in the data so the
     /// trainer can check it.</remarks>
-    public string FeatureColumnName { get; set; } = TrainerDefaults.FeatureColumnName;
+    public string FeatureColumnName { get; set; } = Defaults.FeatureColumnName;
+
+    /// <summary>The returned model's probabilities column: Vector&lt;Single, K&gt; with the labels as slot names and ML.NET's
+    /// multiclass score annotations. Default "Score".</summary>
+    public string ScoreColumnName { get; set; } = Defaults.ScoreColumnName;
+
+    /// <summary>The returned model's predicted label: Key&lt;UInt32, K&gt; whose key values are the labels. Default "PredictedLabel".</summary>
+    public string PredictedLabelColumnName { get; set; } = Defaults.PredictedLabelColumnName;
+
+    /// <summary>The returned model's pooled embedding (Vector&lt;Single, F&gt;, e.g. 512 for ResNet-34), to feed other ML.NET
+    /// trainers. Default "Embedding"; null leaves the column out (the exported ONNX keeps its features output either way).</summary>
+    public string? EmbeddingColumnName { get; set; } = Defaults.EmbeddingColumnName;
 
     /// <summary>The network. Default ResNet-34.</summary>
     public ResNetArchitecture Architecture { get; set; } = ResNetArchitecture.ResNet34;

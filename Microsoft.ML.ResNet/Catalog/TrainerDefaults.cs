@@ -4,7 +4,6 @@ namespace Microsoft.ML.ResNet.Catalog;
 internal static class TrainerDefaults
 {
     public const string LabelColumnName = "Label";
-    public const string FeatureColumnName = "Features";
     public const int ImageSize = Defaults.ImageSize;
     public const int Epochs = 10;
     public const int BatchSize = Defaults.BatchSize;

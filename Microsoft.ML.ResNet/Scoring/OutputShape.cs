@@ -18,12 +18,12 @@ internal static class OutputShape
 
         var score = definition[nameof(OutputRow.Score)];
         score.ColumnType = new VectorDataViewType(NumberDataViewType.Single, labels.Count);
-        score.AddAnnotation("SlotNames", names, namesType);
+        ScoreAnnotations.AddTo(score, names, namesType, isScore: true);
         score.ColumnName = columns.Score;
 
         var key = definition[nameof(OutputRow.PredictedLabel)];
         key.ColumnType = new KeyDataViewType(typeof(uint), labels.Count);
-        key.AddAnnotation("KeyValues", names, namesType);
+        ScoreAnnotations.AddTo(key, names, namesType, isScore: false);
         key.ColumnName = columns.PredictedLabel;
 
         var features = definition[nameof(OutputRow.Features)];

@@ -138,9 +138,13 @@ internal static class PortableModelWriter
     /// outputs. Our loader hands it to ML.NET's loader in place of the network, whose step it replaces anyway,
     /// so ML.NET neither inflates nor stages nor optimizes the network a second time.
     /// </summary>
-    public static byte[] Stub(SavedScoringSettings settings, ScoringModelInfo info, int classes)
+    /// <param name="settings">The saved columns.</param>
+    /// <param name="info">The network's input size and embedding width.</param>
+    /// <param name="classes">The label count.</param>
+    /// <param name="name">The graph's name: a <see cref="DeferredNetworks"/> marker, when the stub stands for a network in a save.</param>
+    public static byte[] Stub(SavedScoringSettings settings, ScoringModelInfo info, int classes, string name = "resnetml_stub")
     {
-        var graph = new GraphProto { Name = "resnetml_stub" };
+        var graph = new GraphProto { Name = name };
         graph.Input.Add(FloatTensor(settings.InputColumnName, "N", 3, info.Height, info.Width));
         AddConstantOutput(graph, ProbabilitiesTensor, classes);
         AddConstantOutput(graph, LabelBitsTensor, LabelBitsDecoder.BitCount(classes));

@@ -113,13 +113,9 @@ internal sealed class ResNetScorer : IDisposable
         ValueGetter<VBuffer<ReadOnlyMemory<char>>> names = (ref VBuffer<ReadOnlyMemory<char>> dst) =>
             dst = new VBuffer<ReadOnlyMemory<char>>(labels.Length, labels.ToArray());
 
-        var score = new DataViewSchema.Annotations.Builder();
-        score.Add("SlotNames", new VectorDataViewType(TextDataViewType.Instance, labels.Length), names);
-        builder.AddColumn(Columns.Score, new VectorDataViewType(NumberDataViewType.Single, labels.Length), score.ToAnnotations());
-
-        var key = new DataViewSchema.Annotations.Builder();
-        key.Add("KeyValues", new VectorDataViewType(TextDataViewType.Instance, labels.Length), names);
-        builder.AddColumn(Columns.PredictedLabel, new KeyDataViewType(typeof(uint), labels.Length), key.ToAnnotations());
+        var setId = ScoreAnnotations.NextSetId(inputSchema);
+        builder.AddColumn(Columns.Score, new VectorDataViewType(NumberDataViewType.Single, labels.Length), ScoreAnnotations.ForScore(names, labels.Length, setId));
+        builder.AddColumn(Columns.PredictedLabel, new KeyDataViewType(typeof(uint), labels.Length), ScoreAnnotations.ForPredictedLabel(names, labels.Length, setId));
 
         if (Columns.Features is not null)
         {

@@ -11,6 +11,19 @@ internal static class TrainerOptionsResolver
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(options.LabelColumnName, nameof(options.LabelColumnName));
         ArgumentException.ThrowIfNullOrWhiteSpace(options.FeatureColumnName, nameof(options.FeatureColumnName));
+        ArgumentException.ThrowIfNullOrWhiteSpace(options.ScoreColumnName, nameof(options.ScoreColumnName));
+        ArgumentException.ThrowIfNullOrWhiteSpace(options.PredictedLabelColumnName, nameof(options.PredictedLabelColumnName));
+        if (options.EmbeddingColumnName is not null)
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(options.EmbeddingColumnName, nameof(options.EmbeddingColumnName));
+        }
+
+        var outputs = new[] { options.ScoreColumnName, options.PredictedLabelColumnName, options.EmbeddingColumnName }.OfType<string>().ToArray();
+        if (outputs.Distinct(StringComparer.Ordinal).Count() != outputs.Length)
+        {
+            throw new ArgumentException($"Output column names must differ; got {string.Join(", ", outputs)}.", nameof(options.ScoreColumnName));
+        }
+
         Defined(options.Architecture, nameof(options.Architecture));
         ResNetSpec.ValidateDepths(options.StageDepths, nameof(options.StageDepths));
         if (options.Variant is { } variant)

@@ -76,7 +76,7 @@ internal sealed class ExportBenchmark : IBenchmark
         var ml = new MLContext();
         var info = ScoringModelInfo.Read(File.ReadAllBytes(exported), exported);
         var pixels = ml.Data.LoadFromEnumerable(Array.Empty<PixelRow>(), PixelRow.Definition(info.PixelCount));
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = exported }).Fit(pixels);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = exported, FeatureColumnName = nameof(PixelRow.Pixels) }).Fit(pixels);
         transformer.SaveOnnx(target);
         var saveOnnx = Enumerable.Range(0, runs).Select(_ => Time(() => transformer.SaveOnnx(target))).Average();
         var bytes = File.ReadAllBytes(target);

@@ -101,7 +101,7 @@ internal sealed class Int8Benchmark : IBenchmark
 
         var ml = new MLContext(1);
         var calibration = Pixels(ml, Directory.GetFiles(FashionMnist("train"), "*.png", SearchOption.AllDirectories).Order(StringComparer.Ordinal).Where((_, i) => i % 10 == 0).Take(200), size);
-        using var classifier = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = fp32, InputColumnName = PixelColumn }).Fit(calibration);
+        using var classifier = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = fp32, FeatureColumnName = PixelColumn }).Fit(calibration);
         var int8 = Path.Combine(folder, $"{Path.GetFileNameWithoutExtension(fp32)}.int8.onnx");
         var watch = Stopwatch.StartNew();
         classifier.SaveOnnx(int8, calibration);
@@ -169,7 +169,7 @@ internal sealed class Int8Benchmark : IBenchmark
     }
 
     private static ResNetClassifierTransformer Classifier(MLContext ml, IDataView data, string model, int batch) =>
-        ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = model, InputColumnName = PixelColumn, BatchSize = batch }).Fit(data);
+        ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = model, FeatureColumnName = PixelColumn, BatchSize = batch }).Fit(data);
 
     /// <summary>Photographs at 224x224, Fashion-MNIST test images at 32x32, repeated to <paramref name="images"/> rows.</summary>
     private static IDataView ScoringImages(MLContext ml, int size, int images)

@@ -146,7 +146,7 @@ internal sealed class ScoringBenchmark : IBenchmark
 
     private static Func<int> OursPass(MLContext ml, IDataView data, string model, int batch)
     {
-        var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = model, InputColumnName = PixelColumn, BatchSize = batch }).Fit(data);
+        var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = model, FeatureColumnName = PixelColumn, BatchSize = batch }).Fit(data);
         return () => Drain(transformer.Transform(data), "Score");
     }
 

@@ -108,7 +108,7 @@ internal sealed class ServingBenchmark : IBenchmark
         var data = ml.Data.LoadFromEnumerable(photos.Select(p => new ImageInput { ImagePath = p }));
         var pipeline = ml.Transforms.LoadImages("Image", imageFolder: null, nameof(ImageInput.ImagePath))
             .Append(ml.Transforms.ResizeImages("Image", size, size, "Image"))
-            .Append(ml.Transforms.ExtractPixels("Pixels", "Image", scaleImage: 1f / 255))
+            .Append(ml.Transforms.ExtractPixels("Features", "Image", scaleImage: 1f / 255))
             .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = onnx }));
         var model = pipeline.Fit(data);
         var zip = Path.Combine(folder, $"model-{size}.zip");

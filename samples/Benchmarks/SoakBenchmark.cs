@@ -102,7 +102,7 @@ internal sealed class SoakBenchmark : IBenchmark
 
         // Rows are generated lazily from a small pool, so the input itself holds no memory that grows with the run.
         var data = ml.Data.LoadFromEnumerable(Enumerable.Range(0, rows).Select(i => pool[i % pool.Length]), definition);
-        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = model, InputColumnName = PixelColumn }).Fit(data);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = model, FeatureColumnName = PixelColumn }).Fit(data);
         var every = Math.Max(1, rows / samples);
         var points = new List<(long Row, long WorkingSet, long Heap)>();
         var stopwatch = Stopwatch.StartNew();

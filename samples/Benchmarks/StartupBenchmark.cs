@@ -27,7 +27,7 @@ internal sealed class StartupBenchmark : IBenchmark
     public string Name => "startup";
 
     public string Description =>
-        $"ResNet-34/1000 224x224: model.zip save time (k-means chain of before vs today's) and process start to first answer, stock Model.Load vs our Load, each case in [--rounds {DefaultRounds}] fresh processes; [--skip-before] skips the k-means save.";
+        $"ResNet-34/1000 224x224: model.zip save time (k-means chain of before vs today's) and process start to first answer, stock Model.Load vs our Load on Model.Save's and SaveAtomically's zip, each case in [--rounds {DefaultRounds}] fresh processes; [--skip-before] skips the k-means save.";
 
     public bool NeedsTorch => false;
 
@@ -56,9 +56,9 @@ internal sealed class StartupBenchmark : IBenchmark
             Export(onnx);
             var image = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "photos"), "*.png").Order(StringComparer.Ordinal).First();
             Console.WriteLine($"model: ResNet-34, {Classes} classes, {Size}x{Size}, {new FileInfo(onnx).Length:N0} bytes of ONNX; {Environment.ProcessorCount} cores; image {Path.GetFileName(image)}");
-            var zip = MeasureSave(folder, onnx, image, arguments.Contains("--skip-before"));
+            var (zip, stored) = MeasureSave(folder, onnx, image, arguments.Contains("--skip-before"));
             MeasureSessions(onnx, rounds);
-            MeasureStartup(zip, image, rounds);
+            MeasureStartup(zip, stored, image, rounds);
         }
         finally
         {
@@ -73,14 +73,14 @@ internal sealed class StartupBenchmark : IBenchmark
         ResNetOnnxExporter.Export(network, path, new OnnxExportOptions { Labels = labels });
     }
 
-    private static string MeasureSave(string folder, string onnx, string image, bool skipBefore)
+    private static (string Deflated, string Stored) MeasureSave(string folder, string onnx, string image, bool skipBefore)
     {
         var ml = new MLContext(1);
         var images = ml.Data.LoadFromEnumerable(new[] { new StartupChild.ImageInput { ImagePath = image } });
         var pipeline = ml.Transforms.LoadImages("Image", "", nameof(StartupChild.ImageInput.ImagePath))
             .Append(ml.Transforms.ResizeImages("Image", Size, Size))
             .Append(ml.Transforms.ExtractPixels("Pixels", "Image", scaleImage: 1f / 255))
-            .Append(ml.Transforms.ResNet34Classify("PredictedLabel", onnx));
+            .Append(ml.Transforms.ResNet34Classify("PredictedLabel", "Pixels", onnx));
         var model = pipeline.Fit(images);
         var zip = Path.Combine(folder, "model.zip");
 
@@ -89,6 +89,11 @@ internal sealed class StartupBenchmark : IBenchmark
         var today = Time(() => ml.Model.Save(model, images.Schema, zip));
         var todayCpu = LastCpu;
         var zipBytes = new FileInfo(zip).Length;
+        var stored = Path.Combine(folder, "model-stored.zip");
+        ml.Model.SaveAtomically(model, images.Schema, stored);
+        var atomic = Time(() => ml.Model.SaveAtomically(model, images.Schema, stored));
+        var atomicCpu = LastCpu;
+        var storedBytes = new FileInfo(stored).Length;
 
         // Writing the bytes alone: ML.NET saving a bare OnnxTransformer over the same rewritten graph, built
         // beforehand (ML.NET stages the entry in a temp file, then deflates it into the zip).
@@ -124,27 +129,34 @@ internal sealed class StartupBenchmark : IBenchmark
         Console.WriteLine($"{"save of model.zip (1000 classes)",-52} {"wall s",8} {"cpu s",8}");
         Console.WriteLine($"{"before: k-means argmax chain",-52} {before,8:F2} {beforeCpu,8:F2}");
         Console.WriteLine($"{"today: argmax bits + Naive Bayes decoder (whole zip)",-52} {today,8:F2} {todayCpu,8:F2}");
+        Console.WriteLine($"{"SaveAtomically: the same, ONNX entry then stored",-52} {atomic,8:F2} {atomicCpu,8:F2}");
         Console.WriteLine($"{"  ML.NET saving a bare OnnxTransformer of them",-52} {bytesOnly,8:F2} {bytesOnlyCpu,8:F2}");
         Console.WriteLine($"{"  today beyond writing the bytes",-52} {today - bytesOnly,8:F2} {todayCpu - bytesOnlyCpu,8:F2}");
         Console.WriteLine($"{"    of which: graph rewrite (parse, add, serialize)",-52} {rewrite,8:F2} {rewriteCpu,8:F2}");
         Console.WriteLine($"{"    of which: building the built-in chain",-52} {build,8:F2} {buildCpu,8:F2}");
-        Console.WriteLine($"save: before {before:F2} s ({beforeCpu:F2} s cpu); today {today:F2} s ({todayCpu:F2} s cpu, {zipBytes:N0} bytes), {today - bytesOnly:F2} s ({todayCpu - bytesOnlyCpu:F2} s cpu) beyond writing the bytes");
-        return zip;
+        Console.WriteLine($"save: before {before:F2} s ({beforeCpu:F2} s cpu); today {today:F2} s ({todayCpu:F2} s cpu, {zipBytes:N0} bytes), {today - bytesOnly:F2} s ({todayCpu - bytesOnlyCpu:F2} s cpu) beyond writing the bytes; SaveAtomically {atomic:F2} s ({atomicCpu:F2} s cpu, {storedBytes:N0} bytes)");
+        return (zip, stored);
     }
 
     private static SavedScoringSettings Settings => new("Pixels", "Score", "PredictedLabel", null, 32, false);
 
-    /// <summary>ONNX Runtime alone, in this process: session creation, first run and later runs per optimization level.</summary>
+    /// <summary>
+    /// ONNX Runtime alone, in this process: session creation, first run and later runs per optimization level; then at
+    /// ONNX Runtime's default level (what a stock load uses) from graphs pre-optimized offline at the portable levels.
+    /// </summary>
     private static void MeasureSessions(string onnx, int rounds)
     {
-        var bytes = File.ReadAllBytes(onnx);
+        var original = File.ReadAllBytes(onnx);
         var levels = new[] { GraphOptimizationLevel.ORT_DISABLE_ALL, GraphOptimizationLevel.ORT_ENABLE_BASIC, GraphOptimizationLevel.ORT_ENABLE_EXTENDED, GraphOptimizationLevel.ORT_ENABLE_ALL };
+        var cases = levels.Select(l => (Name: l.ToString(), Level: l, Bytes: original))
+            .Concat(new[] { GraphOptimizationLevel.ORT_ENABLE_BASIC, GraphOptimizationLevel.ORT_ENABLE_EXTENDED }
+                .Select(l => (Name: $"ALL, pre-optimized {l.ToString()["ORT_ENABLE_".Length..]}", Level: GraphOptimizationLevel.ORT_ENABLE_ALL, Bytes: PreOptimized(onnx, l))))
+            .ToArray();
         var input = new float[3 * Size * Size];
-        new Random(1).NextSingle();
-        var times = levels.ToDictionary(l => l, _ => new List<(double Create, double First, double Steady)>());
+        var times = cases.ToDictionary(c => c.Name, _ => new List<(double Create, double First, double Steady)>());
         for (var round = 0; round < rounds; round++)
         {
-            foreach (var level in levels)
+            foreach (var (name, level, bytes) in cases)
             {
                 using var options = new SessionOptions { GraphOptimizationLevel = level, IntraOpNumThreads = Environment.ProcessorCount };
                 var watch = Stopwatch.StartNew();
@@ -161,22 +173,34 @@ internal sealed class StartupBenchmark : IBenchmark
 
                 var first = RunOnce();
                 var steady = Enumerable.Range(0, 5).Select(_ => RunOnce()).Order().ElementAt(2);
-                times[level].Add((create, first, steady));
+                times[name].Add((create, first, steady));
             }
         }
 
         Console.WriteLine();
         Console.WriteLine($"ONNX Runtime session for this graph, in-process, median of {rounds} (seconds)");
-        Console.WriteLine($"{"optimization level",-24} {"create",8} {"first run",10} {"later run",10}");
-        foreach (var level in levels)
+        Console.WriteLine($"{"optimization level",-30} {"create",8} {"first run",10} {"later run",10}");
+        foreach (var (name, _, _) in cases)
         {
-            var list = times[level];
+            var list = times[name];
             double Median(Func<(double Create, double First, double Steady), double> pick) => list.Select(pick).Order().ElementAt(list.Count / 2);
-            Console.WriteLine($"{level,-24} {Median(t => t.Create),8:F3} {Median(t => t.First),10:F3} {Median(t => t.Steady),10:F3}");
+            Console.WriteLine($"{name,-30} {Median(t => t.Create),8:F3} {Median(t => t.First),10:F3} {Median(t => t.Steady),10:F3}");
         }
     }
 
-    private static void MeasureStartup(string zip, string image, int rounds)
+    /// <summary>The graph as ONNX Runtime writes it after optimizing it offline at <paramref name="level"/>.</summary>
+    private static byte[] PreOptimized(string onnx, GraphOptimizationLevel level)
+    {
+        var target = Path.ChangeExtension(onnx, $".{level}.onnx");
+        using (var options = new SessionOptions { GraphOptimizationLevel = level, OptimizedModelFilePath = target })
+        using (new InferenceSession(onnx, options))
+        {
+        }
+
+        return File.ReadAllBytes(target);
+    }
+
+    private static void MeasureStartup(string zip, string stored, string image, int rounds)
     {
         var cases = StartupChild.Phases;
         var results = cases.ToDictionary(c => c, _ => new List<StartupChild.Report>());
@@ -186,7 +210,7 @@ internal sealed class StartupBenchmark : IBenchmark
         {
             foreach (var phase in cases)
             {
-                results[phase].Add(RunChild(phase, zip, image));
+                results[phase].Add(RunChild(phase, StartupChild.UsesStoredZip(phase) ? stored : zip, image));
             }
         }
 
@@ -200,11 +224,15 @@ internal sealed class StartupBenchmark : IBenchmark
             Console.WriteLine($"{StartupChild.Describe(phase),-44} {Median(r => r.Wall),6:F2} {Median(r => r.Runtime),8:F2} {Median(r => r.Load),6:F2} {Median(r => r.Engine),7:F2} {Median(r => r.Predict),8:F2} {Median(r => r.Answer),7:F2} {Median(r => r.Cpu),6:F2}");
         }
 
-        var (code, breakdown, error) = ChildProcess.RunSelf(["startup", PhaseOption, "breakdown", "--model", zip]);
         Console.WriteLine();
-        var line = breakdown.Split('\n').SingleOrDefault(l => l.StartsWith("STARTUP", StringComparison.Ordinal))
-            ?? throw new InvalidOperationException($"the breakdown child exited with {code}:\n{breakdown}\n{error}");
-        Console.WriteLine($"where stock loading spends its time, one fresh process (seconds): {line["STARTUP ".Length..]}");
+        foreach (var (name, file) in new[] { ("Model.Save's zip", zip), ("SaveAtomically's zip", stored) })
+        {
+            var (code, breakdown, error) = ChildProcess.RunSelf(["startup", PhaseOption, "breakdown", "--model", file]);
+            var line = breakdown.Split('\n').SingleOrDefault(l => l.StartsWith("STARTUP", StringComparison.Ordinal))
+                ?? throw new InvalidOperationException($"the breakdown child exited with {code}:\n{breakdown}\n{error}");
+            Console.WriteLine($"where stock loading of {name} spends its time, one fresh process (seconds): {line["STARTUP ".Length..]}");
+        }
+
         foreach (var phase in cases)
         {
             Console.WriteLine($"startup {phase}: wall {string.Join(" ", results[phase].Select(r => r.Wall.ToString("F2", CultureInfo.InvariantCulture)))} s; cpu {string.Join(" ", results[phase].Select(r => r.Cpu.ToString("F2", CultureInfo.InvariantCulture)))} s (label {results[phase][0].Label})");
@@ -214,7 +242,7 @@ internal sealed class StartupBenchmark : IBenchmark
     private static StartupChild.Report RunChild(string phase, string zip, string image)
     {
         var watch = Stopwatch.StartNew();
-        var (exitCode, output, error) = ChildProcess.RunSelf(["startup", PhaseOption, phase, "--model", zip, "--image", image], StartupChild.Environment(phase));
+        var (exitCode, output, error) = ChildProcess.RunSelf(["startup", PhaseOption, phase, "--model", zip, "--image", image]);
         var wall = watch.Elapsed.TotalSeconds;
         if (exitCode != 0)
         {

@@ -12,26 +12,24 @@ namespace ResNetBenchmarks;
 /// </summary>
 internal static class StartupChild
 {
-    /// <summary>The cases, in the order they are printed: loader, then settings.</summary>
-    public static readonly string[] Phases = ["stock", "stock-tuned", "ours", "ours-tuned"];
+    /// <summary>The cases, in the order they are printed: loader, then zip ("-stored": written by SaveAtomically, its ONNX entry
+    /// stored uncompressed; otherwise by <c>mlContext.Model.Save</c>, deflated).</summary>
+    public static readonly string[] Phases = ["stock", "stock-stored", "ours", "ours-stored"];
 
     private const string Marker = "STARTUP";
 
     /// <summary>A table label for <paramref name="phase"/>.</summary>
     public static string Describe(string phase) => phase switch
     {
-        "stock" => "stock Model.Load, default settings",
-        "stock-tuned" => "stock Model.Load, tuned",
-        "ours" => "ResNetClassifierTransformer.Load, default",
-        "ours-tuned" => "ResNetClassifierTransformer.Load, tuned",
+        "stock" => "stock Model.Load, Model.Save's zip",
+        "stock-stored" => "stock Model.Load, SaveAtomically's zip",
+        "ours" => "our Load, Model.Save's zip",
+        "ours-stored" => "our Load, SaveAtomically's zip",
         _ => phase,
     };
 
-    /// <summary>Environment variables the child of <paramref name="phase"/> starts with.</summary>
-    public static IReadOnlyDictionary<string, string> Environment(string phase) =>
-        phase.EndsWith("-tuned", StringComparison.Ordinal)
-            ? new Dictionary<string, string> { ["DOTNET_TieredPGO"] = "0" }
-            : new Dictionary<string, string>();
+    /// <summary>Whether <paramref name="phase"/> loads the zip whose ONNX entry is stored uncompressed.</summary>
+    public static bool UsesStoredZip(string phase) => phase.EndsWith("-stored", StringComparison.Ordinal);
 
     /// <summary>
     /// Where stock loading spends its time, in a fresh process: the ONNX entry inflated from the zip, written to a

@@ -150,7 +150,7 @@ static (SchemaDefinition Definition, PixelRow Row)[] Rows(ResNetClassifierTransf
 {
     var size = 3 * transformer.ImageHeight * transformer.ImageWidth;
     var definition = SchemaDefinition.Create(typeof(PixelRow));
-    definition[0].ColumnName = transformer.InputColumnName;
+    definition[0].ColumnName = transformer.FeatureColumnName;
     definition[0].ColumnType = new VectorDataViewType(NumberDataViewType.Single, size);
     var random = new Random(7);
     return Enumerable.Range(0, count)

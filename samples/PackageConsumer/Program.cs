@@ -26,14 +26,13 @@ try
 
     var pixels = ml.Transforms.LoadImages("Image", imageFolder: "", inputColumnName: nameof(ImageRow.ImagePath))
         .Append(ml.Transforms.ResizeImages("Image", ImageSize, ImageSize))
-        .Append(ml.Transforms.ExtractPixels("Pixels", "Image", scaleImage: 1f / 255));
+        .Append(ml.Transforms.ExtractPixels("Features", "Image", scaleImage: 1f / 255));
 
     // 1. Train (TorchSharp's native backend from the TorchSharp-cpu package), export and score (ONNX Runtime).
     var trainer = ml.Transforms.Conversion.MapValueToKey("Label")
         .Append(pixels)
         .Append(ml.MulticlassClassification.Trainers.ResNet34(new ResNetTrainerOptions
         {
-            FeatureColumnName = "Pixels",
             ImageHeight = ImageSize,
             ImageWidth = ImageSize,
             Epochs = 3,
@@ -53,7 +52,7 @@ try
 
         // 2. The pipeline a user ships: ResNet34Classify from the weights file, labels back as strings.
         var pipeline = pixels
-            .Append(ml.Transforms.ResNet34Classify("PredictedLabel", weights, imageHeight: ImageSize, imageWidth: ImageSize))
+            .Append(ml.Transforms.ResNet34Classify("PredictedLabel", "Features", weights, imageHeight: ImageSize, imageWidth: ImageSize))
             .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
         using var model = pipeline.Fit(test);   // disposing the chain disposes its ONNX Runtime session
         var scored = model.Transform(test);

@@ -47,13 +47,12 @@ var photos = ml.Data.LoadFromEnumerable(photoNames.Select(name => new ImageInput
 var classNames = Enumerable.Range(0, 1000).Select(i => $"class{i:000}").ToList();
 var fromPth = ml.Transforms.LoadImages("Image", imageFolder: null, nameof(ImageInput.ImagePath))
     .Append(ml.Transforms.ResizeImages("Image", 224, 224))
-    .Append(ml.Transforms.ExtractPixels("Pixels", "Image", scaleImage: 1f / 255))
+    .Append(ml.Transforms.ExtractPixels("Features", "Image", scaleImage: 1f / 255))
     .Append(ml.Transforms.ResNetClassify(new ResNetClassifierOptions
     {
         ModelPath = pthPath,
         Architecture = ResNetArchitecture.ResNet18,
         Labels = classNames,
-        InputColumnName = "Pixels",
     }))
     .Fit(photos);
 var ourProbabilities = fromPth.Transform(photos).GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToList();
@@ -70,14 +69,13 @@ var trainData = ml.Data.LoadFromEnumerable(ReadFolder(Path.Combine(fashionFolder
 var testImages = ReadFolder(Path.Combine(fashionFolder, "test"), 20);
 var fineTuned = ml.Transforms.LoadImages("Image", imageFolder: null, nameof(ImageInput.ImagePath))
     .Append(ml.Transforms.ResizeImages("Image", ImageSize, ImageSize))
-    .Append(ml.Transforms.ExtractPixels("Pixels", "Image", scaleImage: 1f / 255))
+    .Append(ml.Transforms.ExtractPixels("Features", "Image", scaleImage: 1f / 255))
     .Append(ml.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue))
     .Append(ml.MulticlassClassification.Trainers.ResNet(new ResNetTrainerOptions
     {
         Architecture = ResNetArchitecture.ResNet18,
         PretrainedWeightsPath = pthPath,
         LabelColumnName = "Label",
-        FeatureColumnName = "Pixels",
         ImageHeight = ImageSize,
         ImageWidth = ImageSize,
         Epochs = 3,
@@ -101,7 +99,7 @@ var onnxPath = Path.Combine(appFolder, "out/fine-tuned.onnx");
 fineTuned.OfType<ResNetClassifierTransformer>().Single().SaveOnnx(onnxPath);
 var eight = testImages.Where((_, i) => i % 20 == 0).Take(8).ToList();
 var scored = fineTuned.Transform(ml.Data.LoadFromEnumerable(eight));
-var pixels = scored.GetColumn<VBuffer<float>>("Pixels").SelectMany(v => v.DenseValues().ToArray()).ToArray();
+var pixels = scored.GetColumn<VBuffer<float>>("Features").SelectMany(v => v.DenseValues().ToArray()).ToArray();
 var pipelineScores = scored.GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues().ToArray()).ToArray();
 float[] ortScores;
 using (var session = new InferenceSession(onnxPath))

@@ -40,7 +40,7 @@ var trainData = ml.Data.LoadFromEnumerable(trainImages);
 var testData = ml.Data.LoadFromEnumerable(testImages);
 var preprocessing = ml.Transforms.LoadImages("Image", imageFolder: null, nameof(ImageInput.ImagePath))
     .Append(ml.Transforms.ResizeImages("Image", ImageSize, ImageSize))
-    .Append(ml.Transforms.ExtractPixels("Pixels", "Image", scaleImage: 1f / 255))
+    .Append(ml.Transforms.ExtractPixels("Features", "Image", scaleImage: 1f / 255))
     .Append(ml.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue));
 var validationData = preprocessing.Fit(trainData).Transform(ml.Data.LoadFromEnumerable(validationImages));
 
@@ -48,7 +48,6 @@ Console.WriteLine($"Training a ResNet-34 for {Epochs} epochs on {ImageSize}x{Ima
 var trainer = ml.MulticlassClassification.Trainers.ResNet34(new ResNetTrainerOptions
 {
     LabelColumnName = "Label",
-    FeatureColumnName = "Pixels",
     ImageHeight = ImageSize,
     ImageWidth = ImageSize,
     Epochs = Epochs,
@@ -81,12 +80,11 @@ Console.WriteLine(metrics.ConfusionMatrix.GetFormattedConfusionTable());
 Console.WriteLine($"Fine-tuning ImageNet weights for {FineTuneEpochs} epochs on {FineTuneSize}x{FineTuneSize} images:");
 var fineTuned = ml.Transforms.LoadImages("Image", imageFolder: null, nameof(ImageInput.ImagePath))
     .Append(ml.Transforms.ResizeImages("Image", FineTuneSize, FineTuneSize))
-    .Append(ml.Transforms.ExtractPixels("Pixels", "Image", scaleImage: 1f / 255))
+    .Append(ml.Transforms.ExtractPixels("Features", "Image", scaleImage: 1f / 255))
     .Append(ml.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue))
     .Append(ml.MulticlassClassification.Trainers.ResNet(new ResNetTrainerOptions
     {
         LabelColumnName = "Label",
-        FeatureColumnName = "Pixels",
         ImageHeight = FineTuneSize,
         ImageWidth = FineTuneSize,
         Epochs = FineTuneEpochs,

@@ -111,7 +111,7 @@ public sealed class QdqGraphRewriterTests : TempFolderTest
         }
 
         var int8 = Path.Combine(Folder, "heatmaps.int8.onnx");
-        using (var classifier = fixture.Ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = fp32, InputColumnName = "Features" }).Fit(fixture.Train))
+        using (var classifier = fixture.Ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = fp32, FeatureColumnName = "Features" }).Fit(fixture.Train))
         {
             classifier.SaveOnnx(int8, fixture.Train);
         }

@@ -8,7 +8,8 @@ internal static class ImagePipeline
 {
     public const string ImagePathColumn = "ImagePath";
     public const string ImageColumn = "Image";
-    public const string PixelsColumn = "Pixels";
+    // The column ML.NET trainers read, and the ResNet trainer's and classifier's default: no option needs to name it.
+    public const string FeaturesColumn = "Features";
     public const string LabelColumn = "Label";
     public const string ScoreColumn = "Score";
     public const string PredictedLabelColumn = "PredictedLabel";
@@ -17,7 +18,7 @@ internal static class ImagePipeline
     public static IEstimator<ITransformer> LoadPixels(MLContext ml, int imageSize) =>
         ml.Transforms.LoadImages(ImageColumn, imageFolder: null, ImagePathColumn)
             .Append(ml.Transforms.ResizeImages(ImageColumn, imageSize, imageSize, ImageColumn))
-            .Append(ml.Transforms.ExtractPixels(PixelsColumn, ImageColumn, scaleImage: 1f / 255));
+            .Append(ml.Transforms.ExtractPixels(FeaturesColumn, ImageColumn, scaleImage: 1f / 255));
 
     /// <summary>
     /// Label text -> key. Sorted by value so the key order (the order of the scores, the confusion matrix

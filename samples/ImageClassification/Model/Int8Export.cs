@@ -33,10 +33,10 @@ internal static class Int8Export
         using var int8 = ml.Transforms.ResNetClassify(new ResNetClassifierOptions
         {
             ModelPath = onnxPath,
-            InputColumnName = classifier.InputColumnName,
+            FeatureColumnName = classifier.FeatureColumnName,
             ScoreColumnName = classifier.ScoreColumnName,
             PredictedLabelColumnName = classifier.PredictedLabelColumnName,
-            FeaturesColumnName = classifier.FeaturesColumnName,
+            EmbeddingColumnName = classifier.EmbeddingColumnName,
             BatchSize = classifier.BatchSize,
         }).Fit(pixels);
         ml.Model.Save(Replace(model, classifier, int8), input.Schema, zipPath);

@@ -8,7 +8,7 @@ namespace ImageClassification.Model;
 internal static class ResNetTraining
 {
     /// <summary>
-    /// The trainer estimator: reads <see cref="ImagePipeline.PixelsColumn"/> and the key-typed label, trains, and
+    /// The trainer estimator: reads <see cref="ImagePipeline.FeaturesColumn"/> and the key-typed label, trains, and
     /// returns the ONNX Runtime scoring transformer (Score with the labels as slot names, PredictedLabel as a key).
     /// </summary>
     /// <param name="ml">The context.</param>
@@ -20,7 +20,7 @@ internal static class ResNetTraining
         var options = settings.ToTrainerOptions();
         options.Variant = variant;
         options.LabelColumnName = ImagePipeline.LabelColumn;
-        options.FeatureColumnName = ImagePipeline.PixelsColumn;
+        options.FeatureColumnName = ImagePipeline.FeaturesColumn;
         // Every step: the live bar should move on small data sets too (a report costs nothing next to a step).
         options.ProgressInterval = 1;
         options.Progress = p => progress.Report(ToUpdate(p));
