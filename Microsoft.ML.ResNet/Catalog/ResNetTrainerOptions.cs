@@ -151,6 +151,17 @@ public sealed class ResNetTrainerOptions
     public bool? FitHeadFirst { get; set; }
 
     /// <summary>
+    /// With the head fitted first (<see cref="FitHeadFirst"/>), train no epochs when the fitted head already classifies
+    /// every training row correctly: there is nothing left in the training data to learn from, and on a few hundred images
+    /// the epochs only cost time. The run then ends like an early stop, with the pretrained backbone and the fitted head.
+    /// Measured in the transfer benchmark: on the 246 Tux Paint training photos the head separates every one, and three
+    /// epochs of fine-tuning after it left the test accuracy where the head alone had it (0.966) at twelve times the
+    /// time; on the 2,000 Fashion-MNIST images it does not separate them and fine-tuning adds about four points. Default
+    /// false (<see cref="Epochs"/> are always trained).
+    /// </summary>
+    public bool SkipFineTuningWhenHeadSeparates { get; set; }
+
+    /// <summary>
     /// Stages from the input kept exactly as loaded while the rest fine-tunes: 1 = the stem (conv1, bn1), 2 = the stem and
     /// layer1, up to 4 (layer4 and the head still learn). Their weights and BatchNorm statistics stay fixed and their backward
     /// pass is skipped, which makes each step cheaper; early stages hold generic edges and textures that a small data set

@@ -25,6 +25,7 @@ internal sealed record TrainSettings
         Epochs = 3,
         ImageSize = null,
         FrozenStages = 3,
+        SkipFineTuningWhenHeadSeparates = true,
     };
 
     /// <summary>ResNet-34 from random weights: 32x32 inputs, batch 32, one-cycle SGD peaking at 0.03, 6 epochs.</summary>
@@ -72,6 +73,10 @@ internal sealed record TrainSettings
     /// <exception cref="InvalidOperationException">The size was left to the images and not chosen yet.</exception>
     public int Size => ImageSize ?? throw new InvalidOperationException($"The image size follows the training images: call {nameof(WithImageSizeFor)} first.");
 
+    /// <summary>No epochs when the head fitted first already separates the training images (see
+    /// <c>ResNetTrainerOptions.SkipFineTuningWhenHeadSeparates</c>).</summary>
+    public bool SkipFineTuningWhenHeadSeparates { get; init; }
+
     /// <summary>Images per optimizer step.</summary>
     public int BatchSize { get; init; } = 32;
 
@@ -101,6 +106,7 @@ internal sealed record TrainSettings
         PretrainedWeightsPath = WeightsPath,
         Seed = Seed,
         CheckpointFolder = CheckpointFolder,
+        SkipFineTuningWhenHeadSeparates = SkipFineTuningWhenHeadSeparates,
         // Small images: holding the pixels in memory (3 x 96 x 96 floats = 110 KB each) saves decoding every epoch.
         CacheInMemory = (long)Size * Size <= 128 * 128,
     };
