@@ -187,7 +187,7 @@ internal static class TrainerOptionsResolver
             Seed = seed,
             FreezeBackbone = options.FreezeBackbone,
             FitHeadFirst = fitHeadFirst,
-            SkipFineTuningWhenHeadSeparates = options.SkipFineTuningWhenHeadSeparates,
+            MinimumRowsToFineTune = options.MinimumRowsToFineTune,
             FrozenStages = options.FrozenStages ?? 0,
             FreezeBatchNormStatistics = options.FreezeBatchNormStatistics ?? options.StartsPretrained,
             UseBFloat16 = options.UseBFloat16,

@@ -69,7 +69,9 @@ internal sealed class PrefixCache : IDisposable
             return false;
         }
 
+        // The shape from one black image, in eval mode: in train mode that image would move the BatchNorm statistics.
         using var scope = NewDisposeScope();
+        model.eval();
         var shape = model.StagesOutput(zeros([1, 3, settings.ImageHeight, settings.ImageWidth], device: device), settings.FrozenStages).shape;
         var bytesPerRow = shape[1] * shape[2] * shape[3] * (settings.HorizontalFlip ? 2 : 1) * sizeof(float);
         return rows * bytesPerRow <= MaxBytes;
@@ -200,14 +202,14 @@ internal sealed class PrefixCache : IDisposable
 
     /// <summary>The [C, H, W] output moved by (dy, dx) cells, zero-filled where it leaves the map: cell (y, x) of the
     /// result is cell (y + dy, x + dx) of the source, as the pixel crop of <see cref="Augmenter"/> moves pixels.</summary>
-    private Tensor Shift(Tensor output, int dy, int dx)
+    private static Tensor Shift(Tensor output, int dy, int dx)
     {
         if (dy == 0 && dx == 0)
         {
             return output;
         }
 
-        var cells = _shiftCells;
+        var cells = Math.Max(Math.Abs(dy), Math.Abs(dx));
         var padded = nn.functional.pad(output, [cells, cells, cells, cells]);
         return padded.narrow(1, cells + dy, output.shape[1]).narrow(2, cells + dx, output.shape[2]);
     }

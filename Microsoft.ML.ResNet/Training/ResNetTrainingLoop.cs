@@ -109,10 +109,16 @@ internal sealed class ResNetTrainingLoop
             : null;
         if (fitHead)
         {
-            var headAccuracy = cache is null
-                ? LinearProbe.FitHead(model, training, _settings, _device, bfloat16, cancellation)
-                : LinearProbe.FitHead(model, cache.Features!, cache.Targets, _settings, _device, cancellation);
-            stoppedEarly = headAccuracy >= 1 && _settings.SkipFineTuningWhenHeadSeparates;
+            if (cache is null)
+            {
+                LinearProbe.FitHead(model, training, _settings, _device, bfloat16, cancellation);
+            }
+            else
+            {
+                LinearProbe.FitHead(model, cache.Features!, cache.Targets, _settings, _device, cancellation);
+            }
+
+            stoppedEarly = trainingRows < _settings.MinimumRowsToFineTune;
         }
 
         if (!stoppedEarly && startEpoch < _settings.Epochs)
