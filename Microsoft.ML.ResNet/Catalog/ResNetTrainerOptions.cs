@@ -165,7 +165,10 @@ public sealed class ResNetTrainerOptions
     /// Stages from the input kept exactly as loaded while the rest fine-tunes: 1 = the stem (conv1, bn1), 2 = the stem and
     /// layer1, up to 4 (layer4 and the head still learn). Their weights and BatchNorm statistics stay fixed and their backward
     /// pass is skipped, which makes each step cheaper; early stages hold generic edges and textures that a small data set
-    /// gains little from retraining. Needs pretrained weights. Null means 0 (everything learns).
+    /// gains little from retraining. Their output for every training image and its mirror image is computed once, before
+    /// the first epoch, and the epochs run only the learning stages on it (when it fits 2 GB and <see cref="Crop"/> is not
+    /// <see cref="ResNetCropAugmentation.RandomResizedCrop"/>); the random crop then shifts that output by whole cells.
+    /// Needs pretrained weights. Null means 0 (everything learns).
     /// </summary>
     public int? FrozenStages { get; set; }
 

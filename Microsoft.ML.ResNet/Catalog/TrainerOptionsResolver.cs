@@ -102,6 +102,11 @@ internal static class TrainerOptionsResolver
         }
 
         Defined(options.StartingWeights, nameof(options.StartingWeights));
+        if (options.MinimumRowsToFineTune is { } minimumRows && minimumRows < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.MinimumRowsToFineTune), minimumRows, "Expected 1 or more rows, or null to always fine-tune.");
+        }
+
         if (options.FrozenStages is { } frozen)
         {
             if (frozen is < 0 or > TrainerDefaults.MaxFrozenStages)
