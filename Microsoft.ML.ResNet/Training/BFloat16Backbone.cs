@@ -29,9 +29,17 @@ internal sealed class BFloat16Backbone : IDisposable
             copy.to(device);
             copy.to(ScalarType.BFloat16);
             copy.eval();
-            foreach (var parameter in copy.parameters())
+            using (no_grad())
             {
-                parameter.requires_grad = false;
+                foreach (var parameter in copy.parameters())
+                {
+                    parameter.requires_grad = false;
+                    if (parameter.dim() == 4)
+                    {
+                        using var channelsLast = ChannelsLast(parameter);
+                        parameter.set_(channelsLast);
+                    }
+                }
             }
 
             return new BFloat16Backbone(copy);
@@ -47,7 +55,22 @@ internal sealed class BFloat16Backbone : IDisposable
     public Tensor StagesOutput(Tensor input, int count)
     {
         using var scope = NewDisposeScope();
-        return _copy.StagesOutput(input.to(ScalarType.BFloat16), count).to(ScalarType.Float32).MoveToOuterDisposeScope();
+        return _copy.StagesOutput(ToCopyInput(input), count).to(ScalarType.Float32).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The output of the first <paramref name="count"/> stages, left in bfloat16 (half a float32 copy's memory).</summary>
+    public Tensor StagesOutputInBFloat16(Tensor input, int count)
+    {
+        using var scope = NewDisposeScope();
+        return _copy.StagesOutput(ToCopyInput(input), count).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The float32 pooled features from the output of the first <paramref name="firstStage"/> stages, computed in bfloat16.</summary>
+    public Tensor FeaturesFrom(Tensor stagesOutput, int firstStage)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        return _copy.FeaturesFrom(ToCopyInput(stagesOutput), firstStage).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
     /// <summary>The float32 pooled features, computed in bfloat16.</summary>
@@ -55,8 +78,19 @@ internal sealed class BFloat16Backbone : IDisposable
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        return _copy.Features(input.to(ScalarType.BFloat16)).to(ScalarType.Float32).MoveToOuterDisposeScope();
+        return _copy.Features(ToCopyInput(input)).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
     public void Dispose() => _copy.Dispose();
+
+    /// <summary>
+    /// A channels-last (NHWC) view of a 4-D tensor: NCHW dimensions over NHWC storage, the layout oneDNN's bfloat16
+    /// convolutions compute in (TorchSharp 0.107 has no memory_format argument; this is what PyTorch does underneath).
+    /// NCHW bfloat16 makes oneDNN reorder every convolution's input and output: measured on the AMD EPYC (AVX512-BF16, 2
+    /// cores, under load), the pooled-features pass over 128 photos at 224x224 took 6.7-8.9 s channels-last against
+    /// 9.6-12.8 s NCHW and 24.3 s in float32. The copy is never saved, so its layout is free to choose.
+    /// </summary>
+    private static Tensor ChannelsLast(Tensor tensor) => tensor.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+
+    private static Tensor ToCopyInput(Tensor input) => input.dim() == 4 ? ChannelsLast(input.to(ScalarType.BFloat16)) : input.to(ScalarType.BFloat16);
 }

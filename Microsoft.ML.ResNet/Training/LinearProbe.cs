@@ -29,6 +29,15 @@ internal static class LinearProbe
     {
         using var scope = NewDisposeScope();
         var (features, targets) = ExtractFeatures(model, bfloat16, training, settings, device, cancellation);
+        return FitHead(model, features, targets, settings, device, cancellation);
+    }
+
+    /// <summary>Fits <c>fc</c> of <paramref name="model"/> in place to pooled <paramref name="features"/> [rows, features]
+    /// already computed (see <see cref="PrefixCache.Features"/>) and their class indices <paramref name="targets"/>.</summary>
+    /// <returns>The fitted head's accuracy on those rows.</returns>
+    public static double FitHead(ResNetModel model, Tensor features, Tensor targets, TrainingSettings settings, Device device, CancellationToken cancellation)
+    {
+        using var scope = NewDisposeScope();
         var mean = features.mean([0]);
         var std = features.std([0]).clamp_min(1e-6);
         var standardized = (features - mean) / std;

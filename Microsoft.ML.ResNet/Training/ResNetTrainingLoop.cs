@@ -104,9 +104,27 @@ internal sealed class ResNetTrainingLoop
         }
 
         using var bfloat16 = UsesBFloat16() ? BFloat16Backbone.Of(model, _device) : null;
-        if (checkpoint is null && _settings.FitHeadFirst)
+        var fitHead = checkpoint is null && _settings.FitHeadFirst;
+        using var cache = PrefixCache.Applies(model, _settings, trainingRows, _device)
+            ? PrefixCache.Build(model, bfloat16, training, _settings, _device, withFeatures: fitHead, cancellation)
+            : null;
+        if (fitHead)
         {
-            LinearProbe.FitHead(model, training, _settings, _device, bfloat16, cancellation);
+            if (cache is null)
+            {
+                LinearProbe.FitHead(model, training, _settings, _device, bfloat16, cancellation);
+            }
+            else
+            {
+                LinearProbe.FitHead(model, cache.Features!, cache.Targets, _settings, _device, cancellation);
+            }
+
+            stoppedEarly = trainingRows < _settings.MinimumRowsToFineTune;
+        }
+
+        if (!stoppedEarly && startEpoch < _settings.Epochs)
+        {
+            cache?.AddMirrorImages(model, bfloat16, training, cancellation);
         }
 
         var schedule = new LearningRateSchedule(_settings, stepsPerEpoch, scheduleStart, scheduleEnd);
@@ -115,7 +133,7 @@ internal sealed class ResNetTrainingLoop
         {
             for (var epoch = startEpoch; epoch < _settings.Epochs && !stoppedEarly; epoch++)
             {
-                var summary = TrainEpoch(model, bfloat16, optimizer, training, schedule, epoch, stepsPerEpoch, cancellation);
+                var summary = TrainEpoch(model, bfloat16, optimizer, Batches(training, cache, epoch, cancellation), cache is not null, schedule, epoch, stepsPerEpoch);
                 double? validationAccuracy = null;
                 double? validationLoss = null;
                 if (validation is not null)
@@ -202,7 +220,7 @@ internal sealed class ResNetTrainingLoop
     /// <summary>Only fc learns in this epoch: always with a frozen backbone, and during head warm-up.</summary>
     private bool HeadOnly(int epoch) => _settings.FreezeBackbone || epoch < _settings.HeadWarmupEpochs;
 
-    private EpochSummary TrainEpoch(ResNetModel model, BFloat16Backbone? bfloat16, OptimizerHelper optimizer, BatchFeeder training, LearningRateSchedule schedule, int epoch, int stepsPerEpoch, CancellationToken cancellation)
+    private EpochSummary TrainEpoch(ResNetModel model, BFloat16Backbone? bfloat16, OptimizerHelper optimizer, IEnumerable<Func<(Tensor Input, Tensor Target)>> batches, bool cached, LearningRateSchedule schedule, int epoch, int stepsPerEpoch)
     {
         var headOnly = HeadOnly(epoch);
         SetTrainingMode(model, headOnly);
@@ -214,11 +232,11 @@ internal sealed class ResNetTrainingLoop
         var step = 0;
         var learningRate = 0.0;
         waiting.Start();
-        foreach (var batch in training.ReadEpoch(epoch, train: true, cancellation))
+        foreach (var makeBatch in batches)
         {
-            cancellation.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
-            var (input, target) = batch.ToTensors(_settings.ImageHeight, _settings.ImageWidth, _device);
+            var (input, target) = makeBatch();
+            var count = (int)target.shape[0];
             waiting.Stop();
 
             learningRate = schedule.At((long)epoch * stepsPerEpoch + step);
@@ -228,7 +246,7 @@ internal sealed class ResNetTrainingLoop
                 group.LearningRate = learningRate * _groupRateFactors[groupIndex++];
             }
 
-            var logits = Forward(model, bfloat16, input, headOnly);
+            var logits = cached ? ForwardFromCache(model, input, headOnly) : Forward(model, bfloat16, input, headOnly);
             var loss = nn.functional.cross_entropy(logits, target, label_smoothing: _settings.LabelSmoothing);
             var lossValue = loss.item<float>();
             if (!float.IsFinite(lossValue))
@@ -242,9 +260,9 @@ internal sealed class ResNetTrainingLoop
             loss.backward();
             optimizer.step();
 
-            lossSum += lossValue * batch.Count;
+            lossSum += lossValue * count;
             correct += logits.argmax(1).eq(target).sum().item<long>();
-            seen += batch.Count;
+            seen += count;
             step++;
             var partial = new EpochSummary(epoch + 1, lossSum / seen, (double)correct / seen, null, null, seen / total.Elapsed.TotalSeconds, waiting.Elapsed / total.Elapsed);
             if (_progress is not null && step % _settings.ProgressInterval == 0 && step < stepsPerEpoch)
@@ -273,6 +291,46 @@ internal sealed class ResNetTrainingLoop
         using (no_grad())
         {
             features = bfloat16?.Features(input) ?? model.Features(input);
+        }
+
+        return model.fc.call(features);
+    }
+
+    /// <summary>
+    /// The epoch's batches as tensors made on demand, inside the step's dispose scope: from the frozen stages' cached
+    /// output when there is a cache, else the feeder's augmented pixels.
+    /// </summary>
+    private IEnumerable<Func<(Tensor Input, Tensor Target)>> Batches(BatchFeeder training, PrefixCache? cache, int epoch, CancellationToken cancellation)
+    {
+        if (cache is not null)
+        {
+            foreach (var batch in cache.ReadEpoch(epoch, cancellation))
+            {
+                yield return () => cache.ToTensors(batch);
+            }
+
+            yield break;
+        }
+
+        foreach (var batch in training.ReadEpoch(epoch, train: true, cancellation))
+        {
+            cancellation.ThrowIfCancellationRequested();
+            yield return () => batch.ToTensors(_settings.ImageHeight, _settings.ImageWidth, _device);
+        }
+    }
+
+    /// <summary>The logits from the frozen stages' cached output: only the learning stages and the head run.</summary>
+    private Tensor ForwardFromCache(ResNetModel model, Tensor stagesOutput, bool headOnly)
+    {
+        if (!headOnly)
+        {
+            return model.fc.call(model.FeaturesFrom(stagesOutput, _settings.FrozenStages));
+        }
+
+        Tensor features;
+        using (no_grad())
+        {
+            features = model.FeaturesFrom(stagesOutput, _settings.FrozenStages);
         }
 
         return model.fc.call(features);

@@ -107,6 +107,9 @@ internal sealed class TrainCommandSettings : ImageCommandSettings
         {
             Architecture = ParseArchitecture(Arch) ?? defaults.Architecture,
             Epochs = Epochs ?? defaults.Epochs,
+
+            // An explicit --epochs asks for that many epochs, however few the images.
+            MinimumRowsToFineTune = Epochs is null ? defaults.MinimumRowsToFineTune : null,
             ImageSize = ImageSize ?? (IsSeedWiring ? SeedImageSize : defaults.ImageSize),
             BatchSize = BatchSize ?? defaults.BatchSize,
             LearningRate = LearningRate ?? defaults.LearningRate,

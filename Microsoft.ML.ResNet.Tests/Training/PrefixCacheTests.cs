@@ -1,0 +1,160 @@
+using Microsoft.ML.ResNet.Catalog;
+using Microsoft.ML.ResNet.Modeling;
+using Microsoft.ML.ResNet.Training;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.ResNet.Tests.Training;
+
+/// <summary>
+/// The frozen stages' output computed once: training on it gives the network training through the frozen stages gives,
+/// and its augmentation (mirror image, shift by cells) is the frozen stages' output of the augmented image.
+/// </summary>
+[TestClass]
+public sealed class PrefixCacheTests
+{
+    private const int Classes = 4;
+
+    // Same arithmetic in the same order on the same batches; only the summation order inside libtorch's kernels may differ.
+    private const float WeightTolerance = 1e-5f;
+
+    /// <summary>
+    /// ImageNet weights, two frozen stages, float32, no augmentation, the head fitted first, then two steps: the cached run
+    /// (frozen stages run once, up front) ends with the weights of the uncached one (frozen stages every step).
+    /// </summary>
+    [TestMethod]
+    public void Train_CachedFrozenStagesWithoutAugmentation_GivesTheUncachedNetwork()
+    {
+        var uncached = TrainTwoSteps(cache: false, out var uncachedOutcome);
+        var cached = TrainTwoSteps(cache: true, out var cachedOutcome);
+
+        Assert.AreEqual(1, uncachedOutcome.CompletedEpochs);
+        Assert.AreEqual(1, cachedOutcome.CompletedEpochs);
+        Assert.AreEqual(uncachedOutcome.History[0].Loss, cachedOutcome.History[0].Loss, 1e-5, "The epoch's mean loss differs.");
+        foreach (var (key, expected) in uncached)
+        {
+            var largest = expected.Zip(cached[key], (e, a) => Math.Abs(e - a)).Max();
+            Assert.IsTrue(largest <= WeightTolerance, $"'{key}' differs by up to {largest:G3} between the cached and the uncached run.");
+        }
+
+        Assert.IsTrue(uncached["layer2.0.conv1.weight"].Zip(Loaded()["layer2.0.conv1.weight"], (a, b) => Math.Abs(a - b)).Max() > 0, "The learning stages must have learned for the comparison to mean anything.");
+    }
+
+    [TestMethod]
+    public void ToTensors_MirroredRow_IsTheFrozenStagesOutputOfTheMirrorImage()
+    {
+        var (settings, model, feeder) = Setup(cropPadding: 0, flip: true);
+        using (model)
+        using (var cache = PrefixCache.Build(model, null, feeder, settings, CPU, withFeatures: false, CancellationToken.None))
+        {
+            cache.AddMirrorImages(model, null, feeder, CancellationToken.None);
+            using var scope = NewDisposeScope();
+            var image = FirstImage(feeder, settings);
+            var expected = model.StagesOutput(image.flip(3), settings.FrozenStages);
+
+            var (actual, _) = cache.ToTensors(new PrefixCache.CachedBatch([0], [true], [0], [0]));
+
+            Assert.IsTrue(allclose(expected, actual, rtol: 1e-5, atol: 1e-5), $"Largest difference {(expected - actual).abs().max().item<float>():G3}.");
+        }
+    }
+
+    /// <summary>Cell (y, x) of a shifted row is cell (y + dy, x + dx) of the unshifted one, zero where that leaves the map.</summary>
+    [TestMethod]
+    public void ToTensors_ShiftedRow_MovesTheOutputByWholeCellsWithZerosOutside()
+    {
+        var (settings, model, feeder) = Setup(cropPadding: 8, flip: false);
+        using (model)
+        using (var cache = PrefixCache.Build(model, null, feeder, settings, CPU, withFeatures: false, CancellationToken.None))
+        {
+            using var scope = NewDisposeScope();
+            var (plain, _) = cache.ToTensors(new PrefixCache.CachedBatch([0], [false], [0], [0]));
+            var (shifted, _) = cache.ToTensors(new PrefixCache.CachedBatch([0], [false], [1], [-2]));
+            var height = plain.shape[2];
+            var width = plain.shape[3];
+
+            Assert.IsTrue(shifted[.., .., ..(int)(height - 1), 2..].eq(plain[.., .., 1.., ..(int)(width - 2)]).all().item<bool>(), "The moved cells differ.");
+            Assert.AreEqual(0f, shifted[.., .., (int)(height - 1)].abs().max().item<float>(), "The row shifted in from below must be zeros.");
+            Assert.AreEqual(0f, shifted[.., .., .., ..2].abs().max().item<float>(), "The columns shifted in from the left must be zeros.");
+        }
+    }
+
+    /// <summary>Fewer rows than the minimum to fine-tune: the head is fitted, no epoch runs and the backbone stays as loaded.</summary>
+    [TestMethod]
+    public void Train_FewerRowsThanMinimumToFineTune_FitsTheHeadTrainsNoEpochAndKeepsTheBackbone()
+    {
+        var options = Options();
+        options.MinimumRowsToFineTune = 17;
+        var (settings, model, feeder) = Setup(options);
+        using (model)
+        {
+            var loaded = Snapshot(model);
+            var outcome = new ResNetTrainingLoop(settings, CPU, null).Train(model, feeder, null, CancellationToken.None);
+
+            Assert.AreEqual(0, outcome.CompletedEpochs);
+            Assert.IsTrue(outcome.StoppedEarly);
+            var after = Snapshot(model);
+            Assert.IsTrue(after["fc.weight"].Zip(loaded["fc.weight"], (a, b) => Math.Abs(a - b)).Max() > 1e-3, "The head was fitted.");
+            foreach (var key in loaded.Keys.Where(k => !k.StartsWith("fc.", StringComparison.Ordinal)))
+            {
+                CollectionAssert.AreEqual(loaded[key], after[key], $"'{key}' changed although no epoch ran.");
+            }
+        }
+    }
+
+    private static Dictionary<string, float[]> TrainTwoSteps(bool cache, out TrainingOutcome outcome)
+    {
+        var (settings, model, feeder) = Setup(cropPadding: 0, flip: false);
+        using (model)
+        {
+            outcome = new ResNetTrainingLoop(settings with { CacheFrozenStages = cache }, CPU, null).Train(model, feeder, null, CancellationToken.None);
+            return Snapshot(model);
+        }
+    }
+
+    private static ResNetTrainerOptions Options()
+    {
+        var options = ResNetTrainingLoopTests.SmallOptions(epochs: 1);
+        options.StartingWeights = ResNetStartingWeights.ImageNet;
+        options.FrozenStages = 2;
+        options.UseBFloat16 = false;
+        options.CacheInMemory = true;
+        return options;
+    }
+
+    private static (TrainingSettings Settings, ResNetModel Model, BatchFeeder Feeder) Setup(int cropPadding, bool flip)
+    {
+        var options = Options();
+        options.Crop = cropPadding > 0 ? ResNetCropAugmentation.RandomCropWithPadding : ResNetCropAugmentation.None;
+        options.CropPadding = cropPadding > 0 ? cropPadding : null;
+        options.HorizontalFlip = flip;
+        return Setup(options);
+    }
+
+    private static (TrainingSettings Settings, ResNetModel Model, BatchFeeder Feeder) Setup(ResNetTrainerOptions options)
+    {
+        using var start = PretrainedStart.Open(options)!;
+        var settings = start.ApplyTo(TrainerOptionsResolver.Resolve(options, seed: 5));
+        var model = new ResNetModel(new ResNetSpec(settings.Architecture, Classes, StageDepths: settings.StageDepths));
+        start.LoadInto(model);
+        var data = TrainingData.Synthetic(new MLContext(seed: 1), rows: 16, classes: Classes, size: 32);
+        return (settings, model, new BatchFeeder(data, TrainingData.Features, TrainingData.Label, settings, DataSplit.All));
+    }
+
+    private static Dictionary<string, float[]> Loaded()
+    {
+        var (_, model, _) = Setup(Options());
+        using (model)
+        {
+            return Snapshot(model);
+        }
+    }
+
+    private static Tensor FirstImage(BatchFeeder feeder, TrainingSettings settings)
+    {
+        var batch = feeder.ReadEpoch(0, train: false, CancellationToken.None).First();
+        var (input, _) = batch.ToTensors(settings.ImageHeight, settings.ImageWidth, CPU);
+        return input[..1].clone();
+    }
+
+    private static Dictionary<string, float[]> Snapshot(ResNetModel model) =>
+        model.state_dict().ToDictionary(e => e.Key, e => e.Value.to_type(ScalarType.Float32).data<float>().ToArray());
+}
