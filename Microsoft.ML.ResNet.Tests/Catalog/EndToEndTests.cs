@@ -123,7 +123,7 @@ public sealed class EndToEndTests
         }
 
         var pipeline = ml.Transforms.LoadImages(ImageColumn, imageFolder: null, inputColumnName: nameof(ImageRow.ImagePath))
-            .Append(ml.Transforms.ResNet34ClassifyImages("PredictedLabel", onnx, ImageColumn));
+            .Append(ml.Transforms.ResNet34ClassifyImages("PredictedLabel", ImageColumn, onnx));
         var model = pipeline.Fit(Photos(ml));
         try
         {

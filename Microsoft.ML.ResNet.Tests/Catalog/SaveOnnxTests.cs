@@ -274,6 +274,7 @@ public sealed class SaveOnnxTests : TempFolderTest
     private static ResNetClassifierTransformer FromResNet18Pth(MLContext ml, IDataView pixels) =>
         ml.Transforms.ResNetClassify(new ResNetClassifierOptions
         {
+            FeatureColumnName = ImagePipeline.PixelsColumn,
             ModelPath = FixtureModels.ResNet18Pth(),
             Architecture = ResNetArchitecture.ResNet18,
             Labels = ReferenceLabels,
