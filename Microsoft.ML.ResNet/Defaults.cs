@@ -1,7 +1,10 @@
 namespace Microsoft.ML.ResNet;
 
-/// <summary>Every default of the library shared by its layers (image size, batch sizes, normalization, columns), in one place.</summary>
-internal static class Defaults
+/// <summary>
+/// Every default of the library, in one place: those its layers share (image size, batch sizes, normalization, columns)
+/// here, and the trainer's, the batching predictor's and INT8 calibration's in the nested classes of Defaults.*.cs.
+/// </summary>
+internal static partial class Defaults
 {
     /// <summary>
     /// The pixel column, read by the trainer and the scorer alike. ML.NET's trainers read their input vector from

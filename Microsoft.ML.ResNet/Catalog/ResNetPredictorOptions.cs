@@ -6,22 +6,22 @@ namespace Microsoft.ML.ResNet;
 public sealed class ResNetPredictorOptions
 {
     /// <summary>Most images per ONNX Runtime run (Triton's <c>max_batch_size</c>); 1 to 1024. Default 32.</summary>
-    public int MaxBatchSize { get; set; } = PredictorDefaults.MaxBatchSize;
+    public int MaxBatchSize { get; set; } = Defaults.Predictor.MaxBatchSize;
 
     /// <summary>
     /// How long the first request of a batch waits for others to join it (Triton's <c>max_queue_delay</c>); zero runs
     /// whatever is queued at once. Default 2 ms: small against a batch's run time, long enough to collect concurrent calls.
     /// </summary>
-    public TimeSpan MaxWait { get; set; } = PredictorDefaults.MaxWait;
+    public TimeSpan MaxWait { get; set; } = Defaults.Predictor.MaxWait;
 
     /// <summary>
     /// Requests that may wait for a run; one more is refused with <see cref="ResNetPredictorQueueFullException"/>
     /// (back-pressure instead of unbounded memory). Default 256.
     /// </summary>
-    public int QueueCapacity { get; set; } = PredictorDefaults.QueueCapacity;
+    public int QueueCapacity { get; set; } = Defaults.Predictor.QueueCapacity;
 
     /// <summary>Labels returned per image, best first; more than the model's classes returns them all. Default 5.</summary>
-    public int TopK { get; set; } = PredictorDefaults.TopK;
+    public int TopK { get; set; } = Defaults.Predictor.TopK;
 
     /// <summary>
     /// Adds the predicted class's activation map, drawn over the image as a PNG (<see cref="HeatMapImage.RenderPng(byte[], ReadOnlySpan{float}, int, int, float)"/>),
@@ -40,14 +40,14 @@ public sealed class ResNetPredictorOptions
     /// <summary>Checks every setting; the exception's parameter name is the property.</summary>
     internal void Validate()
     {
-        if (MaxBatchSize is < 1 or > PredictorDefaults.MaxMaxBatchSize)
+        if (MaxBatchSize is < 1 or > Defaults.Predictor.MaxMaxBatchSize)
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxBatchSize), MaxBatchSize, $"MaxBatchSize must be 1 to {PredictorDefaults.MaxMaxBatchSize}.");
+            throw new ArgumentOutOfRangeException(nameof(MaxBatchSize), MaxBatchSize, $"MaxBatchSize must be 1 to {Defaults.Predictor.MaxMaxBatchSize}.");
         }
 
-        if (MaxWait < TimeSpan.Zero || MaxWait > PredictorDefaults.LongestWait)
+        if (MaxWait < TimeSpan.Zero || MaxWait > Defaults.Predictor.LongestWait)
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxWait), MaxWait, $"MaxWait must be 0 to {PredictorDefaults.LongestWait.TotalSeconds} s.");
+            throw new ArgumentOutOfRangeException(nameof(MaxWait), MaxWait, $"MaxWait must be 0 to {Defaults.Predictor.LongestWait.TotalSeconds} s.");
         }
 
         if (QueueCapacity < 1)

@@ -24,10 +24,10 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
         TrainerOptionsResolver.Validate(_options);
 
         // Checked now rather than after hours of training.
-        if (_options.Int8CalibrationRows < OnnxQuantizationOptions.Defaults.MinimumCalibrationRows)
+        if (_options.Int8CalibrationRows < Defaults.Quantization.MinimumCalibrationRows)
         {
             throw new ArgumentOutOfRangeException(
-                nameof(ResNetTrainerOptions.Int8CalibrationRows), _options.Int8CalibrationRows, $"INT8 calibration needs at least {OnnxQuantizationOptions.Defaults.MinimumCalibrationRows} rows.");
+                nameof(ResNetTrainerOptions.Int8CalibrationRows), _options.Int8CalibrationRows, $"INT8 calibration needs at least {Defaults.Quantization.MinimumCalibrationRows} rows.");
         }
 
         if (_options.Int8OnnxPath is { } int8Path && Path.GetDirectoryName(Path.GetFullPath(int8Path)) is { } folder && !Directory.Exists(folder))

@@ -29,12 +29,12 @@ public static class ResNetTrainerCatalog
     /// <example>See samples/apps/train.cs (there with the options overload).</example>
     public static ResNetTrainer ResNet34(
         this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
-        string labelColumnName = TrainerDefaults.LabelColumnName,
+        string labelColumnName = Defaults.Trainer.LabelColumnName,
         string featureColumnName = Defaults.FeatureColumnName,
-        int imageHeight = TrainerDefaults.ImageSize,
-        int imageWidth = TrainerDefaults.ImageSize,
-        int epochs = TrainerDefaults.Epochs,
-        int batchSize = TrainerDefaults.BatchSize,
+        int imageHeight = Defaults.Trainer.ImageSize,
+        int imageWidth = Defaults.Trainer.ImageSize,
+        int epochs = Defaults.Trainer.Epochs,
+        int batchSize = Defaults.Trainer.BatchSize,
         double? learningRate = null,
         string? pretrainedWeightsPath = null,
         int? gpuDeviceId = null,

@@ -13,7 +13,7 @@ namespace Microsoft.ML.ResNet;
 public sealed class ResNetTrainerOptions
 {
     /// <summary>The key-typed label column (e.g. from MapValueToKey); its key values become the class labels. Default "Label".</summary>
-    public string LabelColumnName { get; set; } = TrainerDefaults.LabelColumnName;
+    public string LabelColumnName { get; set; } = Defaults.Trainer.LabelColumnName;
 
     /// <summary>The pixel column: Vector&lt;Single, 3 x <see cref="ImageHeight"/> x <see cref="ImageWidth"/>&gt; of RGB planes in 0..1,
     /// as ExtractPixels(scaleImage: 1f / 255) makes it. Default "Features", as every ML.NET trainer's; the returned model reads
@@ -57,16 +57,16 @@ public sealed class ResNetTrainerOptions
     public ResNetVariant? Variant { get; set; }
 
     /// <summary>Image height the pixel column was resized to, at least 32. Default 224.</summary>
-    public int ImageHeight { get; set; } = TrainerDefaults.ImageSize;
+    public int ImageHeight { get; set; } = Defaults.Trainer.ImageSize;
 
     /// <summary>Image width the pixel column was resized to, at least 32. Default 224.</summary>
-    public int ImageWidth { get; set; } = TrainerDefaults.ImageSize;
+    public int ImageWidth { get; set; } = Defaults.Trainer.ImageSize;
 
     /// <summary>Passes over the training data, 1 or more. Default 10.</summary>
-    public int Epochs { get; set; } = TrainerDefaults.Epochs;
+    public int Epochs { get; set; } = Defaults.Trainer.Epochs;
 
     /// <summary>Images per step, 2 to 1024. Default 32.</summary>
-    public int BatchSize { get; set; } = TrainerDefaults.BatchSize;
+    public int BatchSize { get; set; } = Defaults.Trainer.BatchSize;
 
     /// <summary>The optimizer; null means SGD with Nesterov momentum from random weights and AdamW when starting from pretrained
     /// weights (its per-weight step sizes keep a fresh head's first updates in proportion however large the pretrained
@@ -78,7 +78,7 @@ public sealed class ResNetTrainerOptions
     public double? LearningRate { get; set; }
 
     /// <summary>SGD momentum, 0 to below 1. Default 0.9.</summary>
-    public double Momentum { get; set; } = TrainerDefaults.Momentum;
+    public double Momentum { get; set; } = Defaults.Trainer.Momentum;
 
     /// <summary>Use Nesterov momentum with SGD (ignored when <see cref="Momentum"/> is 0). Default true.</summary>
     public bool Nesterov { get; set; } = true;
@@ -96,10 +96,10 @@ public sealed class ResNetTrainerOptions
     public int? StepSizeEpochs { get; set; }
 
     /// <summary>Factor of each drop of the step schedule, greater than 0 and at most 1. Default 0.1.</summary>
-    public double StepFactor { get; set; } = TrainerDefaults.StepFactor;
+    public double StepFactor { get; set; } = Defaults.Trainer.StepFactor;
 
     /// <summary>Label smoothing of the cross-entropy loss, 0 to below 1. Default 0.1.</summary>
-    public double LabelSmoothing { get; set; } = TrainerDefaults.LabelSmoothing;
+    public double LabelSmoothing { get; set; } = Defaults.Trainer.LabelSmoothing;
 
     /// <summary>Random crop of training images (never of validation data). Default a random crop with padding.</summary>
     public ResNetCropAugmentation Crop { get; set; } = ResNetCropAugmentation.RandomCropWithPadding;
@@ -109,7 +109,7 @@ public sealed class ResNetTrainerOptions
     public int? CropPadding { get; set; }
 
     /// <summary>Smallest area fraction of <see cref="ResNetCropAugmentation.RandomResizedCrop"/>, greater than 0 and at most 1. Default 0.25.</summary>
-    public double RandomResizedCropMinScale { get; set; } = TrainerDefaults.RandomResizedCropMinScale;
+    public double RandomResizedCropMinScale { get; set; } = Defaults.Trainer.RandomResizedCropMinScale;
 
     /// <summary>Mirror half of the training images at random. Default true.</summary>
     public bool HorizontalFlip { get; set; } = true;
@@ -273,7 +273,7 @@ public sealed class ResNetTrainerOptions
     public Action<ResNetTrainingProgress>? Progress { get; set; }
 
     /// <summary>Steps between progress reports, 1 or more. Default 10.</summary>
-    public int ProgressInterval { get; set; } = TrainerDefaults.ProgressInterval;
+    public int ProgressInterval { get; set; } = Defaults.Trainer.ProgressInterval;
 
     /// <summary>Stops training between steps; <c>Fit</c> then throws <see cref="OperationCanceledException"/>.</summary>
     public CancellationToken CancellationToken { get; set; }
@@ -285,7 +285,7 @@ public sealed class ResNetTrainerOptions
     public string? Int8OnnxPath { get; set; }
 
     /// <summary>Training rows the <see cref="Int8OnnxPath"/> model is calibrated on, at least 20; 200 by default.</summary>
-    public int Int8CalibrationRows { get; set; } = OnnxQuantizationOptions.Defaults.CalibrationRows;
+    public int Int8CalibrationRows { get; set; } = Defaults.Quantization.CalibrationRows;
 
     internal ResNetTrainerOptions Clone()
     {

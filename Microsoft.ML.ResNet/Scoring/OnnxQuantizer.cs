@@ -19,7 +19,7 @@ internal static class OnnxQuantizer
         // Before any image is read: an INT8 model must not be quantized twice.
         var tensors = QdqGraphRewriter.TensorsToCalibrate(model);
         var pixels = CalibrationPixels.Read(
-            data, pixelColumn, height, width, options.CalibrationRows, OnnxQuantizationOptions.Defaults.MinimumCalibrationRows, parameterName);
+            data, pixelColumn, height, width, options.CalibrationRows, Defaults.Quantization.MinimumCalibrationRows, parameterName);
         var ranges = ActivationCalibrator.Calibrate(model, tensors, pixels, options);
         return QdqGraphRewriter.Rewrite(model, ranges, options.Describe(pixels.Rows)).ToByteArray();
     }

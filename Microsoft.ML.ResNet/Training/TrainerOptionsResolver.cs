@@ -42,9 +42,9 @@ internal static class TrainerOptionsResolver
         AtLeast(options.ImageHeight, Defaults.MinimumInputSize, nameof(options.ImageHeight));
         AtLeast(options.ImageWidth, Defaults.MinimumInputSize, nameof(options.ImageWidth));
         AtLeast(options.Epochs, 1, nameof(options.Epochs));
-        if (options.BatchSize is < 2 or > TrainerDefaults.MaxBatchSize)
+        if (options.BatchSize is < 2 or > Defaults.Trainer.MaxBatchSize)
         {
-            throw new ArgumentOutOfRangeException(nameof(options.BatchSize), options.BatchSize, $"Expected 2 to {TrainerDefaults.MaxBatchSize} images per step (BatchNorm needs at least 2).");
+            throw new ArgumentOutOfRangeException(nameof(options.BatchSize), options.BatchSize, $"Expected 2 to {Defaults.Trainer.MaxBatchSize} images per step (BatchNorm needs at least 2).");
         }
 
         if (options.LearningRate is { } rate && !(rate > 0 && double.IsFinite(rate)))
@@ -122,9 +122,9 @@ internal static class TrainerOptionsResolver
 
         if (options.FrozenStages is { } frozen)
         {
-            if (frozen is < 0 or > TrainerDefaults.MaxFrozenStages)
+            if (frozen is < 0 or > Defaults.Trainer.MaxFrozenStages)
             {
-                throw new ArgumentOutOfRangeException(nameof(options.FrozenStages), frozen, $"Expected 0 to {TrainerDefaults.MaxFrozenStages} frozen stages (1 = the stem, {TrainerDefaults.MaxFrozenStages} = the stem and layer1 to layer3); to freeze layer4 as well, set FreezeBackbone.");
+                throw new ArgumentOutOfRangeException(nameof(options.FrozenStages), frozen, $"Expected 0 to {Defaults.Trainer.MaxFrozenStages} frozen stages (1 = the stem, {Defaults.Trainer.MaxFrozenStages} = the stem and layer1 to layer3); to freeze layer4 as well, set FreezeBackbone.");
             }
 
             if (frozen > 0 && !options.StartsPretrained)
@@ -183,13 +183,13 @@ internal static class TrainerOptionsResolver
             BatchSize = options.BatchSize,
             Optimizer = optimizer,
             LearningRate = options.LearningRate
-                ?? (sgd ? TrainerDefaults.SgdLearningRate * options.BatchSize / TrainerDefaults.SgdReferenceBatchSize : TrainerDefaults.AdamWLearningRate),
+                ?? (sgd ? Defaults.Trainer.SgdLearningRate * options.BatchSize / Defaults.Trainer.SgdReferenceBatchSize : Defaults.Trainer.AdamWLearningRate),
             Momentum = options.Momentum,
             Nesterov = options.Nesterov,
-            WeightDecay = options.WeightDecay ?? (sgd ? TrainerDefaults.SgdWeightDecay : TrainerDefaults.AdamWWeightDecay),
+            WeightDecay = options.WeightDecay ?? (sgd ? Defaults.Trainer.SgdWeightDecay : Defaults.Trainer.AdamWWeightDecay),
             Schedule = options.LearningRateSchedule,
             WarmupFraction = options.WarmupFraction
-                ?? (options.LearningRateSchedule == ResNetLearningRateSchedule.OneCycle ? TrainerDefaults.OneCycleWarmupFraction : TrainerDefaults.CosineWarmupFraction),
+                ?? (options.LearningRateSchedule == ResNetLearningRateSchedule.OneCycle ? Defaults.Trainer.OneCycleWarmupFraction : Defaults.Trainer.CosineWarmupFraction),
             StepSizeEpochs = options.StepSizeEpochs,
             StepFactor = options.StepFactor,
             LabelSmoothing = options.LabelSmoothing,
@@ -210,13 +210,13 @@ internal static class TrainerOptionsResolver
             FreezeBatchNormStatistics = options.FreezeBatchNormStatistics ?? options.StartsPretrained,
             UseBFloat16 = options.UseBFloat16,
             HeadWarmupEpochs = options.FreezeBackbone ? 0
-                : options.HeadWarmupEpochs ?? (options.StartsPretrained && !fitHeadFirst ? Math.Min(TrainerDefaults.PretrainedHeadWarmupEpochs, options.Epochs - 1) : 0),
+                : options.HeadWarmupEpochs ?? (options.StartsPretrained && !fitHeadFirst ? Math.Min(Defaults.Trainer.PretrainedHeadWarmupEpochs, options.Epochs - 1) : 0),
             BackboneLearningRateFactor = options.BackboneLearningRateFactor
-                ?? (options.StartsPretrained ? TrainerDefaults.PretrainedBackboneLearningRateFactor : 1),
+                ?? (options.StartsPretrained ? Defaults.Trainer.PretrainedBackboneLearningRateFactor : 1),
             CheckpointFolder = options.CheckpointFolder,
             CacheInMemory = options.CacheInMemory,
-            ShufflePoolRows = options.ShufflePoolRows ?? (int)Math.Clamp(TrainerDefaults.ShufflePoolBytes / rowBytes, 2L * options.BatchSize, int.MaxValue),
-            PrefetchBatches = TrainerDefaults.PrefetchBatches,
+            ShufflePoolRows = options.ShufflePoolRows ?? (int)Math.Clamp(Defaults.Trainer.ShufflePoolBytes / rowBytes, 2L * options.BatchSize, int.MaxValue),
+            PrefetchBatches = Defaults.Trainer.PrefetchBatches,
             ProgressInterval = options.ProgressInterval,
             Threads = options.NumberOfThreads,
         };

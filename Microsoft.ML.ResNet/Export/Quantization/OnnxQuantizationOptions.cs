@@ -12,18 +12,18 @@ public sealed record OnnxQuantizationOptions
 {
     /// <summary>Rows of the calibration data read to measure activation ranges (the first ones; 200 by default, at least 20).
     /// When the data has fewer rows, all of them are used, down to 20.</summary>
-    public int CalibrationRows { get; init; } = Defaults.CalibrationRows;
+    public int CalibrationRows { get; init; } = Defaults.Quantization.CalibrationRows;
 
     /// <summary>How activation ranges are chosen from what calibration saw; <see cref="CalibrationMethod.MinMax"/> by default
     /// (see <see cref="CalibrationMethod"/> for the measurement behind it).</summary>
-    public CalibrationMethod Method { get; init; } = Defaults.Method;
+    public CalibrationMethod Method { get; init; } = Defaults.Quantization.Method;
 
     /// <summary>For <see cref="CalibrationMethod.Percentile"/>: the share of each tensor's values (in percent, above 99 and
     /// below 100) kept inside the range at each end; 99.99 by default.</summary>
-    public double Percentile { get; init; } = Defaults.Percentile;
+    public double Percentile { get; init; } = Defaults.Quantization.Percentile;
 
     /// <summary>Batch size of the calibration runs (memory grows with it: every calibrated activation is an output).</summary>
-    internal int BatchSize { get; init; } = Defaults.BatchSize;
+    internal int BatchSize { get; init; } = Defaults.Quantization.BatchSize;
 
     /// <summary>What the <c>resnet.quantization</c> metadata records, e.g. "int8-qdq;calibration=minmax;rows=200".</summary>
     internal string Describe(int rowsUsed) =>
@@ -32,9 +32,9 @@ public sealed record OnnxQuantizationOptions
     /// <exception cref="ArgumentOutOfRangeException">A value outside the documented range.</exception>
     internal void Validate()
     {
-        if (CalibrationRows < Defaults.MinimumCalibrationRows)
+        if (CalibrationRows < Defaults.Quantization.MinimumCalibrationRows)
         {
-            throw new ArgumentOutOfRangeException(nameof(CalibrationRows), CalibrationRows, $"Calibration needs at least {Defaults.MinimumCalibrationRows} rows.");
+            throw new ArgumentOutOfRangeException(nameof(CalibrationRows), CalibrationRows, $"Calibration needs at least {Defaults.Quantization.MinimumCalibrationRows} rows.");
         }
 
         if (!Enum.IsDefined(Method))
@@ -46,21 +46,5 @@ public sealed record OnnxQuantizationOptions
         {
             throw new ArgumentOutOfRangeException(nameof(Percentile), Percentile, "The percentile must be above 99 and below 100 (e.g. 99.99).");
         }
-    }
-
-    internal static class Defaults
-    {
-        public const int CalibrationRows = 200;
-
-        /// <summary>Fewer rows than this describe the activations of too few images to set their ranges.</summary>
-        public const int MinimumCalibrationRows = 20;
-
-        /// <summary>Chosen by measured accuracy: see <see cref="CalibrationMethod"/>.</summary>
-        public const CalibrationMethod Method = CalibrationMethod.MinMax;
-
-        /// <summary>Share of values kept at each end, in percent.</summary>
-        public const double Percentile = 99.99;
-
-        internal const int BatchSize = 8;
     }
 }
