@@ -65,7 +65,7 @@ public static class ResNetCatalog
             FeatureColumnName = inputColumnName ?? Defaults.FeatureColumnName,
             Labels = labels,
             GpuDeviceId = gpuDeviceId,
-            FallbackToCpu = gpuDeviceId is null ? null : fallbackToCpu,
+            FallbackToCpu = fallbackToCpu,   // HostSettings.Place reads it only with a device, as ML.NET does
             BatchSize = batchSize,
             ImageHeight = imageHeight,
             ImageWidth = imageWidth,

@@ -1,7 +1,7 @@
 using Microsoft.ML.ResNet.Catalog;
 using Microsoft.ML.ResNet.Training;
 
-namespace Microsoft.ML.ResNet.Tests.Catalog;
+namespace Microsoft.ML.ResNet.Tests.Training;
 
 [TestClass]
 public sealed class TrainerOptionsResolverTests
