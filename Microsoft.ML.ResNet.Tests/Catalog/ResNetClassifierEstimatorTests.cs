@@ -71,15 +71,22 @@ public sealed class ResNetClassifierEstimatorTests
     }
 
     [TestMethod]
-    public void ResNet34Classify_OptionsNamingResNet18_KeepsItLikeTheTrainerRefusesToReplaceIt()
+    public void ResNet34Classify_OptionsNamingResNet18_RefusesItAsTheTrainerDoesNamingResNetClassify()
     {
         var ml = new MLContext(1);
         var options = new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), Architecture = ResNetArchitecture.ResNet18 };
 
-        // The small model is a ResNet-18: replacing the explicit architecture by ResNet-34 would fail against its metadata.
-        using var transformer = ml.Transforms.ResNet34Classify(options).Fit(PhotoPixels(ml, SmallSize));
+        var error = Assert.ThrowsExactly<ArgumentException>(() => ml.Transforms.ResNet34Classify(options));
+        var trainerError = Assert.ThrowsExactly<ArgumentException>(
+            () => ml.MulticlassClassification.Trainers.ResNet34(new ResNetTrainerOptions { Architecture = ResNetArchitecture.ResNet18 }));
 
-        Assert.AreEqual(ResNetArchitecture.ResNet18, options.Architecture, "the caller's options are not changed");
+        Assert.AreEqual(nameof(ResNetClassifierOptions.Architecture), error.ParamName);
+        Assert.AreEqual(error.ParamName, trainerError.ParamName);
+        StringAssert.Contains(error.Message, "ResNet18");
+        StringAssert.Contains(error.Message, "Transforms.ResNetClassify(options)");
+
+        // The explicit architecture is honoured where any ResNet is welcome.
+        using var transformer = ml.Transforms.ResNetClassify(options).Fit(PhotoPixels(ml, SmallSize));
         Assert.HasCount(SmallLabels.Length, transformer.Labels);
     }
 
@@ -373,7 +380,7 @@ public sealed class ResNetClassifierEstimatorTests
     {
         var ml = new MLContext(1) { GpuDeviceId = 0, FallbackToCpu = false };
         var pixels = PhotoPixels(ml, SmallSize);
-        var estimator = ml.Transforms.ResNet34Classify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), Architecture = ResNetArchitecture.ResNet18 });
+        var estimator = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel(), Architecture = ResNetArchitecture.ResNet18 });
 
         var error = Assert.ThrowsExactly<InvalidOperationException>(() => estimator.Fit(pixels).Dispose());
 

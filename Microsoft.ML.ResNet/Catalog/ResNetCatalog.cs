@@ -73,16 +73,25 @@ public static class ResNetCatalog
 
     /// <summary>
     /// Classifies images with a ResNet-34, all settings in <paramref name="options"/>; a null
-    /// <see cref="ResNetClassifierOptions.Architecture"/> becomes ResNet-34.
+    /// <see cref="ResNetClassifierOptions.Architecture"/> becomes ResNet-34. Another architecture is refused, as
+    /// <c>Trainers.ResNet34(options)</c> refuses it: other ResNets score through <see cref="ResNetClassify"/>.
     /// </summary>
     /// <param name="catalog">The transforms catalog.</param>
     /// <param name="options">Model, columns, batching and device.</param>
     /// <exception cref="ArgumentNullException"><paramref name="catalog"/> or <paramref name="options"/> is null.</exception>
-    /// <exception cref="ArgumentException">An option is invalid; <see cref="ArgumentException.ParamName"/> names it.</exception>
+    /// <exception cref="ArgumentException">An option is invalid, or <see cref="ResNetClassifierOptions.Architecture"/> names
+    /// another ResNet; <see cref="ArgumentException.ParamName"/> names the option.</exception>
     /// <example>See samples/apps/from-pytorch-weights.cs (the options overload, there through ResNetClassify).</example>
     public static ResNetClassifierEstimator ResNet34Classify(this TransformsCatalog catalog, ResNetClassifierOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        if (options.Architecture is { } architecture && architecture != ResNetArchitecture.ResNet34)
+        {
+            throw new ArgumentException(
+                $"Transforms.ResNet34Classify scores a ResNet-34, but options.Architecture is {architecture}: use Transforms.ResNetClassify(options) for it, or leave Architecture null or ResNet34.",
+                nameof(options.Architecture));
+        }
+
         var copy = options.Clone();
         copy.Architecture ??= ResNetArchitecture.ResNet34;
         return ResNetClassify(catalog, copy);
