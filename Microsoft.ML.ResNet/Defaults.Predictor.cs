@@ -6,7 +6,6 @@ internal static partial class Defaults
     internal static class Predictor
     {
         public const int MaxBatchSize = Defaults.BatchSize;
-        public const int MaxMaxBatchSize = Defaults.MaxBatchSize;
         public const int QueueCapacity = 256;
         public const int TopK = 5;
         public static readonly TimeSpan MaxWait = TimeSpan.FromMilliseconds(2);

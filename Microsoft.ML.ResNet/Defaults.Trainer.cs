@@ -6,10 +6,7 @@ internal static partial class Defaults
     internal static class Trainer
     {
         public const string LabelColumnName = "Label";
-        public const int ImageSize = Defaults.ImageSize;
         public const int Epochs = 10;
-        public const int BatchSize = Defaults.BatchSize;
-        public const int MaxBatchSize = Defaults.MaxBatchSize;
         /// <summary>SGD's peak learning rate per <see cref="SgdReferenceBatchSize"/> images; scaled linearly with the batch size
         /// (Goyal et al., 2017). Measured on the Fashion-MNIST subset: batch 32 trains best near 0.03, batch 64 near 0.05.</summary>
         public const double SgdLearningRate = 0.1;

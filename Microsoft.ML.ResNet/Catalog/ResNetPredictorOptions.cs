@@ -40,9 +40,9 @@ public sealed class ResNetPredictorOptions
     /// <summary>Checks every setting; the exception's parameter name is the property.</summary>
     internal void Validate()
     {
-        if (MaxBatchSize is < 1 or > Defaults.Predictor.MaxMaxBatchSize)
+        if (MaxBatchSize is < 1 or > Defaults.MaxBatchSize)
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxBatchSize), MaxBatchSize, $"MaxBatchSize must be 1 to {Defaults.Predictor.MaxMaxBatchSize}.");
+            throw new ArgumentOutOfRangeException(nameof(MaxBatchSize), MaxBatchSize, $"MaxBatchSize must be 1 to {Defaults.MaxBatchSize}.");
         }
 
         if (MaxWait < TimeSpan.Zero || MaxWait > Defaults.Predictor.LongestWait)

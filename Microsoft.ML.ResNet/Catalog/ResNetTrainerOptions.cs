@@ -57,16 +57,16 @@ public sealed class ResNetTrainerOptions
     public ResNetVariant? Variant { get; set; }
 
     /// <summary>Image height the pixel column was resized to, at least 32. Default 224.</summary>
-    public int ImageHeight { get; set; } = Defaults.Trainer.ImageSize;
+    public int ImageHeight { get; set; } = Defaults.ImageSize;
 
     /// <summary>Image width the pixel column was resized to, at least 32. Default 224.</summary>
-    public int ImageWidth { get; set; } = Defaults.Trainer.ImageSize;
+    public int ImageWidth { get; set; } = Defaults.ImageSize;
 
     /// <summary>Passes over the training data, 1 or more. Default 10.</summary>
     public int Epochs { get; set; } = Defaults.Trainer.Epochs;
 
     /// <summary>Images per step, 2 to 1024. Default 32.</summary>
-    public int BatchSize { get; set; } = Defaults.Trainer.BatchSize;
+    public int BatchSize { get; set; } = Defaults.BatchSize;
 
     /// <summary>The optimizer; null means SGD with Nesterov momentum from random weights and AdamW when starting from pretrained
     /// weights (its per-weight step sizes keep a fresh head's first updates in proportion however large the pretrained

@@ -42,9 +42,9 @@ internal static class TrainerOptionsResolver
         AtLeast(options.ImageHeight, Defaults.MinimumInputSize, nameof(options.ImageHeight));
         AtLeast(options.ImageWidth, Defaults.MinimumInputSize, nameof(options.ImageWidth));
         AtLeast(options.Epochs, 1, nameof(options.Epochs));
-        if (options.BatchSize is < 2 or > Defaults.Trainer.MaxBatchSize)
+        if (options.BatchSize is < 2 or > Defaults.MaxBatchSize)
         {
-            throw new ArgumentOutOfRangeException(nameof(options.BatchSize), options.BatchSize, $"Expected 2 to {Defaults.Trainer.MaxBatchSize} images per step (BatchNorm needs at least 2).");
+            throw new ArgumentOutOfRangeException(nameof(options.BatchSize), options.BatchSize, $"Expected 2 to {Defaults.MaxBatchSize} images per step (BatchNorm needs at least 2).");
         }
 
         if (options.LearningRate is { } rate && !(rate > 0 && double.IsFinite(rate)))
