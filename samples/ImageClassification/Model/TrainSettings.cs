@@ -87,11 +87,11 @@ internal sealed record TrainSettings
     /// is held near that of <see cref="Epochs"/> epochs at 112x112. An epoch's arithmetic grows with the input's area, so the
     /// epochs shrink by the same factor (rounded down); where not even one epoch of the learning stages fits, one epoch
     /// trains only layer4 and the head (every stage before it frozen and computed once: layer4 holds about 60% of layer3
-    /// and layer4's multiply-adds in the package's network, and ran at 36 images/s against 24 for both, at 224x224).
-    /// Measured in the transfer benchmark (AMD EPYC, 2 cores, ratios to the built-in from the same run): the 28x28
-    /// Fashion-MNIST split at 112x112 (3 epochs, layer3 and layer4 learn) 0.864 in 1.47x the built-in's time (quiet); the
-    /// 96x96 Tux Paint photos at 224x224, under load: one epoch of layer4 0.983 in 1.15x, one epoch of layer3 and layer4
-    /// 0.966 in 1.01x, three epochs of layer3 and layer4 0.983 in 4.06x, the fitted head alone 0.966 (the built-in: 0.949).
+    /// and layer4's multiply-adds in the package's network). Measured in the transfer benchmark (AMD EPYC, 2 cores, ratios
+    /// to the built-in from the same run; README, transfer runs F to H): the 28x28 Fashion-MNIST split at 112x112 (3
+    /// epochs, layer3 and layer4 learn) 0.864 in 1.47x the built-in's time (quiet) and 0.87x (under load); the 96x96 Tux
+    /// Paint photos at 224x224, under load: one epoch of layer4 0.983 in 1.05-1.31x, one epoch of layer3 and layer4 0.966
+    /// in 1.01x, three epochs of layer3 and layer4 0.983 in 4.06x, the fitted head alone 0.966 (the built-in: 0.949).
     /// Sizes between 112 and 224 follow the same rule unmeasured.
     /// </summary>
     public (int Epochs, int FrozenStages) PassesFor(int size)
