@@ -198,16 +198,16 @@ internal sealed class ResNetTrainingLoop
         var nesterov = _settings.Nesterov && _settings.Momentum > 0;
         return _settings.Optimizer switch
         {
-            ResNetOptimizer.AdamW => optim.AdamW(
+            ResNetOptimizer.AdamW => new InPlaceAdamW(
                 groups.Select(g => new AdamW.ParamGroup(g, _settings.LearningRate, weight_decay: _settings.WeightDecay)),
                 _settings.LearningRate,
-                weight_decay: _settings.WeightDecay),
-            _ => optim.SGD(
+                _settings.WeightDecay),
+            _ => new InPlaceSgd(
                 groups.Select(g => new SGD.ParamGroup(g, _settings.LearningRate, _settings.Momentum, weight_decay: _settings.WeightDecay, nesterov: nesterov)),
                 _settings.LearningRate,
                 _settings.Momentum,
-                weight_decay: _settings.WeightDecay,
-                nesterov: nesterov),
+                _settings.WeightDecay,
+                nesterov),
         };
     }
 
