@@ -133,7 +133,7 @@ internal sealed class ResNetTrainingLoop
             cache?.AddMirrorImages(model, bfloat16, training, cancellation);
         }
 
-        using var trainingCopy = _settings.TrainInBFloat16 ? BFloat16TrainingCopy.Of(model, _device) : null;
+        using var trainingCopy = _settings.TrainInBFloat16 ? TrainingCopy.Of(model, _device, ScalarType.BFloat16) : null;
         var schedule = new LearningRateSchedule(_settings, stepsPerEpoch, scheduleStart, scheduleEnd);
         var history = new List<EpochSummary>();
         try
@@ -227,7 +227,7 @@ internal sealed class ResNetTrainingLoop
     /// <summary>Only fc learns in this epoch: always with a frozen backbone, and during head warm-up.</summary>
     private bool HeadOnly(int epoch) => _settings.FreezeBackbone || epoch < _settings.HeadWarmupEpochs;
 
-    private EpochSummary TrainEpoch(ResNetModel model, BFloat16Backbone? bfloat16, BFloat16TrainingCopy? trainingCopy, OptimizerHelper optimizer, IEnumerable<Func<(Tensor Input, Tensor Target)>> batches, bool cached, LearningRateSchedule schedule, int epoch, int stepsPerEpoch)
+    private EpochSummary TrainEpoch(ResNetModel model, BFloat16Backbone? bfloat16, TrainingCopy? trainingCopy, OptimizerHelper optimizer, IEnumerable<Func<(Tensor Input, Tensor Target)>> batches, bool cached, LearningRateSchedule schedule, int epoch, int stepsPerEpoch)
     {
         var headOnly = HeadOnly(epoch);
         SetTrainingMode(model, headOnly);
@@ -263,8 +263,8 @@ internal sealed class ResNetTrainingLoop
 
             copy?.PullWeights();
             var logits = cached
-                ? ForwardFromCache(network, copy is null ? input : BFloat16TrainingCopy.ToInput(input), headOnly)
-                : Forward(network, bfloat16, input, headOnly, inBFloat16: copy is not null);
+                ? ForwardFromCache(network, copy?.ToInput(input) ?? input, headOnly)
+                : Forward(network, bfloat16, input, headOnly, copy);
             if (copy is not null)
             {
                 logits = logits.to(ScalarType.Float32);
@@ -302,12 +302,12 @@ internal sealed class ResNetTrainingLoop
         return new EpochSummary(epoch + 1, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), null, null, seen / total.Elapsed.TotalSeconds, waiting.Elapsed / total.Elapsed);
     }
 
-    // inBFloat16: the model is a BFloat16TrainingCopy's network, which takes its input through BFloat16TrainingCopy.ToInput.
-    private Tensor Forward(ResNetModel model, BFloat16Backbone? bfloat16, Tensor input, bool headOnly, bool inBFloat16)
+    // copy: the training copy whose network model is, which takes its input through copy.ToInput.
+    private Tensor Forward(ResNetModel model, BFloat16Backbone? bfloat16, Tensor input, bool headOnly, TrainingCopy? copy)
     {
         if (!headOnly)
         {
-            Tensor Prepare(Tensor x) => inBFloat16 ? BFloat16TrainingCopy.ToInput(x) : x;
+            Tensor Prepare(Tensor x) => copy?.ToInput(x) ?? x;
             return bfloat16 is null || _settings.FrozenStages == 0
                 ? model.fc.call(model.Features(Prepare(input), _settings.FrozenStages))
                 : model.fc.call(model.FeaturesFrom(Prepare(bfloat16.StagesOutput(input, _settings.FrozenStages)), _settings.FrozenStages));

@@ -85,7 +85,7 @@ internal sealed record TrainingSettings
     /// <summary>Run the passes on unchanging weights in bfloat16 (<see cref="BFloat16Backbone"/>); null means where the CPU computes it natively.</summary>
     public bool? UseBFloat16 { get; init; }
 
-    /// <summary>Run the learning stages' passes in bfloat16 on a copy of the network (<see cref="BFloat16TrainingCopy"/>).</summary>
+    /// <summary>Run the learning stages' passes in bfloat16 on a copy of the network (<see cref="TrainingCopy"/>).</summary>
     public bool TrainInBFloat16 { get; init; }
 
     /// <summary>

@@ -66,6 +66,7 @@ internal sealed class TrainingBenchmark : IBenchmark
             ("TorchSharp FP32 NCHW", () => MeasureFixedBatch(steps, size, Step.Float32)),
             ("TorchSharp FP32 NCHW, TorchSharp's SGD", () => MeasureFixedBatch(steps, size, Step.Float32WithTorchSharpsSgd)),
             ("TorchSharp FP32 channels-last", () => MeasureFixedBatch(steps, size, Step.Float32ChannelsLast)),
+            ("TorchSharp FP32 channels-last copy", () => MeasureFixedBatch(steps, size, Step.Float32ChannelsLastCopy)),
             ("PyTorch FP32 NCHW (default)", () => MeasurePyTorch(steps, size, string.Empty)),
             ("PyTorch FP32 channels-last", () => MeasurePyTorch(steps, size, "--channels-last")),
         };
@@ -162,7 +163,12 @@ internal sealed class TrainingBenchmark : IBenchmark
             }
         }
 
-        using var copy = kind == Step.BFloat16Mixed ? BFloat16TrainingCopy.Of(model, CPU) : null;
+        using var copy = kind switch
+        {
+            Step.BFloat16Mixed => TrainingCopy.Of(model, CPU, ScalarType.BFloat16),
+            Step.Float32ChannelsLastCopy => TrainingCopy.Of(model, CPU, ScalarType.Float32),
+            _ => null,
+        };
         var network = copy?.Network ?? model;
         var parameters = new[] { new SGD.ParamGroup(model.parameters(), 0.01, 0.9, weight_decay: 5e-4, nesterov: true) };
         using OptimizerHelper optimizer = kind == Step.Float32WithTorchSharpsSgd
@@ -172,7 +178,7 @@ internal sealed class TrainingBenchmark : IBenchmark
         using var input = kind switch
         {
             Step.Float32ChannelsLast => ChannelsLast.Of(pixels),
-            Step.BFloat16Mixed => BFloat16TrainingCopy.ToInput(pixels),
+            Step.BFloat16Mixed or Step.Float32ChannelsLastCopy => copy!.ToInput(pixels),
             _ => pixels.alias(),
         };
         using var target = randint(0, Classes, [Batch], dtype: ScalarType.Int64);
@@ -290,6 +296,7 @@ internal sealed class TrainingBenchmark : IBenchmark
         Float32,
         Float32WithTorchSharpsSgd,
         Float32ChannelsLast,
+        Float32ChannelsLastCopy,
         BFloat16Mixed,
     }
 
