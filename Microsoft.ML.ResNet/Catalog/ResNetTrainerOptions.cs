@@ -193,6 +193,16 @@ public sealed class ResNetTrainerOptions
     public bool? UseBFloat16 { get; set; }
 
     /// <summary>
+    /// Compute the learning stages' forward and backward passes in bfloat16 (mixed precision): convolutions and the head in
+    /// bfloat16, channels-last, on a copy of the network; BatchNorm, the loss, the gradients the optimizer applies and the
+    /// weights it updates stay float32, and the trained model is float32, as with PyTorch's autocast. On a CPU with
+    /// AVX512-BF16 or AMX a ResNet-34 step runs faster than float32's (see the README's training benchmark); elsewhere
+    /// bfloat16 would be emulated, so asking for it there on the CPU is refused. Off by default: rounding the activations
+    /// to bfloat16's 8-bit mantissa can cost accuracy; check it on your data.
+    /// </summary>
+    public bool TrainInBFloat16 { get; set; }
+
+    /// <summary>
     /// Epochs at the start that train only the fresh head on the pretrained backbone (BatchNorm statistics kept), before
     /// the whole network is fine-tuned: a random head's first gradients would otherwise disturb the pretrained features.
     /// They count toward <see cref="Epochs"/> and follow their own cosine decay from the head's learning rate; the

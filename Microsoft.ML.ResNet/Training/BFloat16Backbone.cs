@@ -36,7 +36,7 @@ internal sealed class BFloat16Backbone : IDisposable
                     parameter.requires_grad = false;
                     if (parameter.dim() == 4)
                     {
-                        using var channelsLast = ChannelsLast(parameter);
+                        using var channelsLast = ChannelsLast.Of(parameter);
                         parameter.set_(channelsLast);
                     }
                 }
@@ -83,14 +83,12 @@ internal sealed class BFloat16Backbone : IDisposable
 
     public void Dispose() => _copy.Dispose();
 
-    /// <summary>
-    /// A channels-last (NHWC) view of a 4-D tensor: NCHW dimensions over NHWC storage, the layout oneDNN's bfloat16
-    /// convolutions compute in (TorchSharp 0.107 has no memory_format argument; this is what PyTorch does underneath).
-    /// NCHW bfloat16 makes oneDNN reorder every convolution's input and output: measured on the AMD EPYC (AVX512-BF16, 2
-    /// cores, under load), the pooled-features pass over 128 photos at 224x224 took 6.7-8.9 s channels-last against
-    /// 9.6-12.8 s NCHW and 24.3 s in float32. The copy is never saved, so its layout is free to choose.
-    /// </summary>
-    private static Tensor ChannelsLast(Tensor tensor) => tensor.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
-
-    private static Tensor ToCopyInput(Tensor input) => input.dim() == 4 ? ChannelsLast(input.to(ScalarType.BFloat16)) : input.to(ScalarType.BFloat16);
+    // Channels-last because NCHW bfloat16 makes oneDNN reorder every convolution's input and output: measured on the AMD EPYC
+    // (AVX512-BF16, 2 cores, under load), the pooled-features pass over 128 photos at 224x224 took 6.7-8.9 s channels-last
+    // against 9.6-12.8 s NCHW and 24.3 s in float32. The copy is never saved, so its layout is free to choose.
+    private static Tensor ToCopyInput(Tensor input)
+    {
+        using var bfloat16 = input.to(ScalarType.BFloat16);
+        return ChannelsLast.Of(bfloat16);
+    }
 }

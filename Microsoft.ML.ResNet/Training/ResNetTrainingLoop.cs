@@ -66,6 +66,12 @@ internal sealed class ResNetTrainingLoop
                 $"Training needs at least 2 labelled rows; the training data has {trainingRows} (rows with a missing label are skipped{(_settings.ValidationFraction > 0 ? ", and a validation fraction is held out" : string.Empty)}).");
         }
 
+        if (_settings.TrainInBFloat16 && _device.type == DeviceType.CPU && !CpuFeatures.HasNativeBFloat16)
+        {
+            throw new InvalidOperationException(
+                $"TrainInBFloat16 needs a CPU that computes bfloat16 natively (AVX512-BF16 or AMX); this one ({CpuFeatures.ModelName}) has neither, so bfloat16 would be emulated and slower than float32. Train without it.");
+        }
+
         var stepsPerEpoch = (int)(trainingRows / _settings.BatchSize) + (trainingRows % _settings.BatchSize > 1 ? 1 : 0);
 
         model.to(_device);
@@ -125,13 +131,14 @@ internal sealed class ResNetTrainingLoop
             cache?.AddMirrorImages(model, bfloat16, training, cancellation);
         }
 
+        using var trainingCopy = _settings.TrainInBFloat16 ? TrainingCopy.Of(model, _device, ScalarType.BFloat16) : null;
         var schedule = new LearningRateSchedule(_settings, stepsPerEpoch, scheduleStart, scheduleEnd);
         var history = new List<EpochSummary>();
         try
         {
             for (var epoch = startEpoch; epoch < _settings.Epochs && !stoppedEarly; epoch++)
             {
-                var summary = TrainEpoch(model, bfloat16, optimizer, Batches(training, cache, epoch, cancellation), cache is not null, schedule, epoch, stepsPerEpoch);
+                var summary = TrainEpoch(model, bfloat16, trainingCopy, optimizer, Batches(training, cache, epoch, cancellation), cache is not null, schedule, epoch, stepsPerEpoch);
                 double? validationAccuracy = null;
                 double? validationLoss = null;
                 if (validation is not null)
@@ -196,16 +203,16 @@ internal sealed class ResNetTrainingLoop
         var nesterov = _settings.Nesterov && _settings.Momentum > 0;
         return _settings.Optimizer switch
         {
-            ResNetOptimizer.AdamW => optim.AdamW(
+            ResNetOptimizer.AdamW => new InPlaceAdamW(
                 groups.Select(g => new AdamW.ParamGroup(g, _settings.LearningRate, weight_decay: _settings.WeightDecay)),
                 _settings.LearningRate,
-                weight_decay: _settings.WeightDecay),
-            _ => optim.SGD(
+                _settings.WeightDecay),
+            _ => new InPlaceSgd(
                 groups.Select(g => new SGD.ParamGroup(g, _settings.LearningRate, _settings.Momentum, weight_decay: _settings.WeightDecay, nesterov: nesterov)),
                 _settings.LearningRate,
                 _settings.Momentum,
-                weight_decay: _settings.WeightDecay,
-                nesterov: nesterov),
+                _settings.WeightDecay,
+                nesterov),
         };
     }
 
@@ -218,10 +225,18 @@ internal sealed class ResNetTrainingLoop
     /// <summary>Only fc learns in this epoch: always with a frozen backbone, and during head warm-up.</summary>
     private bool HeadOnly(int epoch) => _settings.FreezeBackbone || epoch < _settings.HeadWarmupEpochs;
 
-    private EpochSummary TrainEpoch(ResNetModel model, BFloat16Backbone? bfloat16, OptimizerHelper optimizer, IEnumerable<Func<(Tensor Input, Tensor Target)>> batches, bool cached, LearningRateSchedule schedule, int epoch, int stepsPerEpoch)
+    private EpochSummary TrainEpoch(ResNetModel model, BFloat16Backbone? bfloat16, TrainingCopy? trainingCopy, OptimizerHelper optimizer, IEnumerable<Func<(Tensor Input, Tensor Target)>> batches, bool cached, LearningRateSchedule schedule, int epoch, int stepsPerEpoch)
     {
         var headOnly = HeadOnly(epoch);
         SetTrainingMode(model, headOnly);
+
+        // Head-only epochs train fc alone on float32 features, a step too small to gain from bfloat16.
+        var copy = headOnly ? null : trainingCopy;
+        var network = copy?.Network ?? model;
+        if (copy is not null)
+        {
+            SetTrainingMode(copy.Network, headOnly);
+        }
         var total = Stopwatch.StartNew();
         var waiting = new Stopwatch();
         double lossSum = 0;
@@ -244,7 +259,15 @@ internal sealed class ResNetTrainingLoop
                 group.LearningRate = learningRate * _groupRateFactors[groupIndex++];
             }
 
-            var logits = cached ? ForwardFromCache(model, input, headOnly) : Forward(model, bfloat16, input, headOnly);
+            copy?.PullWeights();
+            var logits = cached
+                ? ForwardFromCache(network, copy?.ToInput(input) ?? input, headOnly)
+                : Forward(network, bfloat16, input, headOnly, copy);
+            if (copy is not null)
+            {
+                logits = logits.to(ScalarType.Float32);
+            }
+
             var loss = nn.functional.cross_entropy(logits, target, label_smoothing: _settings.LabelSmoothing);
             var lossValue = loss.item<float>();
             if (!float.IsFinite(lossValue))
@@ -255,7 +278,9 @@ internal sealed class ResNetTrainingLoop
             }
 
             optimizer.zero_grad();
+            copy?.ZeroGradients();
             loss.backward();
+            copy?.PushGradients();
             optimizer.step();
 
             lossSum += lossValue * count;
@@ -275,13 +300,15 @@ internal sealed class ResNetTrainingLoop
         return new EpochSummary(epoch + 1, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), null, null, seen / total.Elapsed.TotalSeconds, waiting.Elapsed / total.Elapsed);
     }
 
-    private Tensor Forward(ResNetModel model, BFloat16Backbone? bfloat16, Tensor input, bool headOnly)
+    // copy: the training copy whose network model is, which takes its input through copy.ToInput.
+    private Tensor Forward(ResNetModel model, BFloat16Backbone? bfloat16, Tensor input, bool headOnly, TrainingCopy? copy)
     {
         if (!headOnly)
         {
+            Tensor Prepare(Tensor x) => copy?.ToInput(x) ?? x;
             return bfloat16 is null || _settings.FrozenStages == 0
-                ? model.fc.call(model.Features(input, _settings.FrozenStages))
-                : model.fc.call(model.FeaturesFrom(bfloat16.StagesOutput(input, _settings.FrozenStages), _settings.FrozenStages));
+                ? model.fc.call(model.Features(Prepare(input), _settings.FrozenStages))
+                : model.fc.call(model.FeaturesFrom(Prepare(bfloat16.StagesOutput(input, _settings.FrozenStages)), _settings.FrozenStages));
         }
 
         // A frozen backbone needs no graph: only fc learns, which also makes the step much cheaper.

@@ -203,6 +203,7 @@ internal static class TrainerOptionsResolver
             FrozenStages = options.FrozenStages ?? 0,
             FreezeBatchNormStatistics = options.FreezeBatchNormStatistics ?? options.StartsPretrained,
             UseBFloat16 = options.UseBFloat16,
+            TrainInBFloat16 = options.TrainInBFloat16,
             HeadWarmupEpochs = options.FreezeBackbone ? 0
                 : options.HeadWarmupEpochs ?? (options.StartsPretrained && !fitHeadFirst ? Math.Min(Defaults.Trainer.PretrainedHeadWarmupEpochs, options.Epochs - 1) : 0),
             BackboneLearningRateFactor = options.BackboneLearningRateFactor

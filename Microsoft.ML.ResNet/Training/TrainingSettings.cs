@@ -85,6 +85,9 @@ internal sealed record TrainingSettings
     /// <summary>Run the passes on unchanging weights in bfloat16 (<see cref="BFloat16Backbone"/>); null means where the CPU computes it natively.</summary>
     public bool? UseBFloat16 { get; init; }
 
+    /// <summary>Run the learning stages' passes in bfloat16 on a copy of the network (<see cref="TrainingCopy"/>).</summary>
+    public bool TrainInBFloat16 { get; init; }
+
     /// <summary>
     /// Train the learning stages on the frozen stages' output computed once (<see cref="PrefixCache"/>) instead of running
     /// the frozen stages every step; null means whenever it applies and fits <see cref="PrefixCache.MaxBytes"/>.
@@ -118,5 +121,5 @@ internal sealed record TrainingSettings
     /// is stored in the checkpoint (a run without an explicit seed reuses it) and <see cref="Epochs"/> may
     /// grow (see <see cref="CheckpointStore"/>). Progress reporting, threads and the folder itself do not count.
     /// </summary>
-    public string Fingerprint() => string.Join('|', FormattableString.Invariant($"{Architecture}|{Variant}|{(StageDepths is null ? "default" : string.Join('/', StageDepths))}|{ImageHeight}x{ImageWidth}|{BatchSize}|{Optimizer}|{LearningRate}|{Momentum}|{Nesterov}|{WeightDecay}|{Schedule}|{WarmupFraction}|{StepSizeEpochs}|{StepFactor}|{LabelSmoothing}|{Crop}|{CropPadding}|{RandomResizedCropMinScale}|{HorizontalFlip}|{ValidationFraction}|{EarlyStoppingPatience}|{EarlyStoppingMetric}|{FreezeBackbone}|{FitHeadFirst}|{FrozenStages}|{FreezeBatchNormStatistics}|{HeadWarmupEpochs}|{BackboneLearningRateFactor}|{CacheInMemory}|{ShufflePoolRows}|{CacheFrozenStages}"), string.Join(',', Mean), string.Join(',', Std));
+    public string Fingerprint() => string.Join('|', FormattableString.Invariant($"{Architecture}|{Variant}|{(StageDepths is null ? "default" : string.Join('/', StageDepths))}|{ImageHeight}x{ImageWidth}|{BatchSize}|{Optimizer}|{LearningRate}|{Momentum}|{Nesterov}|{WeightDecay}|{Schedule}|{WarmupFraction}|{StepSizeEpochs}|{StepFactor}|{LabelSmoothing}|{Crop}|{CropPadding}|{RandomResizedCropMinScale}|{HorizontalFlip}|{ValidationFraction}|{EarlyStoppingPatience}|{EarlyStoppingMetric}|{FreezeBackbone}|{FitHeadFirst}|{FrozenStages}|{FreezeBatchNormStatistics}|{HeadWarmupEpochs}|{BackboneLearningRateFactor}|{CacheInMemory}|{ShufflePoolRows}|{CacheFrozenStages}|{TrainInBFloat16}"), string.Join(',', Mean), string.Join(',', Std));
 }
