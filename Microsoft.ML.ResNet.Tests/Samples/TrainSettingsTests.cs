@@ -37,6 +37,14 @@ public sealed class TrainSettingsTests
     }
 
     [TestMethod]
+    public void ForImages_ExplicitImageSizeBelowTheReference_KeepsTheRecipesEpochs()
+    {
+        var settings = (TrainSettings.FineTuned with { ImageSize = 64 }).ForImages(() => 28);
+
+        Assert.AreEqual((3, 3), (settings.Epochs, settings.FrozenStages));
+    }
+
+    [TestMethod]
     public void ForImages_ExplicitEpochs_KeepsThemAndTheRecipesStages()
     {
         var recipe = new TrainCommandSettings { Epochs = 2 }.ToRecipe();
