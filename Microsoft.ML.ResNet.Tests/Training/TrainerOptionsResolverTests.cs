@@ -88,27 +88,6 @@ public sealed class TrainerOptionsResolverTests
     }
 
     [TestMethod]
-    [DataRow(0)]
-    [DataRow(-3)]
-    public void Validate_MinimumRowsToFineTuneBelowOne_ThrowsNamingTheOption(int rows)
-    {
-        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => TrainerOptionsResolver.Validate(new ResNetTrainerOptions { MinimumRowsToFineTune = rows }));
-
-        Assert.AreEqual(nameof(ResNetTrainerOptions.MinimumRowsToFineTune), error.ParamName);
-    }
-
-    [TestMethod]
-    public void Resolve_MinimumRowsToFineTune_ReachesTheSettingsAndTheFingerprint()
-    {
-        var always = TrainerOptionsResolver.Resolve(new ResNetTrainerOptions { StartingWeights = ResNetStartingWeights.ImageNet }, seed: 1);
-        var fewRows = TrainerOptionsResolver.Resolve(new ResNetTrainerOptions { StartingWeights = ResNetStartingWeights.ImageNet, MinimumRowsToFineTune = 1000 }, seed: 1);
-
-        Assert.IsNull(always.MinimumRowsToFineTune);
-        Assert.AreEqual(1000, fewRows.MinimumRowsToFineTune);
-        Assert.AreNotEqual(always.Fingerprint(), fewRows.Fingerprint(), "A checkpoint records whether small data skips fine-tuning.");
-    }
-
-    [TestMethod]
     [DataRow(-1)]
     [DataRow(5)]
     public void Validate_FrozenStagesOutOfRange_ThrowsNamingTheOption(int stages)

@@ -163,17 +163,6 @@ public sealed class ResNetTrainerOptions
     public bool? FitHeadFirst { get; set; }
 
     /// <summary>
-    /// With the head fitted first (<see cref="FitHeadFirst"/>), train no epochs when the training data has fewer labelled
-    /// rows than this: the run ends like an early stop, with the pretrained backbone and the fitted head. Measured in the
-    /// transfer benchmark (AMD EPYC, 2 cores): on the 246 Tux Paint training photos, three epochs of fine-tuning after the
-    /// fitted head left the test accuracy where the head alone had it (0.966) at twelve times the built-in's time; on the
-    /// 2,000 Fashion-MNIST images fine-tuning is what lifts ours above the built-in (0.863-0.872 against 0.828). The sample
-    /// sets 1,000, between the two; no finer calibration was measured. Null (the default) always trains
-    /// <see cref="Epochs"/>.
-    /// </summary>
-    public int? MinimumRowsToFineTune { get; set; }
-
-    /// <summary>
     /// Stages from the input kept exactly as loaded while the rest fine-tunes: 1 = the stem (conv1, bn1), 2 = the stem and
     /// layer1, up to 4 (layer4 and the head still learn). Their weights and BatchNorm statistics stay fixed and their backward
     /// pass is skipped, which makes each step cheaper; early stages hold generic edges and textures that a small data set

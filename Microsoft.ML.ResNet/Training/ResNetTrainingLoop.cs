@@ -124,8 +124,6 @@ internal sealed class ResNetTrainingLoop
             {
                 LinearProbe.FitHead(model, cache.Features!, cache.Targets, _settings, _device, cancellation);
             }
-
-            stoppedEarly = trainingRows < _settings.MinimumRowsToFineTune;
         }
 
         if (!stoppedEarly && startEpoch < _settings.Epochs)

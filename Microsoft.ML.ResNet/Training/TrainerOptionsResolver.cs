@@ -115,11 +115,6 @@ internal static class TrainerOptionsResolver
         }
 
         Defined(options.StartingWeights, nameof(options.StartingWeights));
-        if (options.MinimumRowsToFineTune is { } minimumRows && minimumRows < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options.MinimumRowsToFineTune), minimumRows, "Expected 1 or more rows, or null to always fine-tune.");
-        }
-
         if (options.FrozenStages is { } frozen)
         {
             if (frozen is < 0 or > Defaults.Trainer.MaxFrozenStages)
@@ -205,7 +200,6 @@ internal static class TrainerOptionsResolver
             Seed = seed,
             FreezeBackbone = options.FreezeBackbone,
             FitHeadFirst = fitHeadFirst,
-            MinimumRowsToFineTune = options.MinimumRowsToFineTune,
             FrozenStages = options.FrozenStages ?? 0,
             FreezeBatchNormStatistics = options.FreezeBatchNormStatistics ?? options.StartsPretrained,
             UseBFloat16 = options.UseBFloat16,

@@ -94,12 +94,6 @@ internal sealed record TrainingSettings
     /// </summary>
     public bool? CacheFrozenStages { get; init; }
 
-    /// <summary>
-    /// No epochs after the head's fit (<see cref="FitHeadFirst"/>) when the training data has fewer rows than this: the run
-    /// ends as an early stop with the pretrained backbone and the fitted head; null = always train the epochs.
-    /// </summary>
-    public int? MinimumRowsToFineTune { get; init; }
-
     /// <summary>The backbone's learning rate as a fraction of the head's.</summary>
     public double BackboneLearningRateFactor { get; init; }
 
@@ -127,5 +121,5 @@ internal sealed record TrainingSettings
     /// is stored in the checkpoint (a run without an explicit seed reuses it) and <see cref="Epochs"/> may
     /// grow (see <see cref="CheckpointStore"/>). Progress reporting, threads and the folder itself do not count.
     /// </summary>
-    public string Fingerprint() => string.Join('|', FormattableString.Invariant($"{Architecture}|{Variant}|{(StageDepths is null ? "default" : string.Join('/', StageDepths))}|{ImageHeight}x{ImageWidth}|{BatchSize}|{Optimizer}|{LearningRate}|{Momentum}|{Nesterov}|{WeightDecay}|{Schedule}|{WarmupFraction}|{StepSizeEpochs}|{StepFactor}|{LabelSmoothing}|{Crop}|{CropPadding}|{RandomResizedCropMinScale}|{HorizontalFlip}|{ValidationFraction}|{EarlyStoppingPatience}|{EarlyStoppingMetric}|{FreezeBackbone}|{FitHeadFirst}|{FrozenStages}|{FreezeBatchNormStatistics}|{HeadWarmupEpochs}|{BackboneLearningRateFactor}|{CacheInMemory}|{ShufflePoolRows}|{CacheFrozenStages}|{MinimumRowsToFineTune}|{TrainInBFloat16}"), string.Join(',', Mean), string.Join(',', Std));
+    public string Fingerprint() => string.Join('|', FormattableString.Invariant($"{Architecture}|{Variant}|{(StageDepths is null ? "default" : string.Join('/', StageDepths))}|{ImageHeight}x{ImageWidth}|{BatchSize}|{Optimizer}|{LearningRate}|{Momentum}|{Nesterov}|{WeightDecay}|{Schedule}|{WarmupFraction}|{StepSizeEpochs}|{StepFactor}|{LabelSmoothing}|{Crop}|{CropPadding}|{RandomResizedCropMinScale}|{HorizontalFlip}|{ValidationFraction}|{EarlyStoppingPatience}|{EarlyStoppingMetric}|{FreezeBackbone}|{FitHeadFirst}|{FrozenStages}|{FreezeBatchNormStatistics}|{HeadWarmupEpochs}|{BackboneLearningRateFactor}|{CacheInMemory}|{ShufflePoolRows}|{CacheFrozenStages}|{TrainInBFloat16}"), string.Join(',', Mean), string.Join(',', Std));
 }

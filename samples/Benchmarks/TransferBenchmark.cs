@@ -167,17 +167,37 @@ internal sealed class TransferBenchmark : IBenchmark
     }
 
     /// <summary>
-    /// Ours with one of the console sample's <c>train</c> recipes; pixels are resized to the recipe's image size, 0..1,
-    /// planar.
+    /// Ours with one of the console sample's <c>train</c> recipes (its size and passes chosen for the data set, as
+    /// <c>train</c> chooses them); pixels are resized to the recipe's image size, 0..1, planar. The result says what ran:
+    /// the input size, the epochs that ran and the stages that learned, and "head only" when no epoch ran.
     /// </summary>
     private static Result RunRecipe(string method, DataSet dataSet, int perLabel, TrainSettings recipe)
     {
-        var options = recipe.WithImageSizeFor(() => ImageSizes.MedianShortSide(ImagePaths(dataSet.Folder("train"), perLabel))).ToTrainerOptions();
+        var settings = recipe.ForImages(() => ImageSizes.MedianShortSide(ImagePaths(dataSet.Folder("train"), perLabel)));
+        var options = settings.ToTrainerOptions();
         options.LabelColumnName = LabelColumn;
         options.FeatureColumnName = PixelsColumn;
-        options.Progress = EpochLine(method);
-        return RunOurs(method, dataSet, perLabel, options, ml => ml.MulticlassClassification.Trainers.ResNet(options));
+        var epochsRun = 0;
+        var epochLine = EpochLine(method);
+        options.Progress = p =>
+        {
+            epochsRun += p.IsEpochEnd ? 1 : 0;
+            epochLine(p);
+        };
+        Console.WriteLine($"{method}: {settings.Size}x{settings.Size}, up to {settings.Epochs} epoch(s), {LearningStages(settings.FrozenStages)} learn");
+        var result = RunOurs(method, dataSet, perLabel, options, ml => ml.MulticlassClassification.Trainers.ResNet(options));
+        var ran = epochsRun == 0 ? "head only" : $"{epochsRun} epoch(s), {LearningStages(settings.FrozenStages)} learn";
+        return result with { Detail = $"{settings.Size}x{settings.Size}, {ran}" };
     }
+
+    /// <summary>The stages left to learn after <paramref name="frozenStages"/> (ResNetTrainerOptions.FrozenStages' numbering).</summary>
+    private static string LearningStages(int frozenStages) => frozenStages switch
+    {
+        0 => "all stages",
+        1 => "layer1-layer4 and the head",
+        4 => "layer4 and the head",
+        _ => $"layer{frozenStages}-layer4 and the head",
+    };
 
     private static Result RunOurs(string method, DataSet dataSet, int perLabel, ResNetTrainerOptions options, Func<MLContext, ResNetTrainer> trainer)
     {
@@ -242,7 +262,7 @@ internal sealed class TransferBenchmark : IBenchmark
         foreach (var r in results)
         {
             Console.WriteLine(r.Status is null
-                ? string.Create(CultureInfo.InvariantCulture, $"{r.Method,-12} {r.Accuracy,9:0.000} {r.TrainSeconds,13:0.0} {r.EvalSeconds,8:0.0}")
+                ? string.Create(CultureInfo.InvariantCulture, $"{r.Method,-12} {r.Accuracy,9:0.000} {r.TrainSeconds,13:0.0} {r.EvalSeconds,8:0.0}  {r.Detail}")
                 : $"{r.Method,-12} {r.Status}");
         }
     }
@@ -260,10 +280,11 @@ internal sealed class TransferBenchmark : IBenchmark
             ? string.Create(CultureInfo.InvariantCulture, $"{r.Method} {r.Accuracy:0.000} in {r.TrainSeconds:0.0} s")
             : $"{r.Method} {r.Status}";
         var ratio = fineTuned.Status is null && builtIn.Status is null
-            ? string.Create(CultureInfo.InvariantCulture, $" ({fineTuned.TrainSeconds / builtIn.TrainSeconds:0.00}x time)")
+            ? string.Create(CultureInfo.InvariantCulture, $"{fineTuned.TrainSeconds / builtIn.TrainSeconds:0.00}x time; ")
             : string.Empty;
+        var fineTunedNotes = fineTuned.Status is null ? $" ({ratio}{fineTuned.Detail})" : string.Empty;
         var extra = string.Concat(results.Skip(3).Select(r => $"; {Part(r)}"));
-        return $"transfer {dataSet.Name}: {Part(builtIn)}; {Part(fineTuned)}{ratio}; {Part(scratch)}{extra}";
+        return $"transfer {dataSet.Name}: {Part(builtIn)}; {Part(fineTuned)}{fineTunedNotes}; {Part(scratch)}{extra}";
     }
 
     private static int IntOption(string[] arguments, string name, int fallback)
@@ -285,8 +306,9 @@ internal sealed class TransferBenchmark : IBenchmark
         public string Folder(string split) => Path.Combine(AppContext.BaseDirectory, "transfer-data", FolderName, split);
     }
 
-    /// <summary>One method's outcome; <paramref name="Status"/> is set (and the figures meaningless) when it did not run.</summary>
-    private sealed record Result(string Method, double Accuracy, double TrainSeconds, double EvalSeconds, string? Status)
+    /// <summary>One method's outcome; <paramref name="Status"/> is set (and the figures meaningless) when it did not run;
+    /// <paramref name="Detail"/> says what ran, where that varies.</summary>
+    private sealed record Result(string Method, double Accuracy, double TrainSeconds, double EvalSeconds, string? Status, string? Detail = null)
     {
         public static Result Skipped(string method) => new(method, 0, 0, 0, "skipped");
 

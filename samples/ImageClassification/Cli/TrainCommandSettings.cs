@@ -108,8 +108,8 @@ internal sealed class TrainCommandSettings : ImageCommandSettings
             Architecture = ParseArchitecture(Arch) ?? defaults.Architecture,
             Epochs = Epochs ?? defaults.Epochs,
 
-            // An explicit --epochs asks for that many epochs, however few the images.
-            MinimumRowsToFineTune = Epochs is null ? defaults.MinimumRowsToFineTune : null,
+            // An explicit --epochs asks for that many epochs (of the recipe's learning stages), whatever the input size.
+            PassesFollowImageSize = Epochs is null && defaults.PassesFollowImageSize,
             ImageSize = ImageSize ?? (IsSeedWiring ? SeedImageSize : defaults.ImageSize),
             BatchSize = BatchSize ?? defaults.BatchSize,
             LearningRate = LearningRate ?? defaults.LearningRate,

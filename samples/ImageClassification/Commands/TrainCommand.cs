@@ -39,7 +39,7 @@ internal sealed class TrainCommand(IAnsiConsole console) : StrictCommand<TrainCo
         var dataFolder = options.Data ?? TrainTestData.EmbeddedSampleFolder;
 
         var data = TrainTestData.Load(dataFolder, options.TestData, options.BadImages);
-        settings = settings.WithImageSizeFor(() => ImageSizes.MedianShortSide(data.Train.Select(image => image.ImagePath).ToList()));
+        settings = settings.ForImages(() => ImageSizes.MedianShortSide(data.Train.Select(image => image.ImagePath).ToList()));
         console.MarkupLine($"[bold]Data[/] {Markup.Escape(data.Description)}");
         SkippedReport.Write(console, data.Skipped);
         console.MarkupLine(Markup.Escape(

@@ -9,16 +9,16 @@ namespace ImageClassification.Model;
 internal sealed record TrainSettings
 {
     /// <summary>
-    /// ImageNet weights (the DnnImageFeaturizer package's ResNet, basic blocks 2/2/2/3) fine-tuned end to end with the
-    /// trainer's defaults for a pretrained start: the head first fitted to the frozen network's features, BatchNorm
-    /// statistics kept, then AdamW at 1e-3 for the head and a tenth of it for the backbone, three epochs. The stem,
-    /// layer1 and layer2 stay frozen: their generic edge and texture filters gain little from a small data set, and their
-    /// backward pass is skipped. The input size follows the images (<see cref="ImageSizeFor"/>). Measured in the transfer
-    /// benchmark (AMD EPYC, 2 cores, quiet): on the Fashion-MNIST split 0.866 in 97 s with this recipe, 0.872 in 142 s
-    /// with four epochs and two frozen stages, against the built-in's 0.828 in 43 s; on the Tux Paint photos 0.966 with
-    /// either (built-in 0.949). Below 1,000 training images no epochs run after the fitted head
-    /// (<see cref="MinimumRowsToFineTune"/>): on the 246 Tux Paint photos the epochs had added nothing to the head's 0.966
-    /// and cost twelve times the built-in's time; on the 2,000 Fashion-MNIST images fine-tuning lifts ours above the built-in.
+    /// ImageNet weights (the DnnImageFeaturizer package's ResNet, basic blocks 2/2/2/3) fine-tuned with the trainer's
+    /// defaults for a pretrained start: the head first fitted to the frozen network's features, BatchNorm statistics kept,
+    /// then AdamW at 1e-3 for the head and a tenth of it for the backbone. The input size follows the images
+    /// (<see cref="ImageSizeFor"/>), and the learning passes follow the input size (<see cref="PassesFor"/>): at 112x112,
+    /// three epochs of layer3, layer4 and the head (the stem, layer1 and layer2 frozen: their generic edge and texture
+    /// filters gain little from a small data set, and their output is computed once); at 224x224, one epoch of layer4 and
+    /// the head. Every set is fine-tuned, however few its images: an epoch costs in proportion to the rows, as the
+    /// built-in's one pass does, so the row count does not change the ratio of the two; the input's area does.
+    /// Measured in the transfer benchmark (AMD EPYC, 2 cores; ratios to the built-in from the same run): see
+    /// <see cref="PassesFor"/>.
     /// </summary>
     public static TrainSettings FineTuned { get; } = new()
     {
@@ -27,7 +27,7 @@ internal sealed record TrainSettings
         Epochs = 3,
         ImageSize = null,
         FrozenStages = 3,
-        MinimumRowsToFineTune = 1000,
+        PassesFollowImageSize = true,
     };
 
     /// <summary>ResNet-34 from random weights: 32x32 inputs, batch 32, one-cycle SGD peaking at 0.03, 6 epochs.</summary>
@@ -46,16 +46,17 @@ internal sealed record TrainSettings
     /// <summary>Network depth (from ImageNet without a weights file: the package network's, which has basic blocks).</summary>
     public ResNetArchitecture Architecture { get; init; } = ResNetArchitecture.ResNet34;
 
-    /// <summary>Passes over the training set.</summary>
+    /// <summary>Passes over the training set (at <see cref="PassesReferenceSize"/> when <see cref="PassesFollowImageSize"/>).</summary>
     public int Epochs { get; init; } = 6;
 
     /// <summary>
     /// Images are resized to this square before training and scoring (32 is the smallest a ResNet accepts); null = chosen
-    /// from the training images (<see cref="ImageSizeFor"/>), see <see cref="WithImageSizeFor"/>.
+    /// from the training images (<see cref="ImageSizeFor"/>), see <see cref="ForImages"/>.
     /// </summary>
     public int? ImageSize { get; init; } = 32;
 
-    /// <summary>Stages from the input kept as loaded when fine-tuning (see <c>ResNetTrainerOptions.FrozenStages</c>).</summary>
+    /// <summary>Stages from the input kept as loaded when fine-tuning (see <c>ResNetTrainerOptions.FrozenStages</c>); at
+    /// <see cref="PassesReferenceSize"/> when <see cref="PassesFollowImageSize"/>.</summary>
     public int FrozenStages { get; init; }
 
     /// <summary>
@@ -68,16 +69,62 @@ internal sealed record TrainSettings
     /// </summary>
     public static int ImageSizeFor(int sourceSide) => Math.Clamp((4 * sourceSide + 15) / 16 * 16, 112, 224);
 
-    /// <summary>These settings with <see cref="ImageSize"/> chosen from the images when it is not set.</summary>
-    public TrainSettings WithImageSizeFor(Func<int> medianShortSide) => ImageSize is null ? this with { ImageSize = ImageSizeFor(medianShortSide()) } : this;
+    /// <summary>
+    /// <see cref="Epochs"/> and <see cref="FrozenStages"/> are the recipe's values at <see cref="PassesReferenceSize"/>
+    /// and are adapted to the input size by <see cref="PassesFor"/> once it is known (<see cref="ForImages"/>).
+    /// </summary>
+    public bool PassesFollowImageSize { get; init; }
+
+    /// <summary>The input side at which <see cref="Epochs"/> and <see cref="FrozenStages"/> apply as given when the passes
+    /// follow the image size.</summary>
+    public const int PassesReferenceSize = 112;
+
+    // Every stage before layer4 frozen: ResNetTrainerOptions' largest FrozenStages.
+    private const int LastFrozenStage = 4;
+
+    /// <summary>
+    /// The epochs and frozen stages for a <paramref name="size"/>x<paramref name="size"/> input: the learning passes' cost
+    /// is held near that of <see cref="Epochs"/> epochs at 112x112. An epoch's arithmetic grows with the input's area, so the
+    /// epochs shrink by the same factor (rounded down); where not even one epoch of the learning stages fits, one epoch
+    /// trains only layer4 and the head (every stage before it frozen and computed once: layer4 holds about 60% of layer3
+    /// and layer4's multiply-adds in the package's network). Measured in the transfer benchmark (AMD EPYC, 2 cores, ratios
+    /// to the built-in from the same run; README, transfer runs F to I): the 28x28 Fashion-MNIST split at 112x112 (3
+    /// epochs, layer3 and layer4 learn) 0.864 in 1.47x the built-in's time (quiet) and 0.87x (under load); the 96x96 Tux
+    /// Paint photos at 224x224, under load: one epoch of layer4 0.983 in 1.05-1.31x, one epoch of layer3 and layer4 0.966
+    /// in 1.01x, three epochs of layer3 and layer4 0.983 in 4.06x, the fitted head alone 0.966 (the built-in: 0.949).
+    /// Sizes between 112 and 224 follow the same rule unmeasured.
+    /// </summary>
+    public (int Epochs, int FrozenStages) PassesFor(int size)
+    {
+        if (!PassesFollowImageSize)
+        {
+            return (Epochs, FrozenStages);
+        }
+
+        // Smaller inputs keep the recipe's epochs: the rule only spares larger ones the cost of their area.
+        var epochs = Math.Min(Epochs, (int)(Epochs * ((double)PassesReferenceSize * PassesReferenceSize / ((double)size * size))));
+        return epochs >= 1 ? (epochs, FrozenStages) : (1, LastFrozenStage);
+    }
+
+    /// <summary>
+    /// These settings for the training images: <see cref="ImageSize"/> chosen from them when it is not set, then the
+    /// passes for that size when they follow it (<see cref="PassesFor"/>).
+    /// </summary>
+    public TrainSettings ForImages(Func<int> medianShortSide)
+    {
+        var sized = ImageSize is null ? this with { ImageSize = ImageSizeFor(medianShortSide()) } : this;
+        if (!sized.PassesFollowImageSize)
+        {
+            return sized;
+        }
+
+        var (epochs, frozenStages) = sized.PassesFor(sized.Size);
+        return sized with { Epochs = epochs, FrozenStages = frozenStages, PassesFollowImageSize = false };
+    }
 
     /// <summary>The resolved input size.</summary>
     /// <exception cref="InvalidOperationException">The size was left to the images and not chosen yet.</exception>
-    public int Size => ImageSize ?? throw new InvalidOperationException($"The image size follows the training images: call {nameof(WithImageSizeFor)} first.");
-
-    /// <summary>No epochs after the fitted head when the training data has fewer rows (see
-    /// <c>ResNetTrainerOptions.MinimumRowsToFineTune</c>); null = always fine-tune.</summary>
-    public int? MinimumRowsToFineTune { get; init; }
+    public int Size => ImageSize ?? throw new InvalidOperationException($"The image size follows the training images: call {nameof(ForImages)} first.");
 
     /// <summary>Images per optimizer step.</summary>
     public int BatchSize { get; init; } = 32;
@@ -108,7 +155,6 @@ internal sealed record TrainSettings
         PretrainedWeightsPath = WeightsPath,
         Seed = Seed,
         CheckpointFolder = CheckpointFolder,
-        MinimumRowsToFineTune = MinimumRowsToFineTune,
         // Small images: holding the pixels in memory (3 x 96 x 96 floats = 110 KB each) saves decoding every epoch.
         CacheInMemory = (long)Size * Size <= 128 * 128,
     };
