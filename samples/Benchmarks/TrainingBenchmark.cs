@@ -42,7 +42,7 @@ internal sealed class TrainingBenchmark : IBenchmark
     public string Name => "training";
 
     public string Description =>
-        "ResNet-34 training images/s (64x64, batch 32, SGD) vs PyTorch (FP32, channels-last, autocast BF16), interleaved rounds, medians; data-feeding share of step time. Options: --steps N (per round) --rounds N --threads N --size N";
+        "ResNet-34 training images/s (64x64, batch 32, SGD) vs PyTorch (FP32, channels-last, autocast BF16), interleaved rounds, medians; data-feeding share of step time. Options: --steps N (per round) --rounds N --threads N --size N; --accuracy trains the Fashion-MNIST accuracy test's recipe in FP32 and BF16 instead";
 
     public void Run(string[] arguments)
     {
@@ -53,6 +53,12 @@ internal sealed class TrainingBenchmark : IBenchmark
         torch.set_num_threads(threads);
         Console.WriteLine(CpuInfo.Summary);
         Console.WriteLine($"libtorch threads: {torch.get_num_threads()}, OMP_WAIT_POLICY: {OpenMpPolicy} (both), {rounds} rounds x {steps} timed steps per variant after {Warmup} warm-up steps, size: {size}");
+
+        if (arguments.Contains("--accuracy"))
+        {
+            TrainingAccuracy.Run();
+            return;
+        }
 
         if (arguments.Contains("--probe"))
         {
