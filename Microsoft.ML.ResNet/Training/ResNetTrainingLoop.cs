@@ -237,6 +237,7 @@ internal sealed class ResNetTrainingLoop
         {
             SetTrainingMode(copy.Network, headOnly);
         }
+
         var total = Stopwatch.StartNew();
         var waiting = new Stopwatch();
         double lossSum = 0;
@@ -300,7 +301,7 @@ internal sealed class ResNetTrainingLoop
         return new EpochSummary(epoch + 1, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), null, null, seen / total.Elapsed.TotalSeconds, waiting.Elapsed / total.Elapsed);
     }
 
-    // copy: the training copy whose network model is, which takes its input through copy.ToInput.
+    // copy: the training copy that model is the network of (its input goes through copy.ToInput), or null.
     private Tensor Forward(ResNetModel model, BFloat16Backbone? bfloat16, Tensor input, bool headOnly, TrainingCopy? copy)
     {
         if (!headOnly)
