@@ -88,10 +88,10 @@ internal sealed record TrainSettings
     /// epochs shrink by the same factor (rounded down); where not even one epoch of the learning stages fits, one epoch
     /// trains only layer4 and the head (every stage before it frozen and computed once: layer4 holds about 60% of layer3
     /// and layer4's multiply-adds in the package's network). Measured in the transfer benchmark (AMD EPYC, 2 cores, ratios
-    /// to the built-in from the same run; README, transfer runs F to I): the 28x28 Fashion-MNIST split at 112x112 (3
-    /// epochs, layer3 and layer4 learn) 0.864 in 1.47x the built-in's time (quiet) and 0.87x (under load); the 96x96 Tux
-    /// Paint photos at 224x224, under load: one epoch of layer4 0.983 in 1.05-1.31x, one epoch of layer3 and layer4 0.966
-    /// in 1.01x, three epochs of layer3 and layer4 0.983 in 4.06x, the fitted head alone 0.966 (the built-in: 0.949).
+    /// to the built-in from the same run; README, transfer runs F to J): the 28x28 Fashion-MNIST split at 112x112 (3
+    /// epochs, layer3 and layer4 learn) 0.864 in 1.24-1.47x the built-in's time (quiet) and 0.87x (under load); the 96x96
+    /// Tux Paint photos at 224x224: one epoch of layer4 0.983 in 1.78x (quiet; 1.05-1.31x under load); under load, one
+    /// epoch of layer3 and layer4 0.966 in 1.01x, three epochs of layer3 and layer4 0.983 in 4.06x, the fitted head alone 0.966 (the built-in: 0.949).
     /// Sizes between 112 and 224 follow the same rule unmeasured.
     /// </summary>
     public (int Epochs, int FrozenStages) PassesFor(int size)
