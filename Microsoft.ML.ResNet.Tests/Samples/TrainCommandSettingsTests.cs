@@ -24,6 +24,28 @@ public sealed class TrainCommandSettingsTests
         Assert.AreEqual(ResNetStartingWeights.Random, recipe.StartingWeights);
     }
 
+    /// <summary>--bf16 reaches the trainer's TrainInBFloat16 where the CPU computes bfloat16, and is refused elsewhere.</summary>
+    [TestMethod]
+    public void ToTrainerOptions_BFloat16_AsksForTheBFloat16StepOrIsRefused()
+    {
+        var settings = new TrainCommandSettings { FromScratch = true, BFloat16 = true };
+
+        var result = settings.Validate();
+
+        if (CpuFeatures.HasNativeBFloat16)
+        {
+            Assert.IsTrue(result.Successful, result.Message);
+            Assert.IsTrue(settings.ToRecipe().ToTrainerOptions().TrainInBFloat16);
+        }
+        else
+        {
+            Assert.IsFalse(result.Successful);
+            StringAssert.Contains(result.Message, "--bf16");
+        }
+
+        Assert.IsFalse(new TrainCommandSettings { FromScratch = true }.ToRecipe().ToTrainerOptions().TrainInBFloat16);
+    }
+
     [TestMethod]
     public void Wiring_NotGiven_IsTorchVision()
     {

@@ -30,22 +30,11 @@ public sealed class TrainingCopyTests
     public void PushGradients_OneStepOnPhotos_GivesTheFloat32GradientsToBFloat16Precision()
     {
         using var scope = NewDisposeScope();
-        using var model = RandomNetwork();
-        var (input, target) = Photos();
-        nn.functional.cross_entropy(model.call(input), target).backward();
-        var expected = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.clone());
-        model.zero_grad();
-
-        using var copy = TrainingCopy.Of(model, CPU, ScalarType.BFloat16);
-        copy.PullWeights();
-        nn.functional.cross_entropy(copy.Network.call(copy.ToInput(input)).to(ScalarType.Float32), target).backward();
-        copy.PushGradients();
-
         var largest = 0.0;
-        foreach (var (name, parameter) in model.named_parameters())
+        foreach (var (name, pushed, float32) in GradientsThroughCopy(ScalarType.BFloat16))
         {
-            Assert.AreEqual(ScalarType.Float32, parameter.grad!.dtype, $"'{name}': the optimizer must see float32 gradients.");
-            var error = (parameter.grad - expected[name]).norm().item<float>() / expected[name].norm().item<float>();
+            Assert.AreEqual(ScalarType.Float32, pushed.dtype, $"'{name}': the optimizer must see float32 gradients.");
+            var error = RelativeError(pushed, float32);
             largest = Math.Max(largest, error);
             Assert.IsTrue(error <= GradientErrorLimit, $"'{name}': the bfloat16 gradient is off by {error:P1} of float32's (limit {GradientErrorLimit:P0}).");
         }
@@ -58,21 +47,10 @@ public sealed class TrainingCopyTests
     public void PushGradients_Float32ChannelsLast_GivesTheNchwGradients()
     {
         using var scope = NewDisposeScope();
-        using var model = RandomNetwork();
-        var (input, target) = Photos();
-        nn.functional.cross_entropy(model.call(input), target).backward();
-        var expected = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.clone());
-        model.zero_grad();
-
-        using var copy = TrainingCopy.Of(model, CPU, ScalarType.Float32);
-        copy.PullWeights();
-        nn.functional.cross_entropy(copy.Network.call(copy.ToInput(input)), target).backward();
-        copy.PushGradients();
-
-        foreach (var (name, parameter) in model.named_parameters())
+        foreach (var (name, pushed, nchw) in GradientsThroughCopy(ScalarType.Float32))
         {
-            Assert.IsTrue(parameter.grad!.is_contiguous(), $"'{name}': the network's gradient keeps its NCHW layout.");
-            var error = (parameter.grad - expected[name]).norm().item<float>() / expected[name].norm().item<float>();
+            Assert.IsTrue(pushed.is_contiguous(), $"'{name}': the network's gradient keeps its NCHW layout.");
+            var error = RelativeError(pushed, nchw);
             Assert.IsTrue(error <= Float32LayoutErrorLimit, $"'{name}': the channels-last gradient is off by {error:G3} of NCHW's.");
         }
     }
@@ -138,6 +116,28 @@ public sealed class TrainingCopyTests
         Assert.AreEqual(2, trained.Outcome.CompletedEpochs);
         Assert.IsTrue(trained.Outcome.History.All(e => double.IsFinite(e.Loss)));
     }
+
+    /// <summary>
+    /// Each parameter's gradient of one step on the photos through a training copy computing in
+    /// <paramref name="computeType"/> (pushed into the network), beside the network's own float32 NCHW gradient.
+    /// </summary>
+    private static List<(string Name, Tensor Pushed, Tensor Float32)> GradientsThroughCopy(ScalarType computeType)
+    {
+        using var model = RandomNetwork();
+        var (input, target) = Photos();
+        nn.functional.cross_entropy(model.call(input), target).backward();
+        var float32 = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.clone());
+        model.zero_grad();
+
+        using var copy = TrainingCopy.Of(model, CPU, computeType);
+        copy.PullWeights();
+        nn.functional.cross_entropy(copy.Network.call(copy.ToInput(input)).to(ScalarType.Float32), target).backward();
+        copy.PushGradients();
+        return model.named_parameters().Select(p => (p.name, p.parameter.grad!.clone(), float32[p.name])).ToList();
+    }
+
+    private static double RelativeError(Tensor actual, Tensor expected) =>
+        (actual - expected).norm().item<float>() / expected.norm().item<float>();
 
     private static ResNetModel RandomNetwork()
     {

@@ -86,9 +86,5 @@ internal sealed class BFloat16Backbone : IDisposable
     // Channels-last because NCHW bfloat16 makes oneDNN reorder every convolution's input and output: measured on the AMD EPYC
     // (AVX512-BF16, 2 cores, under load), the pooled-features pass over 128 photos at 224x224 took 6.7-8.9 s channels-last
     // against 9.6-12.8 s NCHW and 24.3 s in float32. The copy is never saved, so its layout is free to choose.
-    private static Tensor ToCopyInput(Tensor input)
-    {
-        using var bfloat16 = input.to(ScalarType.BFloat16);
-        return ChannelsLast.Of(bfloat16);
-    }
+    private static Tensor ToCopyInput(Tensor input) => ChannelsLast.Of(input, ScalarType.BFloat16);
 }

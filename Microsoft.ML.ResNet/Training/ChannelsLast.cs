@@ -12,4 +12,11 @@ internal static class ChannelsLast
     /// <summary>A channels-last copy of a 4-D tensor; other tensors are returned as an alias.</summary>
     public static Tensor Of(Tensor tensor) =>
         tensor.dim() == 4 ? tensor.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2) : tensor.alias();
+
+    /// <summary>A channels-last copy of <paramref name="tensor"/> converted to <paramref name="type"/>.</summary>
+    public static Tensor Of(Tensor tensor, ScalarType type)
+    {
+        using var converted = tensor.to(type);
+        return Of(converted);
+    }
 }

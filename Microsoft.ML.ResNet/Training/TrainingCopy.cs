@@ -83,11 +83,7 @@ internal sealed class TrainingCopy : IDisposable
     }
 
     /// <summary>The step's input (pixels, or a frozen prefix's output) in the copy's type and layout.</summary>
-    public Tensor ToInput(Tensor input)
-    {
-        using var converted = input.to(_computeType);
-        return ChannelsLast.Of(converted);
-    }
+    public Tensor ToInput(Tensor input) => ChannelsLast.Of(input, _computeType);
 
     /// <summary>Copies the network's current learning weights into the copy; call before each step's forward pass.</summary>
     public void PullWeights()

@@ -27,6 +27,10 @@ internal sealed class TrainCommandSettings : ImageCommandSettings
     [Description("random weights instead of ImageNet's: ResNet-34, 32x32 images, 6 epochs, learning rate 0.03")]
     public bool FromScratch { get; init; }
 
+    [CommandOption("--bf16")]
+    [Description("train the learning passes in bfloat16 mixed precision (CPUs with AVX512-BF16 or AMX; the model stays float32)")]
+    public bool BFloat16 { get; init; }
+
     [CommandOption("--weights <FILE>")]
     [Description("start from these weights (.pth, .safetensors, ONNX)")]
     public string? Weights { get; init; }
@@ -91,7 +95,8 @@ internal sealed class TrainCommandSettings : ImageCommandSettings
         OptionRules.InRange("--seed", Seed, 0),
         OptionRules.InRange("--top-k", TopK, 1, CommandDefaults.MaxTopK),
         ValidateWeights(),
-        ValidateSeedImageSize());
+        ValidateSeedImageSize(),
+        ValidateBFloat16());
 
     /// <summary>
     /// The recipe: ImageNet fine-tuning when the featurizer package's network is beside the sample (it is, through the
@@ -115,8 +120,14 @@ internal sealed class TrainCommandSettings : ImageCommandSettings
             LearningRate = LearningRate ?? defaults.LearningRate,
             WeightsPath = Weights is null ? null : Path.GetFullPath(Weights),
             Seed = Seed ?? defaults.Seed,
+            TrainInBFloat16 = BFloat16,
         };
     }
+
+    private ValidationResult ValidateBFloat16() =>
+        !BFloat16 || CpuFeatures.HasNativeBFloat16
+            ? ValidationResult.Success()
+            : ValidationResult.Error($"Option '--bf16' needs a CPU that computes bfloat16 natively (AVX512-BF16 or AMX); this one ({CpuFeatures.ModelName}) has neither.");
 
     private ValidationResult ValidateVariant() =>
         string.Equals(Variant, TorchVisionWiring, StringComparison.OrdinalIgnoreCase) || IsSeedWiring

@@ -138,6 +138,9 @@ internal sealed record TrainSettings
     /// <summary>Seeds shuffling and initialization, so reruns compare.</summary>
     public int Seed { get; init; } = 1;
 
+    /// <summary>Compute the learning passes in bfloat16 (<c>ResNetTrainerOptions.TrainInBFloat16</c>).</summary>
+    public bool TrainInBFloat16 { get; init; }
+
     /// <summary>Folder for epoch checkpoints (a rerun with the same settings resumes from it); null = no checkpoints.</summary>
     public string? CheckpointFolder { get; init; }
 
@@ -155,6 +158,7 @@ internal sealed record TrainSettings
         PretrainedWeightsPath = WeightsPath,
         Seed = Seed,
         CheckpointFolder = CheckpointFolder,
+        TrainInBFloat16 = TrainInBFloat16,
         // Small images: holding the pixels in memory (3 x 96 x 96 floats = 110 KB each) saves decoding every epoch.
         CacheInMemory = (long)Size * Size <= 128 * 128,
     };
