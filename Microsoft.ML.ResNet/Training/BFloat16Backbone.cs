@@ -29,18 +29,12 @@ internal sealed class BFloat16Backbone : IDisposable
             copy.to(device);
             copy.to(ScalarType.BFloat16);
             copy.eval();
-            using (no_grad())
+            foreach (var parameter in copy.parameters())
             {
-                foreach (var parameter in copy.parameters())
-                {
-                    parameter.requires_grad = false;
-                    if (parameter.dim() == 4)
-                    {
-                        using var channelsLast = ChannelsLast.Of(parameter);
-                        parameter.set_(channelsLast);
-                    }
-                }
+                parameter.requires_grad = false;
             }
+
+            ChannelsLast.RestrideWeights(copy);
 
             return new BFloat16Backbone(copy);
         }

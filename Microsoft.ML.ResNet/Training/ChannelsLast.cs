@@ -13,6 +13,17 @@ internal static class ChannelsLast
     public static Tensor Of(Tensor tensor) =>
         tensor.dim() == 4 ? tensor.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2) : tensor.alias();
 
+    /// <summary>Restrides every 4-D parameter (the convolutions' weights) of <paramref name="module"/> channels-last, in place.</summary>
+    public static void RestrideWeights(nn.Module module)
+    {
+        using var noGrad = no_grad();
+        foreach (var weight in module.parameters().Where(p => p.dim() == 4))
+        {
+            using var restrided = Of(weight);
+            weight.set_(restrided);
+        }
+    }
+
     /// <summary>A channels-last copy of <paramref name="tensor"/> converted to <paramref name="type"/>.</summary>
     public static Tensor Of(Tensor tensor, ScalarType type)
     {

@@ -23,6 +23,7 @@ internal sealed class InPlaceAdamW : AdamW
             var options = group.Options;
             var (beta1, beta2) = (options.beta1!.Value, options.beta2!.Value);
             var learningRate = options.LearningRate!.Value;
+            var (weightDecay, epsilon) = (options.weight_decay!.Value, options.eps!.Value);
             foreach (var parameter in group.Parameters)
             {
                 if (parameter.grad is not { } gradient)
@@ -32,13 +33,13 @@ internal sealed class InPlaceAdamW : AdamW
 
                 var state = (State)_state[parameter.Handle];
                 state.step += 1;
-                parameter.mul_(1 - learningRate * options.weight_decay!.Value);
+                parameter.mul_(1 - learningRate * weightDecay);
                 var biasCorrection1 = 1 - Math.Pow(beta1, state.step);
                 var biasCorrection2 = 1 - Math.Pow(beta2, state.step);
                 state.exp_avg.mul_(beta1).add_(gradient, alpha: 1 - beta1);
                 state.exp_avg_sq.mul_(beta2).addcmul_(gradient, gradient, value: 1 - beta2);
                 using var denominator = state.exp_avg_sq.sqrt();
-                denominator.div_(Math.Sqrt(biasCorrection2)).add_(options.eps!.Value);
+                denominator.div_(Math.Sqrt(biasCorrection2)).add_(epsilon);
                 parameter.addcdiv_(state.exp_avg, denominator, value: -learningRate / biasCorrection1);
             }
         },

@@ -26,6 +26,7 @@ internal sealed class InPlaceSgd : SGD
             var momentum = options.momentum!.Value;
             var weightDecay = options.weight_decay!.Value;
             var learningRate = options.LearningRate!.Value;
+            var nesterov = options.nesterov!.Value;
             foreach (var parameter in group.Parameters)
             {
                 if (parameter.grad is not { } gradient)
@@ -50,7 +51,7 @@ internal sealed class InPlaceSgd : SGD
                         state.momentum_buffer.mul_(momentum).add_(gradient);
                     }
 
-                    if (options.nesterov!.Value)
+                    if (nesterov)
                     {
                         gradient.add_(state.momentum_buffer, alpha: momentum);
                     }

@@ -64,13 +64,10 @@ internal sealed class TrainingCopy : IDisposable
                 foreach (var ((_, master), (_, parameter)) in model.named_parameters().Zip(copy.named_parameters()))
                 {
                     parameter.requires_grad = master.requires_grad;
-                    if (parameter.dim() == 4)
-                    {
-                        using var channelsLast = ChannelsLast.Of(parameter);
-                        parameter.set_(channelsLast);
-                    }
                 }
             }
+
+            ChannelsLast.RestrideWeights(copy);
 
             var learning = model.parameters().Zip(copy.parameters()).Where(pair => pair.First.requires_grad).ToArray();
             return new TrainingCopy(copy, learning, computeType);
@@ -104,18 +101,11 @@ internal sealed class TrainingCopy : IDisposable
         using var noGrad = no_grad();
         foreach (var (master, copy) in _learning)
         {
-            if (copy.grad is not { } gradient)
+            if (copy.grad is { } gradient)
             {
-                continue;
-            }
-
-            if (master.grad is { } existing)
-            {
-                existing.copy_(gradient);
-            }
-            else
-            {
-                master.grad = gradient.to(ScalarType.Float32).contiguous();
+                // The network's own (NCHW, float32) gradient tensor, made once and refilled every step.
+                master.grad ??= empty_like(master);
+                master.grad.copy_(gradient);
             }
         }
     }

@@ -161,12 +161,7 @@ internal sealed class TrainingBenchmark : IBenchmark
         {
             // On the network itself, as PyTorch's model.to(memory_format=torch.channels_last); the trainer does not do this
             // because TorchSharp writes no non-contiguous tensor to a checkpoint.
-            using var noGrad = no_grad();
-            foreach (var weight in model.parameters().Where(p => p.dim() == 4))
-            {
-                using var restrided = ChannelsLast.Of(weight);
-                weight.set_(restrided);
-            }
+            ChannelsLast.RestrideWeights(model);
         }
 
         using var copy = kind switch
