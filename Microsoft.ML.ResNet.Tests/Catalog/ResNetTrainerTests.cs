@@ -12,8 +12,9 @@ public sealed class ResNetTrainerTests
     private const int FashionSize = 32;
 
     // The pretrained start's floor, above the from-scratch bar of 0.75 (and the 0.789 ResNet-34 from scratch measured in
-    // the same run): 0.855 measured with the head fitted first and BatchNorm statistics kept (AMD EPYC, 2 cores, 69 s on a
-    // busy machine); 0.783 before, with a head-only warm-up epoch instead.
+    // the same run). With the sample's recipe (stem, layer1 and layer2 frozen and cached; layer3, layer4 and the head
+    // learn): 0.854 in 107 s under load (AMD EPYC, 2 cores). Fine-tuning every stage gave 0.855 in 179 s in the same
+    // conditions, so the test takes the sample's path and leaves CI time for others.
     private const double FromImageNetBar = 0.82;
 
     public TestContext TestContext { get; set; } = null!;
@@ -57,8 +58,9 @@ public sealed class ResNetTrainerTests
 
     /// <summary>
     /// Transfer learning, offline: starting from the ImageNet network of ML.NET's featurizer package (which the test project
-    /// references, so it sits beside the tests) and fine-tuning it briefly at 64x64 beats the from-scratch bar above (0.75,
-    /// ResNet-34 for 10 epochs) on the same 1,000 test images, in a third of the epochs.
+    /// references, so it sits beside the tests) and fine-tuning its last two stages briefly at 64x64, as the sample does,
+    /// beats the from-scratch bar above (0.75, ResNet-34 for 10 epochs) on the same 1,000 test images, in a third of the
+    /// epochs.
     /// </summary>
     [TestMethod]
     public void Fit_FashionMnistFromImageNetWeights_BeatsTheFromScratchBar()
@@ -73,6 +75,7 @@ public sealed class ResNetTrainerTests
             ImageWidth = size,
             Epochs = 3,
             StartingWeights = ResNetStartingWeights.ImageNet,
+            FrozenStages = 3,
             CacheInMemory = true,
             Seed = 1,
             Progress = LogEpochEnd,
