@@ -125,14 +125,36 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
 
         // The rest of the pipeline comes from ML.NET's own loader. It would inflate, stage and optimize each saved
         // network once more only to have its step replaced: it reads a copy of the zip with stubs in their place.
-        var classifiers = entries.Select(entry => FromSaved(host, session, entry)).ToArray();
+        // A stub needs only its graph's declared input and outputs, so ML.NET loads the chain on this thread while
+        // another makes the scoring sessions (ONNX Runtime loading and optimizing the networks, the larger part):
+        // on two cores or more, the shorter of the two hides behind the longer.
+        var sessions = Task.Run(() => FromSaved(host, session, entries));
+        ITransformer loaded;
         try
         {
-            var stubs = entries.Zip(classifiers).ToDictionary(
-                pair => pair.First.EntryName,
-                pair => PortableModelWriter.Stub(pair.First.Settings, pair.Second.Scorer.Info, pair.Second.Labels.Count));
+            var stubs = entries.ToDictionary(e => e.EntryName, e => PortableModelWriter.StubOfSaved(e.Settings, e.Inputs, e.Outputs, e.Source));
             using var stubbed = SavedModelReader.WithReplacedOnnx(path, stubs);
-            var loaded = mlContext.Model.Load(stubbed, out _);
+            loaded = mlContext.Model.Load(stubbed, out _);
+        }
+        catch
+        {
+            DisposeWhenMade(sessions);
+            throw;
+        }
+
+        ResNetClassifierTransformer[] classifiers;
+        try
+        {
+            classifiers = sessions.GetAwaiter().GetResult();
+        }
+        catch
+        {
+            (loaded as IDisposable)?.Dispose();
+            throw;
+        }
+
+        try
+        {
             foreach (var (entry, classifier) in entries.Zip(classifiers))
             {
                 loaded = Replace(loaded, entry.Path, classifier);
@@ -521,6 +543,45 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
         {
             session.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>A transformer per saved classifier, in order; those made are disposed when a later one fails.</summary>
+    private static ResNetClassifierTransformer[] FromSaved(HostSettings host, ScoringSessionOptions sessionOptions, IReadOnlyList<SavedModelReader.Entry> entries)
+    {
+        var made = new List<ResNetClassifierTransformer>(entries.Count);
+        try
+        {
+            foreach (var entry in entries)
+            {
+                made.Add(FromSaved(host, sessionOptions, entry));
+            }
+
+            return made.ToArray();
+        }
+        catch
+        {
+            made.ForEach(classifier => classifier.Dispose());
+            throw;
+        }
+    }
+
+    /// <summary>Waits for <paramref name="making"/> and disposes what it made. Its own failure is dropped: the caller is
+    /// already throwing the error that stopped the load.</summary>
+    private static void DisposeWhenMade(Task<ResNetClassifierTransformer[]> making)
+    {
+        try
+        {
+            making.Wait();
+        }
+        catch (AggregateException)
+        {
+            return;
+        }
+
+        foreach (var classifier in making.Result)
+        {
+            classifier.Dispose();
         }
     }
 

@@ -144,13 +144,52 @@ internal static class PortableModelWriter
     /// <param name="name">The graph's name: a <see cref="DeferredNetworks"/> marker, when the stub stands for a network in a save.</param>
     public static byte[] Stub(SavedScoringSettings settings, ScoringModelInfo info, int classes, string name = "resnetml_stub")
     {
-        var graph = new GraphProto { Name = name };
-        graph.Input.Add(FloatTensor(settings.InputColumnName, "N", 3, info.Height, info.Width));
-        AddConstantOutput(graph, ProbabilitiesTensor, classes);
-        AddConstantOutput(graph, LabelBitsTensor, LabelBitsDecoder.BitCount(classes));
+        var outputs = new List<ValueInfoProto>
+        {
+            FloatTensor(ProbabilitiesTensor, null, classes),
+            FloatTensor(LabelBitsTensor, null, LabelBitsDecoder.BitCount(classes)),
+        };
         if (settings.FeaturesColumnName is not null)
         {
-            AddConstantOutput(graph, FeaturesTensor, info.FeatureSize);
+            outputs.Add(FloatTensor(FeaturesTensor, null, info.FeatureSize));
+        }
+
+        return StubGraph(FloatTensor(settings.InputColumnName, "N", 3, info.Height, info.Width), outputs, name);
+    }
+
+    /// <summary>
+    /// The stub for a graph as saved, from its declared input (the pixel column) and outputs alone: our loader reads
+    /// those without parsing the weights, so the stub is ready before any ONNX Runtime session is.
+    /// </summary>
+    /// <param name="settings">The saved columns: which declared input is the pixel column.</param>
+    /// <param name="inputs">The saved graph's declared inputs.</param>
+    /// <param name="outputs">The saved graph's declared outputs; the flat ones the saved chain reads are kept.</param>
+    /// <param name="source">The zip entry, for error messages.</param>
+    /// <exception cref="InvalidDataException">The saved graph does not declare the pixel input or a flat output as
+    /// <see cref="RewriteGraph"/> writes them.</exception>
+    public static byte[] StubOfSaved(SavedScoringSettings settings, IReadOnlyList<ValueInfoProto> inputs, IReadOnlyList<ValueInfoProto> outputs, string source)
+    {
+        var pixels = inputs.SingleOrDefault(i => i.Name == settings.InputColumnName)
+            ?? throw new InvalidDataException($"'{source}' declares no input '{settings.InputColumnName}' (its saved pixel column); inputs: {string.Join(", ", inputs.Select(i => i.Name))}.");
+        var flat = outputs.Where(o => o.Name is ProbabilitiesTensor or LabelBitsTensor or FeaturesTensor).ToArray();
+        foreach (var output in flat)
+        {
+            if (output.Type?.TensorType?.Shape?.Dim is not [{ DimValue: > 0 }])
+            {
+                throw new InvalidDataException($"'{source}' declares output '{output.Name}' with shape [{output.Type?.TensorType?.Shape?.Dim}]; a saved classifier's flat outputs have one fixed width.");
+            }
+        }
+
+        return StubGraph(pixels, flat, "resnetml_stub");
+    }
+
+    private static byte[] StubGraph(ValueInfoProto input, IEnumerable<ValueInfoProto> outputs, string name)
+    {
+        var graph = new GraphProto { Name = name };
+        graph.Input.Add(input.Clone());
+        foreach (var output in outputs)
+        {
+            AddConstantOutput(graph, output.Name, output.Type.TensorType.Shape.Dim[0].DimValue);
         }
 
         var model = new ModelProto { IrVersion = 8, Graph = graph, ProducerName = "resnetml-stub" };
@@ -158,7 +197,7 @@ internal static class PortableModelWriter
         return model.ToByteArray();
     }
 
-    private static void AddConstantOutput(GraphProto graph, string name, int width)
+    private static void AddConstantOutput(GraphProto graph, string name, long width)
     {
         var value = new TensorProto { DataType = (int)TensorProto.Types.DataType.Float };
         value.Dims.Add(width);

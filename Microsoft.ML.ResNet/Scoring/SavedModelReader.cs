@@ -20,7 +20,9 @@ internal static class SavedModelReader
     /// <param name="Settings">Column names and scoring options as saved.</param>
     /// <param name="Source">The zip and the entry, for error messages.</param>
     /// <param name="EntryName">The zip entry holding the ONNX bytes.</param>
-    public sealed record Entry(int[] Path, byte[] Onnx, SavedScoringSettings Settings, string Source, string EntryName);
+    /// <param name="Inputs">The graph's declared inputs.</param>
+    /// <param name="Outputs">The graph's declared outputs.</param>
+    public sealed record Entry(int[] Path, byte[] Onnx, SavedScoringSettings Settings, string Source, string EntryName, IReadOnlyList<ValueInfoProto> Inputs, IReadOnlyList<ValueInfoProto> Outputs);
 
     /// <exception cref="FileNotFoundException">No file at <paramref name="zipPath"/>.</exception>
     /// <exception cref="InvalidDataException">Not a zip, an ONNX entry whose sizes disagree (declared, actual,
@@ -32,26 +34,27 @@ internal static class SavedModelReader
             throw new FileNotFoundException($"No model file at '{zipPath}'.", zipPath);
         }
 
+        var zipLength = new FileInfo(zipPath).Length;
         using var zip = OpenZip(zipPath);
         var found = new List<Entry>();
         foreach (var entry in zip.Entries.Where(e => e.Name == OnnxEntryName))
         {
             var source = $"{zipPath} (entry {entry.FullName})";
-            var bytes = ReadOnnx(entry, source);
-            IReadOnlyList<StringStringEntryProto> metadata;
+            var bytes = ReadOnnx(entry, zipLength, source);
+            Header header;
             try
             {
-                metadata = ReadMetadata(bytes);
+                header = ReadHeader(bytes);
             }
-            catch (InvalidProtocolBufferException e)
+            catch (Exception e) when (e is InvalidProtocolBufferException or InvalidDataException)
             {
                 throw new InvalidDataException($"'{source}' is not an ONNX model: {e.Message}", e);
             }
 
-            var settings = metadata.FirstOrDefault(p => p.Key == SavedScoringSettings.MetadataKey);
+            var settings = header.Metadata.FirstOrDefault(p => p.Key == SavedScoringSettings.MetadataKey);
             if (settings is not null)
             {
-                found.Add(new Entry(ChainPath(entry.FullName), bytes, SavedScoringSettings.FromJson(settings.Value), source, entry.FullName));
+                found.Add(new Entry(ChainPath(entry.FullName), bytes, SavedScoringSettings.FromJson(settings.Value), source, entry.FullName, header.Inputs, header.Outputs));
             }
         }
 
@@ -91,30 +94,71 @@ internal static class SavedModelReader
         return copy;
     }
 
+    private sealed record Header(List<StringStringEntryProto> Metadata, List<ValueInfoProto> Inputs, List<ValueInfoProto> Outputs);
+
     /// <summary>
-    /// ModelProto's metadata_props only: the graph (all the weights) is skipped, not parsed and copied, which
-    /// a full parse of ResNet-34's 87 MB would do once more before ONNX Runtime reads it again.
+    /// ModelProto's metadata_props and the graph's declared inputs and outputs only: the graph's nodes and
+    /// initializers (all the weights) are skipped, not parsed and copied, which a full parse of ResNet-34's 87 MB
+    /// would do once more before ONNX Runtime reads it again.
     /// </summary>
-    private static IReadOnlyList<StringStringEntryProto> ReadMetadata(byte[] onnx)
+    private static Header ReadHeader(byte[] onnx)
     {
-        var found = new List<StringStringEntryProto>();
+        var header = new Header([], [], []);
         var input = new CodedInputStream(onnx);
         uint tag;
         while ((tag = input.ReadTag()) != 0)
         {
-            if (WireFormat.GetTagFieldNumber(tag) == ModelProto.MetadataPropsFieldNumber && WireFormat.GetTagWireType(tag) == WireFormat.WireType.LengthDelimited)
+            var lengthDelimited = WireFormat.GetTagWireType(tag) == WireFormat.WireType.LengthDelimited;
+            switch (WireFormat.GetTagFieldNumber(tag))
             {
-                var entry = new StringStringEntryProto();
-                input.ReadMessage(entry);
-                found.Add(entry);
-            }
-            else
-            {
-                input.SkipLastField();
+                case ModelProto.MetadataPropsFieldNumber when lengthDelimited:
+                    header.Metadata.Add(ReadMessage<StringStringEntryProto>(input));
+                    break;
+                case ModelProto.GraphFieldNumber when lengthDelimited:
+                    ReadSignature(input, header);
+                    break;
+                default:
+                    input.SkipLastField();
+                    break;
             }
         }
 
-        return found;
+        return header;
+    }
+
+    private static void ReadSignature(CodedInputStream input, Header header)
+    {
+        var end = input.ReadLength() + input.Position;
+        while (input.Position < end)
+        {
+            var tag = input.ReadTag();
+            var lengthDelimited = WireFormat.GetTagWireType(tag) == WireFormat.WireType.LengthDelimited;
+            switch (WireFormat.GetTagFieldNumber(tag))
+            {
+                case GraphProto.InputFieldNumber when lengthDelimited:
+                    header.Inputs.Add(ReadMessage<ValueInfoProto>(input));
+                    break;
+                case GraphProto.OutputFieldNumber when lengthDelimited:
+                    header.Outputs.Add(ReadMessage<ValueInfoProto>(input));
+                    break;
+                default:
+                    input.SkipLastField();
+                    break;
+            }
+        }
+
+        if (input.Position != end)
+        {
+            throw new InvalidDataException($"the graph's fields run {input.Position - end} bytes past its declared length");
+        }
+    }
+
+    private static T ReadMessage<T>(CodedInputStream input)
+        where T : IMessage, new()
+    {
+        var message = new T();
+        input.ReadMessage(message);
+        return message;
     }
 
     private static ZipArchive OpenZip(string zipPath)
@@ -129,11 +173,12 @@ internal static class SavedModelReader
         }
     }
 
-    private static byte[] ReadOnnx(ZipArchiveEntry entry, string source)
+    private static byte[] ReadOnnx(ZipArchiveEntry entry, long zipLength, string source)
     {
         // OnnxTransformer writes the model as a byte array with ML.NET's int32 length prefix. Every size here
-        // (the prefix, the zip's declared length) is a claim of the file: the buffer grows only with bytes
-        // actually read, so a lying size costs an error, not its claimed gigabytes.
+        // (the prefix, the zip's declared length) is a claim of the file. A claim no larger than the file itself is
+        // read into one array of that size (a saved network is stored, not deflated, so this is the usual case); a
+        // larger one grows only with bytes actually read, so a lying size costs an error, not its claimed gigabytes.
         try
         {
             using var stream = entry.Open();
@@ -145,20 +190,13 @@ internal static class SavedModelReader
                 throw new InvalidDataException($"'{source}' declares {length} bytes of ONNX but the zip lists {entry.Length - 4}.");
             }
 
-            using var bytes = new MemoryStream();
-            var chunk = new byte[1 << 20];
-            int read;
-            while ((read = stream.Read(chunk, 0, (int)Math.Min(chunk.Length, length + 1L - bytes.Length))) > 0)
+            var (bytes, read) = length <= zipLength ? ReadInOne(stream, length) : ReadGrowing(stream, length);
+            if (read != length)
             {
-                bytes.Write(chunk, 0, read);
+                throw new InvalidDataException($"'{source}' declares {length} bytes of ONNX but holds {(read > length ? "more" : read.ToString(System.Globalization.CultureInfo.InvariantCulture))}.");
             }
 
-            if (bytes.Length != length)
-            {
-                throw new InvalidDataException($"'{source}' declares {length} bytes of ONNX but holds {(bytes.Length > length ? "more" : bytes.Length.ToString(System.Globalization.CultureInfo.InvariantCulture))}.");
-            }
-
-            return bytes.Length == bytes.Capacity ? bytes.GetBuffer() : bytes.ToArray();
+            return bytes;
         }
         catch (EndOfStreamException e)
         {
@@ -169,6 +207,28 @@ internal static class SavedModelReader
             // The zip reader's own errors (bad deflate data, a CRC or size mismatch) name no file.
             throw new InvalidDataException($"'{source}' is damaged: {e.Message}", e);
         }
+    }
+
+    /// <summary>The stream's bytes into one array of <paramref name="length"/>; the count read is over it when more follow.</summary>
+    private static (byte[] Bytes, long Read) ReadInOne(Stream stream, int length)
+    {
+        var bytes = GC.AllocateUninitializedArray<byte>(length);
+        var read = stream.ReadAtLeast(bytes, length, throwOnEndOfStream: false);
+        return (bytes, read == length && stream.ReadByte() >= 0 ? length + 1L : read);
+    }
+
+    /// <summary>At most <paramref name="length"/> + 1 of the stream's bytes, buffered as they arrive.</summary>
+    private static (byte[] Bytes, long Read) ReadGrowing(Stream stream, int length)
+    {
+        using var bytes = new MemoryStream();
+        var chunk = new byte[1 << 20];
+        int read;
+        while ((read = stream.Read(chunk, 0, (int)Math.Min(chunk.Length, length + 1L - bytes.Length))) > 0)
+        {
+            bytes.Write(chunk, 0, read);
+        }
+
+        return (bytes.Length == bytes.Capacity ? bytes.GetBuffer() : bytes.ToArray(), bytes.Length);
     }
 
     private static int[] ChainPath(string entryName)
