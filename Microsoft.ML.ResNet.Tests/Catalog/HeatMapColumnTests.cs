@@ -184,6 +184,29 @@ public sealed class HeatMapColumnTests : TempFolderTest
         Assert.IsLessThanOrEqualTo(ReloadTolerance, ScoringFixtures.MaxDifference(Maps(transformer.Transform(pixels)), Maps(twice.Transform(pixels))));
     }
 
+    /// <summary>A model exported with its own maps (IncludeHeatMaps' graph) keeps them: the save grafts nothing, and the
+    /// reopened transformer exports the maps as the original does.</summary>
+    [TestMethod]
+    public void SaveOnnx_ModelWithItsOwnMapsReopenedFromAZip_KeepsThem()
+    {
+        var ml = new MLContext(1);
+        var pixels = ImagePipeline.PhotoPixels(ml, Size);
+        var withMaps = Path.Combine(Folder, "with-maps.onnx");
+        File.WriteAllBytes(withMaps, HeatMapGraph.AddOutput(File.ReadAllBytes(_onnx)));
+        var options = Options(heatMapClass: null);
+        options.ModelPath = withMaps;
+        using var transformer = ml.Transforms.ResNetClassify(options).Fit(pixels);
+        var zip = Path.Combine(Folder, "model.zip");
+        transformer.Save(zip, pixels.Schema);
+        using var reopened = (ResNetClassifierTransformer)ResNetClassifierTransformer.Load(ml, zip);
+        var exported = Path.Combine(Folder, "reopened.onnx");
+
+        reopened.SaveOnnx(exported);
+
+        CollectionAssert.AreEqual(File.ReadAllBytes(withMaps), File.ReadAllBytes(exported));
+        Assert.IsLessThanOrEqualTo(ReloadTolerance, ScoringFixtures.MaxDifference(Maps(transformer.Transform(pixels)), Maps(reopened.Transform(pixels))));
+    }
+
     [TestMethod]
     public void GetOutputSchema_HeatMapClassNotALabel_ThrowsListingTheLabels()
     {
