@@ -9,7 +9,7 @@ namespace Microsoft.ML.ResNet.Tests.Scoring;
 
 /// <summary>
 /// The settings JSON a saved zip carries, across versions: zips written before the heat-map fields (and before the image
-/// column) load as transformers without them, and a save without a heat-map column writes exactly what was written before.
+/// column) load as transformers without them, and a save without a heat-map column writes no heat-map field.
 /// </summary>
 [TestClass]
 public sealed class SavedScoringSettingsTests : TempFolderTest
@@ -18,13 +18,18 @@ public sealed class SavedScoringSettingsTests : TempFolderTest
     private const string FirstReleaseJson =
         """{"InputColumnName":"Pixels","ScoreColumnName":"Score","PredictedLabelColumnName":"PredictedLabel","FeaturesColumnName":null,"BatchSize":32,"RejectAllZeroPixels":false,"Columns":{"Input":"Pixels","Score":"Score","PredictedLabel":"PredictedLabel","Features":null}}""";
 
-    /// <summary>What a save with a heat-map column wrote before the heat-map fields (commit 705ffee to 52590c1): the column
-    /// only inside the ignored copy, and a graph without the maps.</summary>
+    /// <summary>What saves wrote from commit 025f34b (the image column) to 705ffee.</summary>
+    private const string ImageColumnJson =
+        """{"InputColumnName":"Pixels","ScoreColumnName":"Score","PredictedLabelColumnName":"PredictedLabel","FeaturesColumnName":null,"BatchSize":32,"RejectAllZeroPixels":false,"ImageColumnName":null,"Columns":{"Input":"Pixels","Score":"Score","PredictedLabel":"PredictedLabel","Features":null,"Image":null}}""";
+
+    /// <summary>What saves wrote from commit 705ffee (the heat-map column, not saved) to 52590c1, with a heat-map column or
+    /// without: its graph had no maps either.</summary>
     private const string BeforeHeatMapsJson =
-        """{"InputColumnName":"Pixels","ScoreColumnName":"Score","PredictedLabelColumnName":"PredictedLabel","FeaturesColumnName":null,"BatchSize":32,"RejectAllZeroPixels":false,"ImageColumnName":null,"Columns":{"Input":"Pixels","Score":"Score","PredictedLabel":"PredictedLabel","Features":null,"Image":null,"HeatMap":"HeatMap","HeatMapClass":"fox","Outputs":[0,1,3]}}""";
+        """{"InputColumnName":"Pixels","ScoreColumnName":"Score","PredictedLabelColumnName":"PredictedLabel","FeaturesColumnName":null,"BatchSize":32,"RejectAllZeroPixels":false,"ImageColumnName":null,"Columns":{"Input":"Pixels","Score":"Score","PredictedLabel":"PredictedLabel","Features":null,"Image":null,"HeatMap":null,"HeatMapClass":null,"Outputs":[0,1]}}""";
 
     [TestMethod]
     [DataRow(FirstReleaseJson)]
+    [DataRow(ImageColumnJson)]
     [DataRow(BeforeHeatMapsJson)]
     public void FromJson_SettingsWrittenBeforeHeatMaps_ReadWithoutAHeatMapColumn(string json)
     {
@@ -57,8 +62,8 @@ public sealed class SavedScoringSettingsTests : TempFolderTest
     }
 
     /// <summary>A real zip (its graph without maps, as every zip was before) whose settings are replaced by earlier ones,
-    /// through the reader's own zip rewrite: our loader opens it without a heat-map column, even where the old settings
-    /// named one, and scores as the transformer that saved it.</summary>
+    /// through the reader's own zip rewrite: our loader opens it without a heat-map column and scores as the transformer
+    /// that saved it.</summary>
     [TestMethod]
     [DataRow(FirstReleaseJson)]
     [DataRow(BeforeHeatMapsJson)]

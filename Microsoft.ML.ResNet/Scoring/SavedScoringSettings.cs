@@ -34,9 +34,8 @@ internal sealed record SavedScoringSettings(
 {
     public const string MetadataKey = "resnetml.saved_scoring";
 
-    /// <summary>The columns these settings give back. Not written: saves before the heat-map fields wrote it too (a copy of
-    /// the fields above, ignored when read), so an old zip saved with a heat-map column names it there, while its graph
-    /// has no maps.</summary>
+    /// <summary>The columns these settings give back. Not written (saves before the heat-map fields wrote it, a copy of the
+    /// fields above that reading ignores).</summary>
     [JsonIgnore]
     public ScoringColumns Columns => new(InputColumnName, ScoreColumnName, PredictedLabelColumnName, FeaturesColumnName, ImageColumnName, HeatMapColumnName, HeatMapClass);
 
