@@ -102,7 +102,9 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     /// Reopens a zip written by <c>mlContext.Model.Save</c> with our transformer in it. When the whole
     /// model is one classifier this returns a <see cref="ResNetClassifierTransformer"/>; when the classifier
     /// is a step of a larger chain (e.g. after LoadImages, ResizeImages, ExtractPixels) it returns that chain
-    /// with the classifier's step replaced by the batched transformer.
+    /// with the classifier's step replaced by the batched transformer. It writes the columns the saved one wrote, under the
+    /// same names (the embedding and the heat map with its class included); zips saved before heat-map columns were
+    /// saved reopen without one.
     /// </summary>
     /// <param name="mlContext">Gives the GPU defaults and the log.</param>
     /// <param name="path">The model zip.</param>
