@@ -10,7 +10,8 @@ namespace Microsoft.ML.ResNet.Tests.Catalog;
 /// <summary>
 /// <see cref="ResNetClassifierOptions.HeatMapColumnName"/>: the batched cursor and the PredictionEngine row give each row
 /// the map TorchSharp computes from the same weights (for the predicted class, or the class asked for), and a label the
-/// model does not have is refused at schema time.
+/// model does not have is refused at schema time. The column and its class survive a save: our loader and a stock
+/// <c>Model.Load</c> give the same maps back.
 /// </summary>
 [TestClass]
 public sealed class HeatMapColumnTests : TempFolderTest
@@ -18,86 +19,200 @@ public sealed class HeatMapColumnTests : TempFolderTest
     private const int Size = 224;
     private const int MapSide = 7;
     private const float RelativeTolerance = 1e-4f;
+
+    /// <summary>Our reloaded transformer runs the same graph at the same batch size as the original.</summary>
+    private const float ReloadTolerance = 1e-6f;
     private static readonly string[] Labels = ["apple", "bus", "cat", "dog", "egg", "fox", "gull", "hat", "ink", "jam"];
+
+    private static TempFolder? _modelFolder;
+    private static string _onnx = string.Empty;
+    private static float[][][] _torchMaps = [];
+
+    /// <summary>One calibrated ResNet-18 for the class, exported once; TorchSharp's maps of the photos computed once.</summary>
+    [ClassInitialize]
+    public static void ExportModel(TestContext _)
+    {
+        using var photos = LoadPhotos();
+        using var model = CalibratedModel(ResNetArchitecture.ResNet18, photos, Labels.Length);
+        _modelFolder = TempFolder.Create();
+        _onnx = _modelFolder.File("model.onnx");
+        File.WriteAllBytes(_onnx, ResNetOnnxExporter.ToBytes(model, new OnnxExportOptions { Labels = Labels }));
+        _torchMaps = TorchMaps(model, ImagePipeline.PhotoPixels(new MLContext(1), Size));
+    }
+
+    [ClassCleanup]
+    public static void DeleteModel() => _modelFolder?.Dispose();
 
     [TestMethod]
     public void Transform_HeatMapColumn_HoldsTorchSharpsMapOfThePredictedClass()
     {
-        using var photos = LoadPhotos();
-        using var model = CalibratedModel(ResNetArchitecture.ResNet18, photos, Labels.Length);
         var ml = new MLContext(1);
         var pixels = ImagePipeline.PhotoPixels(ml, Size);
-        using var transformer = ml.Transforms.ResNetClassify(Options(model, heatMapClass: null)).Fit(pixels);
+        using var transformer = ml.Transforms.ResNetClassify(Options(heatMapClass: null)).Fit(pixels);
 
         var scored = transformer.Transform(pixels);
 
         var column = scored.Schema["HeatMap"];
         Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, MapSide, MapSide), column.Type);
-        var maps = scored.GetColumn<float[]>("HeatMap").ToArray();
-        var predicted = scored.GetColumn<uint>("PredictedLabel").Select(k => (int)k - 1).ToArray();
-        var expected = TorchMaps(model, pixels);
-        for (var row = 0; row < maps.Length; row++)
-        {
-            AssertClose(expected[row][predicted[row]], maps[row], $"row {row}, predicted class {predicted[row]}");
-
-            // Only the predicted class's map fits: the column did not take another class.
-            var fitting = Enumerable.Range(0, Labels.Length).Where(c => MaxAbsDifference(expected[row][c], maps[row]) <= RelativeTolerance * expected[row][c].Max(Math.Abs));
-            CollectionAssert.AreEqual(new[] { predicted[row] }, fitting.ToArray(), $"row {row}: classes whose map the column matches");
-        }
+        AssertPredictedClassesMaps(scored, "batched cursor");
     }
 
     [TestMethod]
     public void Predict_HeatMapClassGiven_HoldsThatClassesMapAsTheBatchedCursorDoes()
     {
-        using var photos = LoadPhotos();
-        using var model = CalibratedModel(ResNetArchitecture.ResNet18, photos, Labels.Length);
         var ml = new MLContext(1);
         var pixels = ImagePipeline.PhotoPixels(ml, Size);
-        using var transformer = ml.Transforms.ResNetClassify(Options(model, heatMapClass: "fox")).Fit(pixels);
+        using var transformer = ml.Transforms.ResNetClassify(Options(heatMapClass: "fox")).Fit(pixels);
         using var engine = ml.Model.CreatePredictionEngine<PixelRow, MapRow>(transformer, new PredictionEngineOptions { OwnsTransformer = false });
         var rows = pixels.GetColumn<float[]>("Pixels").ToArray();
         var batched = transformer.Transform(pixels).GetColumn<float[]>("HeatMap").ToArray();
 
         var single = rows.Select(p => engine.Predict(new PixelRow { Pixels = p }).HeatMap.ToArray()).ToArray();
 
-        var expected = TorchMaps(model, pixels);
-        var fox = Array.IndexOf(Labels, "fox");
-        for (var row = 0; row < rows.Length; row++)
-        {
-            AssertClose(expected[row][fox], single[row], $"PredictionEngine, row {row}");
-            AssertClose(expected[row][fox], batched[row], $"batched cursor, row {row}");
-        }
+        AssertChosenClassesMaps(single, "fox", "PredictionEngine");
+        AssertChosenClassesMaps(batched, "fox", "batched cursor");
     }
 
-    /// <summary>The zip holds ML.NET's own chain, which has no heat maps: it loads without the column and scores the same.</summary>
     [TestMethod]
-    public void Save_HeatMapColumn_ZipLoadsWithoutItAndScoresTheSame()
+    public void Load_SavedWithHeatMapColumn_WritesTheOriginalsMapsOfThePredictedClass()
     {
-        using var photos = LoadPhotos();
-        using var model = CalibratedModel(ResNetArchitecture.ResNet18, photos, Labels.Length);
         var ml = new MLContext(1);
         var pixels = ImagePipeline.PhotoPixels(ml, Size);
-        using var transformer = ml.Transforms.ResNetClassify(Options(model, heatMapClass: null)).Fit(pixels);
+        using var transformer = ml.Transforms.ResNetClassify(Options(heatMapClass: null)).Fit(pixels);
         var zip = Path.Combine(Folder, "model.zip");
 
         ml.Model.Save(transformer, pixels.Schema, zip);
-
         using var reopened = (ResNetClassifierTransformer)ResNetClassifierTransformer.Load(ml, zip);
-        Assert.AreEqual("HeatMap", transformer.HeatMapColumnName);
-        Assert.IsNull(reopened.HeatMapColumnName);
-        Assert.IsNull(reopened.Transform(pixels).Schema.GetColumnOrNull("HeatMap"));
-        var expected = ScoringFixtures.Scores(transformer.Transform(pixels));
-        Assert.IsLessThanOrEqualTo(1e-6f, ScoringFixtures.MaxDifference(expected, ScoringFixtures.Scores(reopened.Transform(pixels))));
+
+        Assert.AreEqual("HeatMap", reopened.HeatMapColumnName);
+        Assert.IsNull(reopened.HeatMapClass);
+        var scored = reopened.Transform(pixels);
+        Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, MapSide, MapSide), scored.Schema["HeatMap"].Type);
+        Assert.IsLessThanOrEqualTo(ReloadTolerance, ScoringFixtures.MaxDifference(Maps(transformer.Transform(pixels)), Maps(scored)));
+        Assert.IsLessThanOrEqualTo(ReloadTolerance, ScoringFixtures.MaxDifference(ScoringFixtures.Scores(transformer.Transform(pixels)), ScoringFixtures.Scores(scored)));
+        AssertPredictedClassesMaps(scored, "reopened");
+    }
+
+    [TestMethod]
+    public void Load_SavedAtomicallyWithHeatMapClass_WritesTheOriginalsMapsOfThatClass()
+    {
+        var ml = new MLContext(1);
+        var pixels = ImagePipeline.PhotoPixels(ml, Size);
+        using var transformer = ml.Transforms.ResNetClassify(Options(heatMapClass: "fox")).Fit(pixels);
+        var zip = Path.Combine(Folder, "model.zip");
+
+        transformer.Save(zip, pixels.Schema);
+        using var reopened = (ResNetClassifierTransformer)ResNetClassifierTransformer.Load(ml, zip);
+
+        Assert.AreEqual("HeatMap", reopened.HeatMapColumnName);
+        Assert.AreEqual("fox", reopened.HeatMapClass);
+        var maps = Maps(reopened.Transform(pixels));
+        Assert.IsLessThanOrEqualTo(ReloadTolerance, ScoringFixtures.MaxDifference(Maps(transformer.Transform(pixels)), maps));
+        AssertChosenClassesMaps(maps, "fox", "reopened");
+    }
+
+    /// <summary>Our loader hands the rest of a whole pipeline to ML.NET's loader with a stub in the network's place: the stub
+    /// has the heat-map output too, and the classifier step that replaces it writes the column.</summary>
+    [TestMethod]
+    public void Load_WholePipelineSavedWithHeatMapClass_ReopensTheChainWritingTheSameMaps()
+    {
+        var ml = new MLContext(1);
+        var photos = ImagePipeline.Photos(ml);
+        var model = ImagePipeline.PixelPipeline(ml, Size).Append(ml.Transforms.ResNetClassify(Options(heatMapClass: "fox"))).Fit(photos);
+        var zip = Path.Combine(Folder, "pipeline.zip");
+        ml.Model.SaveAtomically(model, photos.Schema, zip);
+
+        var reopened = (TransformerChain<ITransformer>)ResNetClassifierTransformer.Load(ml, zip);
+
+        using var classifier = (ResNetClassifierTransformer)reopened.LastTransformer;
+        using var original = (ResNetClassifierTransformer)model.LastTransformer;
+        Assert.AreEqual("fox", classifier.HeatMapClass);
+        var maps = Maps(reopened.Transform(photos));
+        Assert.IsLessThanOrEqualTo(ReloadTolerance, ScoringFixtures.MaxDifference(Maps(model.Transform(photos)), maps));
+        AssertChosenClassesMaps(maps, "fox", "reopened pipeline");
+    }
+
+    /// <summary>The zip holds ML.NET's own chain: its OnnxTransformer computes the map of the predicted class too, under the
+    /// column's name and type, with no help from this library (the child-process test proves the "no help" part).</summary>
+    [TestMethod]
+    public void StockLoad_SavedWithHeatMapColumn_GivesThePredictedClassesMaps()
+    {
+        var ml = new MLContext(1);
+        var pixels = ImagePipeline.PhotoPixels(ml, Size);
+        using var transformer = ml.Transforms.ResNetClassify(Options(heatMapClass: null)).Fit(pixels);
+        var zip = Path.Combine(Folder, "model.zip");
+        ml.Model.Save(transformer, pixels.Schema, zip);
+
+        var stock = ml.Model.Load(zip, out _);
+        var scored = stock.Transform(pixels);
+
+        Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, MapSide, MapSide), scored.Schema["HeatMap"].Type);
+        var ours = Maps(transformer.Transform(pixels));
+        var theirs = Maps(scored);
+        for (var row = 0; row < ours.Length; row++)
+        {
+            AssertClose(ours[row], theirs[row], $"stock chain, row {row}");
+        }
+
+        CollectionAssert.AreEqual(ScoringFixtures.Keys(transformer.Transform(pixels)), ScoringFixtures.Keys(scored));
+        AssertPredictedClassesMaps(scored, "stock chain");
+        (stock as IDisposable)?.Dispose();
+    }
+
+    /// <summary>The maps a save grafted onto the graph are the zip's, not the model's: exported again, the reopened
+    /// transformer writes the original's file; saved again, the same column comes back.</summary>
+    [TestMethod]
+    public void SaveOnnx_ReopenedFromAZipWithHeatMaps_WritesTheOriginalsFileAndSavesAgain()
+    {
+        var ml = new MLContext(1);
+        var pixels = ImagePipeline.PhotoPixels(ml, Size);
+        using var transformer = ml.Transforms.ResNetClassify(Options(heatMapClass: "fox")).Fit(pixels);
+        var zip = Path.Combine(Folder, "model.zip");
+        transformer.Save(zip, pixels.Schema);
+        using var reopened = (ResNetClassifierTransformer)ResNetClassifierTransformer.Load(ml, zip);
+        var first = Path.Combine(Folder, "original.onnx");
+        var second = Path.Combine(Folder, "reopened.onnx");
+        var again = Path.Combine(Folder, "again.zip");
+
+        transformer.SaveOnnx(first);
+        reopened.SaveOnnx(second);
+        reopened.Save(again, pixels.Schema);
+
+        CollectionAssert.AreEqual(File.ReadAllBytes(first), File.ReadAllBytes(second));
+        using var twice = (ResNetClassifierTransformer)ResNetClassifierTransformer.Load(ml, again);
+        Assert.AreEqual("fox", twice.HeatMapClass);
+        Assert.IsLessThanOrEqualTo(ReloadTolerance, ScoringFixtures.MaxDifference(Maps(transformer.Transform(pixels)), Maps(twice.Transform(pixels))));
+    }
+
+    /// <summary>A model exported with its own maps (IncludeHeatMaps' graph) keeps them: the save grafts nothing, and the
+    /// reopened transformer exports the maps as the original does.</summary>
+    [TestMethod]
+    public void SaveOnnx_ModelWithItsOwnMapsReopenedFromAZip_KeepsThem()
+    {
+        var ml = new MLContext(1);
+        var pixels = ImagePipeline.PhotoPixels(ml, Size);
+        var withMaps = Path.Combine(Folder, "with-maps.onnx");
+        File.WriteAllBytes(withMaps, HeatMapGraph.AddOutput(File.ReadAllBytes(_onnx)));
+        var options = Options(heatMapClass: null);
+        options.ModelPath = withMaps;
+        using var transformer = ml.Transforms.ResNetClassify(options).Fit(pixels);
+        var zip = Path.Combine(Folder, "model.zip");
+        transformer.Save(zip, pixels.Schema);
+        using var reopened = (ResNetClassifierTransformer)ResNetClassifierTransformer.Load(ml, zip);
+        var exported = Path.Combine(Folder, "reopened.onnx");
+
+        reopened.SaveOnnx(exported);
+
+        CollectionAssert.AreEqual(File.ReadAllBytes(withMaps), File.ReadAllBytes(exported));
+        Assert.IsLessThanOrEqualTo(ReloadTolerance, ScoringFixtures.MaxDifference(Maps(transformer.Transform(pixels)), Maps(reopened.Transform(pixels))));
     }
 
     [TestMethod]
     public void GetOutputSchema_HeatMapClassNotALabel_ThrowsListingTheLabels()
     {
-        using var photos = LoadPhotos();
-        using var model = CalibratedModel(ResNetArchitecture.ResNet18, photos, Labels.Length);
         var ml = new MLContext(1);
         var pixels = ImagePipeline.PhotoPixels(ml, Size);
-        var estimator = ml.Transforms.ResNetClassify(Options(model, heatMapClass: "zebra"));
+        var estimator = ml.Transforms.ResNetClassify(Options(heatMapClass: "zebra"));
 
         var imagePaths = ml.Transforms.CustomMapping<NoInput, ImagePipeline.ImageRow>((_, _) => { }, contractName: null).GetOutputSchema(new SchemaShape([]));
 
@@ -120,11 +235,35 @@ public sealed class HeatMapColumnTests : TempFolderTest
         Assert.AreEqual(nameof(ResNetClassifierOptions.HeatMapClass), error.ParamName);
     }
 
-    private ResNetClassifierOptions Options(ResNetModel model, string? heatMapClass)
+    private static ResNetClassifierOptions Options(string? heatMapClass) =>
+        new() { FeatureColumnName = "Pixels", ModelPath = _onnx, HeatMapColumnName = "HeatMap", HeatMapClass = heatMapClass, BatchSize = 2 };
+
+    private static float[][] Maps(IDataView scored) => scored.GetColumn<float[]>("HeatMap").ToArray();
+
+    /// <summary>Each row's map is TorchSharp's map of the row's predicted class, and no other class's.</summary>
+    private static void AssertPredictedClassesMaps(IDataView scored, string what)
     {
-        var path = Path.Combine(Folder, "model.onnx");
-        File.WriteAllBytes(path, ResNetOnnxExporter.ToBytes(model, new OnnxExportOptions { Labels = Labels }));
-        return new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = path, HeatMapColumnName = "HeatMap", HeatMapClass = heatMapClass, BatchSize = 2 };
+        var maps = Maps(scored);
+        var predicted = scored.GetColumn<uint>("PredictedLabel").Select(k => (int)k - 1).ToArray();
+        Assert.HasCount(_torchMaps.Length, maps, $"{what}: rows");
+        for (var row = 0; row < maps.Length; row++)
+        {
+            AssertClose(_torchMaps[row][predicted[row]], maps[row], $"{what}, row {row}, predicted class {predicted[row]}");
+
+            // Only the predicted class's map fits: the column did not take another class.
+            var fitting = Enumerable.Range(0, Labels.Length).Where(c => MaxAbsDifference(_torchMaps[row][c], maps[row]) <= RelativeTolerance * _torchMaps[row][c].Max(Math.Abs));
+            CollectionAssert.AreEqual(new[] { predicted[row] }, fitting.ToArray(), $"{what}, row {row}: classes whose map the column matches");
+        }
+    }
+
+    private static void AssertChosenClassesMaps(float[][] maps, string label, string what)
+    {
+        var index = Array.IndexOf(Labels, label);
+        Assert.HasCount(_torchMaps.Length, maps, $"{what}: rows");
+        for (var row = 0; row < maps.Length; row++)
+        {
+            AssertClose(_torchMaps[row][index], maps[row], $"{what}, row {row}");
+        }
     }
 
     /// <summary>TorchSharp's maps [row][class] for the rows' pixels: the stem and four stages, then fc.weight over channels.</summary>

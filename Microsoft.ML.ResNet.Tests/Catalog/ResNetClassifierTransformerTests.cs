@@ -326,6 +326,38 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
         CollectionAssert.Contains(assemblies, "Microsoft.ML.OnnxTransformer");
     }
 
+    /// <summary>The heat-map column is part of the stock chain: a process that has only ML.NET gets the chosen class's maps
+    /// under the column's name, as a Vector&lt;Single, h, w&gt;.</summary>
+    [TestMethod]
+    public void Save_WithHeatMapClassThenLoadInAProcessWithoutOurAssembly_GivesTheSameMaps()
+    {
+        var project = Path.Combine(RepositoryRoot(), "samples", "StockModelLoader", "StockModelLoader.csproj");
+        var ml = new MLContext(1);
+        var pixels = PhotoPixels(ml, SmallSize);
+        using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions
+        {
+            FeatureColumnName = "Pixels", ModelPath = SmallModel(), HeatMapColumnName = "Evidence", HeatMapClass = "bird",
+        }).Fit(pixels);
+        var zip = Path.Combine(Folder, "model.zip");
+        transformer.Save(zip, pixels.Schema);
+        var input = Path.Combine(Folder, "pixels.bin");
+        File.WriteAllBytes(input, Scores(pixels, "Pixels").SelectMany(r => r).SelectMany(BitConverter.GetBytes).ToArray());
+        var output = Path.Combine(Folder, "scores.json");
+
+        RunDotnet("run", "-c", "Release", "--project", project, "--", zip, input, "5", output, "Evidence");
+
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(output));
+        var result = json.RootElement;
+        var theirMaps = result.GetProperty("HeatMap").EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetSingle()).ToArray()).ToArray();
+        var ourMaps = Scores(transformer.Transform(pixels), "Evidence");
+        var scale = ourMaps.SelectMany(m => m).Max(Math.Abs);
+        Assert.IsGreaterThan(1e-3f, scale, "the maps are not all zero");
+        Assert.IsLessThanOrEqualTo(1e-5f * scale, MaxDifference(ourMaps, theirMaps), $"maps of scale {scale:g3}");
+        Assert.AreEqual("Vector<Single, 2, 2>", result.GetProperty("HeatMapType").GetString());
+        var assemblies = result.GetProperty("Assemblies").EnumerateArray().Select(v => v.GetString()!).ToArray();
+        Assert.IsFalse(assemblies.Any(a => a.StartsWith("Microsoft.ML.ResNet", StringComparison.Ordinal)), string.Join(", ", assemblies));
+    }
+
     [TestMethod]
     public void Load_SavedClassifier_ReopensTheBatchedTransformerWithTheSameAnswers()
     {

@@ -63,7 +63,9 @@ public sealed class ResNetClassifierOptions
     /// Vector&lt;Single, h, w&gt;, the last stage's spatial size (7x7 for 224x224 inputs), row-major. It is the fc weights of
     /// one class applied to the last stage's feature map: its mean plus that class's bias is the class's logit, so high
     /// values mark where the evidence for the class lies. Render it over the image with <see cref="HeatMapImage"/>. Works
-    /// for every model (ONNX, weights, zip): the maps are grafted onto the graph. Not saved in a model zip.</summary>
+    /// for every model (ONNX, weights, zip): the maps are grafted onto the graph. Saved in a model zip with
+    /// <see cref="HeatMapClass"/>: <see cref="ResNetClassifierTransformer.Load"/> gives the column back, and so does a stock
+    /// <c>mlContext.Model.Load</c> without this library (its chain computes the same map, Vector&lt;Single, h, w&gt;).</summary>
     public string? HeatMapColumnName { get; set; }
 
     /// <summary>The label whose map <see cref="HeatMapColumnName"/> holds; null (the default) for each row's predicted label.</summary>

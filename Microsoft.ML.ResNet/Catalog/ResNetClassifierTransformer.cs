@@ -61,8 +61,13 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     /// <summary>The embedding column written (<see cref="ResNetClassifierOptions.EmbeddingColumnName"/>), or null.</summary>
     public string? EmbeddingColumnName => _scorer.Columns.Features;
 
-    /// <summary>The heat-map column written (<see cref="ResNetClassifierOptions.HeatMapColumnName"/>), or null.</summary>
+    /// <summary>The heat-map column written (<see cref="ResNetClassifierOptions.HeatMapColumnName"/>), or null. Saved in the
+    /// model zip with <see cref="HeatMapClass"/>.</summary>
     public string? HeatMapColumnName => _scorer.Columns.HeatMap;
+
+    /// <summary>The label whose map <see cref="HeatMapColumnName"/> holds (<see cref="ResNetClassifierOptions.HeatMapClass"/>);
+    /// null for each row's predicted label.</summary>
+    public string? HeatMapClass => _scorer.Columns.HeatMapClass;
 
     /// <summary>Rows per ONNX Runtime run.</summary>
     public int BatchSize => _scorer.BatchSize;
@@ -97,7 +102,9 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
     /// Reopens a zip written by <c>mlContext.Model.Save</c> with our transformer in it. When the whole
     /// model is one classifier this returns a <see cref="ResNetClassifierTransformer"/>; when the classifier
     /// is a step of a larger chain (e.g. after LoadImages, ResizeImages, ExtractPixels) it returns that chain
-    /// with the classifier's step replaced by the batched transformer.
+    /// with the classifier's step replaced by the batched transformer. It writes the columns the saved one wrote, under the
+    /// same names (the embedding and the heat map with its class included); zips saved before heat-map columns were
+    /// saved reopen without one.
     /// </summary>
     /// <param name="mlContext">Gives the GPU defaults and the log.</param>
     /// <param name="path">The model zip.</param>
@@ -441,7 +448,7 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
 
         // ML.NET cannot load a third party's transformer, so what is saved is a chain of its own built-ins
         // that computes the same columns (see PortableModelWriter).
-        var settings = new SavedScoringSettings(FeatureColumnName, ScoreColumnName, PredictedLabelColumnName, EmbeddingColumnName, BatchSize, _scorer.RejectAllZeroPixels, _scorer.Columns.Image);
+        var settings = SavedScoringSettings.Of(_scorer.Columns, BatchSize, _scorer.RejectAllZeroPixels);
         var saved = PortableModelWriter.RewriteGraph(_onnx, Labels, settings, EmbeddingColumnName is not null);
 
         // Inside SaveAtomically, ML.NET gets a stub and the network goes into the zip afterwards, stored (DeferredNetworks).
@@ -484,8 +491,9 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
         }
     }
 
-    /// <summary>The network under the ONNX contract, without what saving a zip added (see <see cref="OnnxContractGraph"/>).</summary>
-    private byte[] ContractOnnx() => OnnxContractGraph.Restore(_onnx, Labels, [SavedScoringSettings.MetadataKey]);
+    /// <summary>The network under the ONNX contract, without what saving a zip added (see <see cref="OnnxContractGraph"/>),
+    /// the heat maps grafted for a heat-map column included: a transformer reopened from a zip exports what the one saved did.</summary>
+    private byte[] ContractOnnx() => OnnxContractGraph.Restore(_onnx, Labels, [SavedScoringSettings.MetadataKey], [PortableModelWriter.HeatMapGraftNode]);
 
     /// <summary>The contract ONNX (as <see cref="SaveOnnx(string)"/> writes it) with the class activation maps added as
     /// <see cref="OnnxContract.HeatMapsOutput"/> [N, K, h, w] (see <see cref="HeatMapGraph"/>). Works without weights

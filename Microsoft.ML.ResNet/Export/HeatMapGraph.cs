@@ -47,9 +47,12 @@ internal static class HeatMapGraph
     }
 
     /// <summary>Adds the <see cref="OnnxContract.HeatMapsOutput"/> output to <paramref name="model"/> in place.</summary>
+    /// <param name="model">A classifier graph without the output.</param>
+    /// <param name="nodeName">The Einsum node's name; null for the exporter's own. A caller that must find its addition
+    /// again (a saved zip's graph, see PortableModelWriter) gives a name of its own.</param>
     /// <exception cref="InvalidOperationException">A tensor already has the output's name, or the head is not a global
     /// average pool followed by one linear layer; the message says what was found.</exception>
-    public static void AddOutput(ModelProto model)
+    public static void AddOutput(ModelProto model, string? nodeName = null)
     {
         var plan = Plan(model);
         var graph = model.Graph;
@@ -59,7 +62,7 @@ internal static class HeatMapGraph
                 $"The graph already has a tensor named '{OnnxContract.HeatMapsOutput}'; heat maps are added once, to a graph without them.");
         }
 
-        var node = new NodeProto { OpType = "Einsum", Name = $"{OnnxContract.HeatMapsOutput}/Einsum" };
+        var node = new NodeProto { OpType = "Einsum", Name = nodeName ?? $"{OnnxContract.HeatMapsOutput}/Einsum" };
         node.Input.Add(plan.Weight);
         node.Input.Add(plan.FeatureMap);
         node.Output.Add(OnnxContract.HeatMapsOutput);
@@ -69,7 +72,7 @@ internal static class HeatMapGraph
     }
 
     /// <summary>The height and width of the maps <see cref="AddOutput(byte[])"/> would add (the last stage's spatial size).</summary>
-    /// <exception cref="InvalidOperationException">As for <see cref="AddOutput(ModelProto)"/>.</exception>
+    /// <exception cref="InvalidOperationException">As for <see cref="AddOutput(ModelProto, string?)"/>.</exception>
     public static (int Height, int Width) MapSize(byte[] onnx)
     {
         var plan = Plan(ModelProto.Parser.ParseFrom(onnx));

@@ -21,13 +21,15 @@ internal static class OnnxContractGraph
     /// <param name="onnx">A classifier graph with one input and at least the <see cref="OnnxContract.ProbabilitiesOutput"/> output.</param>
     /// <param name="labels">The labels to record in <see cref="OnnxContract.Metadata.Labels"/>, in output order.</param>
     /// <param name="dropMetadataKeys">Metadata the library added for itself, to leave out.</param>
+    /// <param name="dropNodes">Names of nodes the library added for itself: the outputs they make are left out too, even
+    /// outputs the contract names (the heat maps a saved zip's graph carries for its heat-map column).</param>
     /// <exception cref="InvalidOperationException">The graph has no single input, or a tensor inside it is already
     /// called <see cref="OnnxContract.PixelsInput"/>.</exception>
-    public static byte[] Restore(byte[] onnx, IReadOnlyList<string> labels, IReadOnlyCollection<string> dropMetadataKeys)
+    public static byte[] Restore(byte[] onnx, IReadOnlyList<string> labels, IReadOnlyCollection<string> dropMetadataKeys, IReadOnlyCollection<string>? dropNodes = null)
     {
         var model = ModelProto.Parser.ParseFrom(onnx);
         var changed = RenameInput(model.Graph);
-        changed |= KeepContractOutputs(model.Graph);
+        changed |= KeepContractOutputs(model.Graph, dropNodes ?? []);
         changed |= SetMetadata(model, labels, dropMetadataKeys);
         return changed ? model.ToByteArray() : onnx;
     }
@@ -69,10 +71,12 @@ internal static class OnnxContractGraph
         return true;
     }
 
-    /// <summary>Drops the outputs the contract does not name, then every node and initializer nothing kept reads.</summary>
-    private static bool KeepContractOutputs(GraphProto graph)
+    /// <summary>Drops the outputs the contract does not name and those <paramref name="dropNodes"/> make, then every node
+    /// and initializer nothing kept reads.</summary>
+    private static bool KeepContractOutputs(GraphProto graph, IReadOnlyCollection<string> dropNodes)
     {
-        var extra = graph.Output.Where(o => !ContractOutputs.Contains(o.Name)).ToList();
+        var dropped = graph.Node.Where(n => dropNodes.Contains(n.Name)).SelectMany(n => n.Output).ToHashSet(StringComparer.Ordinal);
+        var extra = graph.Output.Where(o => !ContractOutputs.Contains(o.Name) || dropped.Contains(o.Name)).ToList();
         if (extra.Count == 0)
         {
             return false;

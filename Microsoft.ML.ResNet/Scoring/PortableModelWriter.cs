@@ -21,6 +21,7 @@ namespace Microsoft.ML.ResNet.Scoring;
 /// are our labels;</item>
 /// <item>copies and drops to the requested column names.</item>
 /// </list>
+/// A heat-map column adds one more flattened output, that row's map [h, w] (see <see cref="AddHeatMap"/>).
 /// (OnnxTransformer cannot emit the key itself: it fails on rank-0 outputs, and a 1-slot vector
 /// cannot be made scalar with built-in transforms; a trained multiclass model is the built-in that
 /// yields a scalar key.) Score carries no slot names in this chain.
@@ -31,6 +32,16 @@ internal static class PortableModelWriter
     private const string FeaturesTensor = "resnetml_flat_features";
     private const string LabelBitsTensor = "resnetml_label_bits";
     private const string FlatShape = "resnetml_flat_shape";
+
+    /// <summary>The Einsum node that grafts <see cref="OnnxContract.HeatMapsOutput"/> onto a graph without it, for a heat-map
+    /// column; by this name the graft is told apart from the model's own outputs (see <see cref="OnnxContractGraph.Restore"/>).</summary>
+    public const string HeatMapGraftNode = "resnetml_heatmaps_graft";
+
+    // The heat-map column's row: the class to show, the maps gathered at it, flattened to [h, w].
+    private const string HeatMapTensor = "resnetml_heatmap";
+    private const string HeatMapClassTensor = "resnetml_heatmap_class";
+    private const string HeatMapRowsTensor = "resnetml_heatmap_rows";
+    private const string HeatMapShape = "resnetml_heatmap_shape";
 
     // Intermediate tensors and constants of the argmax-to-bits nodes.
     private const string ArgMaxTensor = "resnetml_argmax";
@@ -92,6 +103,11 @@ internal static class PortableModelWriter
             AddFlatOutput(graph, OnnxContract.FeaturesOutput, FeaturesTensor, width);
         }
 
+        if (settings.HeatMapColumnName is not null)
+        {
+            AddHeatMap(model, labels, settings.HeatMapClass);
+        }
+
         SetMetadata(model, OnnxContract.Metadata.Labels, JsonSerializer.Serialize(labels));
         SetMetadata(model, SavedScoringSettings.MetadataKey, settings.ToJson());
         return model.ToByteArray();
@@ -103,7 +119,12 @@ internal static class PortableModelWriter
     /// </summary>
     public static TransformerChain<ITransformer> BuildChain(MLContext mlContext, string onnxFile, IReadOnlyList<string> labels, int pixelCount, SavedScoringSettings settings)
     {
-        var outputs = settings.FeaturesColumnName is null ? new[] { ProbabilitiesTensor, LabelBitsTensor } : [ProbabilitiesTensor, LabelBitsTensor, FeaturesTensor];
+        string[] outputs =
+        [
+            ProbabilitiesTensor, LabelBitsTensor,
+            .. settings.FeaturesColumnName is null ? Array.Empty<string>() : [FeaturesTensor],
+            .. settings.HeatMapColumnName is null ? Array.Empty<string>() : [HeatMapTensor],
+        ];
         var pixels = EmptyVectors(mlContext, settings.InputColumnName, pixelCount);
         var onnx = CheckOnly().Transforms.ApplyOnnxModel(outputs, [settings.InputColumnName], onnxFile).Fit(pixels);
         var decoder = LabelBitsDecoder.Fit(mlContext, LabelBitsTensor, labels);
@@ -125,7 +146,13 @@ internal static class PortableModelWriter
             temporary.Add(FeaturesTensor);
         }
 
-        var requested = new[] { settings.ScoreColumnName, settings.PredictedLabelColumnName, settings.FeaturesColumnName ?? string.Empty };
+        if (settings.HeatMapColumnName is not null)
+        {
+            naming = naming.Append(mlContext.Transforms.CopyColumns(settings.HeatMapColumnName, HeatMapTensor));
+            temporary.Add(HeatMapTensor);
+        }
+
+        var requested = new[] { settings.ScoreColumnName, settings.PredictedLabelColumnName, settings.FeaturesColumnName ?? string.Empty, settings.HeatMapColumnName ?? string.Empty };
         naming = naming.Append(mlContext.Transforms.DropColumns(temporary.Except(requested).ToArray()));
 
         // Fitting copies and drops reads the schema only: the empty pixel view is never cursored.
@@ -139,7 +166,7 @@ internal static class PortableModelWriter
     /// so ML.NET neither inflates nor stages nor optimizes the network a second time.
     /// </summary>
     /// <param name="settings">The saved columns.</param>
-    /// <param name="info">The network's input size and embedding width.</param>
+    /// <param name="info">The network's input size, embedding width and heat-map size.</param>
     /// <param name="classes">The label count.</param>
     /// <param name="name">The graph's name: a <see cref="DeferredNetworks"/> marker, when the stub stands for a network in a save.</param>
     public static byte[] Stub(SavedScoringSettings settings, ScoringModelInfo info, int classes, string name = "resnetml_stub")
@@ -154,6 +181,11 @@ internal static class PortableModelWriter
             outputs.Add(FloatTensor(FeaturesTensor, null, info.FeatureSize));
         }
 
+        if (settings.HeatMapColumnName is not null)
+        {
+            outputs.Add(FloatTensor(HeatMapTensor, null, info.HeatMapHeight, info.HeatMapWidth));
+        }
+
         return StubGraph(FloatTensor(settings.InputColumnName, "N", 3, info.Height, info.Width), outputs, name);
     }
 
@@ -163,24 +195,24 @@ internal static class PortableModelWriter
     /// </summary>
     /// <param name="settings">The saved columns: which declared input is the pixel column.</param>
     /// <param name="inputs">The saved graph's declared inputs.</param>
-    /// <param name="outputs">The saved graph's declared outputs; the flat ones the saved chain reads are kept.</param>
+    /// <param name="outputs">The saved graph's declared outputs; those the saved chain reads are kept.</param>
     /// <param name="source">The zip entry, for error messages.</param>
-    /// <exception cref="InvalidDataException">The saved graph does not declare the pixel input or a flat output as
+    /// <exception cref="InvalidDataException">The saved graph does not declare the pixel input, or an output the chain reads, as
     /// <see cref="RewriteGraph"/> writes them.</exception>
     public static byte[] StubOfSaved(SavedScoringSettings settings, IReadOnlyList<ValueInfoProto> inputs, IReadOnlyList<ValueInfoProto> outputs, string source)
     {
         var pixels = inputs.SingleOrDefault(i => i.Name == settings.InputColumnName)
             ?? throw new InvalidDataException($"'{source}' declares no input '{settings.InputColumnName}' (its saved pixel column); inputs: {string.Join(", ", inputs.Select(i => i.Name))}.");
-        var flat = outputs.Where(o => o.Name is ProbabilitiesTensor or LabelBitsTensor or FeaturesTensor).ToArray();
-        foreach (var output in flat)
+        var read = outputs.Where(o => o.Name is ProbabilitiesTensor or LabelBitsTensor or FeaturesTensor or HeatMapTensor).ToArray();
+        foreach (var output in read)
         {
-            if (output.Type?.TensorType?.Shape?.Dim is not [{ DimValue: > 0 }])
+            if (output.Type?.TensorType?.Shape?.Dim is not { Count: > 0 } dimensions || dimensions.Any(d => d.DimValue <= 0))
             {
-                throw new InvalidDataException($"'{source}' declares output '{output.Name}' with shape [{output.Type?.TensorType?.Shape?.Dim}]; a saved classifier's flat outputs have one fixed width.");
+                throw new InvalidDataException($"'{source}' declares output '{output.Name}' with shape [{output.Type?.TensorType?.Shape?.Dim}]; a saved classifier's outputs for the chain have fixed sizes and no batch.");
             }
         }
 
-        return StubGraph(pixels, flat, "resnetml_stub");
+        return StubGraph(pixels, read, "resnetml_stub");
     }
 
     private static byte[] StubGraph(ValueInfoProto input, IEnumerable<ValueInfoProto> outputs, string name)
@@ -189,7 +221,7 @@ internal static class PortableModelWriter
         graph.Input.Add(input.Clone());
         foreach (var output in outputs)
         {
-            AddConstantOutput(graph, output.Name, output.Type.TensorType.Shape.Dim[0].DimValue);
+            AddConstantOutput(graph, output.Name, output.Type.TensorType.Shape.Dim.Select(d => d.DimValue).ToArray());
         }
 
         var model = new ModelProto { IrVersion = 8, Graph = graph, ProducerName = "resnetml-stub" };
@@ -197,15 +229,15 @@ internal static class PortableModelWriter
         return model.ToByteArray();
     }
 
-    private static void AddConstantOutput(GraphProto graph, string name, long width)
+    private static void AddConstantOutput(GraphProto graph, string name, long[] dimensions)
     {
         var value = new TensorProto { DataType = (int)TensorProto.Types.DataType.Float };
-        value.Dims.Add(width);
-        value.FloatData.Add(new float[width]);
+        value.Dims.Add(dimensions);
+        value.FloatData.Add(new float[dimensions.Aggregate(1L, (product, d) => product * d)]);
         var node = new NodeProto { Name = name, OpType = "Constant", Output = { name } };
         node.Attribute.Add(new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = value });
         graph.Node.Add(node);
-        graph.Output.Add(FloatTensor(name, null, width));
+        graph.Output.Add(FloatTensor(name, null, dimensions));
     }
 
     private static ValueInfoProto FloatTensor(string name, string? batch, params long[] dimensions)
@@ -256,6 +288,11 @@ internal static class PortableModelWriter
     private static void RemovePreviousRewrite(GraphProto graph)
     {
         var ours = AddedNames.ToHashSet(StringComparer.Ordinal);
+        foreach (var graft in graph.Node.Where(n => n.Name == HeatMapGraftNode))
+        {
+            ours.UnionWith(graft.Output);
+        }
+
         foreach (var node in graph.Node.Where(n => n.Output.Any(ours.Contains)).ToArray())
         {
             graph.Node.Remove(node);
@@ -273,7 +310,10 @@ internal static class PortableModelWriter
     }
 
     private static IEnumerable<string> AddedNames =>
-        [ProbabilitiesTensor, FeaturesTensor, LabelBitsTensor, FlatShape, ArgMaxTensor, BitPowers, Two, ShiftedTensor, BitTensor, FloatBitTensor];
+        [
+            ProbabilitiesTensor, FeaturesTensor, LabelBitsTensor, FlatShape, ArgMaxTensor, BitPowers, Two, ShiftedTensor, BitTensor, FloatBitTensor,
+            HeatMapTensor, HeatMapClassTensor, HeatMapRowsTensor, HeatMapShape,
+        ];
 
     /// <summary>
     /// argmax -> [N,1] int64; divided by 1, 2, 4, ... and taken mod 2 -> its B bits, lowest first, as
@@ -300,6 +340,47 @@ internal static class PortableModelWriter
         graph.Node.Add(new NodeProto { Name = BitTensor, OpType = "Mod", Input = { ShiftedTensor, Two }, Output = { BitTensor } });
         graph.Node.Add(cast);
         AddFlatOutput(graph, FloatBitTensor, LabelBitsTensor, bits);
+    }
+
+    /// <summary>
+    /// The heat-map column's row, [h, w]: the maps gathered at the chosen class, or at the predicted one (the label bits'
+    /// ArgMax, so the same class PredictedLabel names). The maps are the graph's own when it has them (exported with
+    /// heat maps), else grafted here by <see cref="HeatMapGraftNode"/>; the graft reads the fc weight already in the graph,
+    /// so the zip grows by a few nodes, not by weights.
+    /// </summary>
+    private static void AddHeatMap(ModelProto model, IReadOnlyList<string> labels, string? heatMapClass)
+    {
+        var graph = model.Graph;
+        if (graph.Output.All(o => o.Name != OnnxContract.HeatMapsOutput))
+        {
+            HeatMapGraph.AddOutput(model, HeatMapGraftNode);
+        }
+
+        var dimensions = graph.Output.Single(o => o.Name == OnnxContract.HeatMapsOutput).Type.TensorType.Shape.Dim;
+        var (height, width) = (dimensions[2].DimValue, dimensions[3].DimValue);
+        if (ResNetScorer.HeatMapClass(labels, heatMapClass) is { } chosen)
+        {
+            var index = new TensorProto { Name = HeatMapClassTensor, DataType = (int)TensorProto.Types.DataType.Int64 };
+            index.Dims.Add(1);
+            index.Int64Data.Add(chosen);
+            graph.Initializer.Add(index);
+        }
+        else
+        {
+            graph.Node.Add(new NodeProto { Name = HeatMapClassTensor, OpType = "Reshape", Input = { ArgMaxTensor, FlatShape }, Output = { HeatMapClassTensor } });
+        }
+
+        // [N, 1, h, w] for a chosen class, [N, N, h, w] for the predicted ones: OnnxTransformer reads it with N = 1. The
+        // reshape to [-1, w] keeps larger batches (our own session runs the whole graph) valid, if meaningless.
+        var gather = new NodeProto { Name = HeatMapRowsTensor, OpType = "Gather", Input = { OnnxContract.HeatMapsOutput, HeatMapClassTensor }, Output = { HeatMapRowsTensor } };
+        gather.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 1 });
+        graph.Node.Add(gather);
+        var shape = new TensorProto { Name = HeatMapShape, DataType = (int)TensorProto.Types.DataType.Int64 };
+        shape.Dims.Add(2);
+        shape.Int64Data.Add([-1, width]);
+        graph.Initializer.Add(shape);
+        graph.Node.Add(new NodeProto { Name = HeatMapTensor, OpType = "Reshape", Input = { HeatMapRowsTensor, HeatMapShape }, Output = { HeatMapTensor } });
+        graph.Output.Add(FloatTensor(HeatMapTensor, null, height, width));
     }
 
     private static void AddFlatOutput(GraphProto graph, string source, string name, long width)

@@ -2,12 +2,13 @@ using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-// Usage: StockModelLoader <model.zip> <pixels.bin> <rows> <out.json>
+// Usage: StockModelLoader <model.zip> <pixels.bin> <rows> <out.json> [heat-map column]
 // pixels.bin: rows x (the saved input column's size) little-endian float32. Writes Score, PredictedLabel,
-// the key values and the loaded assemblies as JSON. Only ML.NET is referenced here.
-if (args.Length != 4)
+// the key values, the heat-map column when named (its values and type) and the loaded assemblies as JSON.
+// Only ML.NET is referenced here.
+if (args.Length is not (4 or 5))
 {
-    Console.Error.WriteLine("Usage: StockModelLoader <model.zip> <pixels.bin> <rows> <out.json>");
+    Console.Error.WriteLine("Usage: StockModelLoader <model.zip> <pixels.bin> <rows> <out.json> [heat-map column]");
     return 2;
 }
 
@@ -29,12 +30,15 @@ var data = ml.Data.LoadFromEnumerable(Enumerable.Range(0, rows).Select(r => new 
 var scored = model.Transform(data);
 VBuffer<ReadOnlyMemory<char>> keys = default;
 scored.Schema["PredictedLabel"].GetKeyValues(ref keys);
+var heatMap = args.Length == 5 ? args[4] : null;
 var result = new
 {
     Score = scored.GetColumn<float[]>("Score").ToArray(),
     PredictedLabel = scored.GetColumn<uint>("PredictedLabel").ToArray(),
     PredictedLabelType = scored.Schema["PredictedLabel"].Type.ToString(),
     KeyValues = keys.DenseValues().Select(k => k.ToString()).ToArray(),
+    HeatMap = heatMap is null ? null : scored.GetColumn<float[]>(heatMap).ToArray(),
+    HeatMapType = heatMap is null ? null : scored.Schema[heatMap].Type.ToString(),
     Assemblies = AppDomain.CurrentDomain.GetAssemblies().Select(a => a.GetName().Name).Order().ToArray(),
 };
 File.WriteAllText(args[3], JsonSerializer.Serialize(result));
