@@ -47,6 +47,7 @@ public sealed class SaveOnnxInt8Tests : TempFolderTest
         ml.Model.Save(classifier, rows.Schema, zip);
         var stock = ml.Model.Load(zip, out _);
         var stockKeys = stock.Transform(rows).GetColumn<uint>("PredictedLabel").Select(k => (int)k - 1).ToArray();
+        (stock as IDisposable)?.Dispose();
 
         Assert.AreEqual("int8-qdq;calibration=minmax;rows=200", classifier.Quantization);
         Assert.IsNull(fixture.Classifier.Quantization, "The FP32 classifier is not quantized.");

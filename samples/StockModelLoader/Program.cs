@@ -14,6 +14,9 @@ if (args.Length is not (4 or 5))
 
 var ml = new MLContext(1);
 var model = ml.Model.Load(args[0], out var inputSchema);
+
+// Disposing matters beyond memory: ML.NET stages the network in a temp file and deletes it only on Dispose.
+using var disposeModel = model as IDisposable;
 var input = inputSchema.Single(c => c.Type is VectorDataViewType { ItemType: NumberDataViewType });
 var size = ((VectorDataViewType)input.Type).Size;
 var rows = int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture);
