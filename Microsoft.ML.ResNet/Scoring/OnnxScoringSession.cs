@@ -47,6 +47,14 @@ internal sealed class OnnxScoringSession : IDisposable
         }
     }
 
+    /// <summary>
+    /// Creates ONNX Runtime's process-wide environment now, unless something already has. Where a user asked ML.NET for
+    /// global thread pools (<c>OnnxSessionOptions.PerSessionThreads = false</c>), ML.NET's OnnxTransformer creates that
+    /// environment itself after checking that none exists, and ONNX Runtime throws if another thread created one in
+    /// between: our loader calls this before it makes sessions beside ML.NET's loading.
+    /// </summary>
+    public static void EnsureEnvironment() => OrtEnv.Instance();
+
     /// <summary>"CPU" or "CUDA:n": where the session actually runs.</summary>
     public string Device { get; }
 
