@@ -69,7 +69,7 @@ public sealed class ResNetTrainerOptions
     /// where the input size chooses them: 3 at 112x112 and below, fewer in proportion to the area above (2 at 128x128,
     /// 1 from 144x144 to 192x192), and 1 where not even one epoch of the default <see cref="FrozenStages"/>' learning stages
     /// fits that budget (an area above 3 x 112 x 112: 208x208, 224x224), with <see cref="FrozenStages"/> then 4 unless set.
-    /// The budget holds the learning passes near the cost of 3 epochs at 112x112 (an epoch's arithmetic grows with the
+    /// With <see cref="FrozenStages"/> set, the same rule by area, but at least 1 epoch. The budget holds the learning passes near the cost of 3 epochs at 112x112 (an epoch's arithmetic grows with the
     /// area); measured against ML.NET's DnnFeaturizeImage in the README's transfer benchmark. <see cref="ResolvedEpochs"/>
     /// says what <c>Fit</c> will use.
     /// </summary>
