@@ -6,7 +6,22 @@ internal static partial class Defaults
     internal static class Trainer
     {
         public const string LabelColumnName = "Label";
+
+        /// <summary>Epochs when <see cref="ResNetTrainerOptions.Epochs"/> is null and the size rule for ImageNet weights does
+        /// not apply (random weights, a weights file not declared ImageNet's, a frozen backbone).</summary>
         public const int Epochs = 10;
+
+        /// <summary>The size rule's epochs at <see cref="FineTuningReferenceSide"/> x <see cref="FineTuningReferenceSide"/> and
+        /// below (see <see cref="Training.FineTuningPasses"/>).</summary>
+        public const int FineTuningEpochs = 3;
+
+        /// <summary>The size rule's frozen stages (the stem, layer1 and layer2), whenever at least one epoch of layer3 and
+        /// layer4 fits its budget.</summary>
+        public const int FineTuningFrozenStages = 3;
+
+        /// <summary>The input side at which the size rule's <see cref="FineTuningEpochs"/> apply as given; larger inputs get
+        /// fewer in proportion to their area.</summary>
+        public const int FineTuningReferenceSide = 112;
         /// <summary>SGD's peak learning rate per <see cref="SgdReferenceBatchSize"/> images; scaled linearly with the batch size
         /// (Goyal et al., 2017). Measured on the Fashion-MNIST subset: batch 32 trains best near 0.03, batch 64 near 0.05.</summary>
         public const double SgdLearningRate = 0.1;

@@ -4,9 +4,9 @@ using ImageClassification.Model;
 namespace Microsoft.ML.ResNet.Tests.Samples;
 
 /// <summary>
-/// The sample's fine-tuning recipe chooses its passes from the input size: its own epochs and frozen stages at 112x112,
-/// fewer epochs as the area grows, one epoch of layer4 alone where not one epoch of layer3 and layer4 fits; an explicit
-/// <c>--epochs</c> keeps the recipe's stages.
+/// The sample's fine-tuning recipe chooses the input size from the images and leaves the epochs and frozen stages to the
+/// trainer's size rule (tested in <c>FineTuningPassesTests</c>); what it reports as the passes is what the trainer will
+/// run. An explicit <c>--epochs</c> keeps the rule's stages.
 /// </summary>
 [TestClass]
 public sealed class TrainSettingsTests
@@ -16,42 +16,34 @@ public sealed class TrainSettingsTests
     [DataRow(32, 128, 2, 3)]
     [DataRow(40, 160, 1, 3)]
     [DataRow(96, 224, 1, 4)]
-    public void ForImages_FineTuned_ChoosesSizeThenPassesFromTheImages(int sourceSide, int size, int epochs, int frozenStages)
+    public void ForImages_FineTuned_ChoosesTheSizeAndTheTrainerThePasses(int sourceSide, int size, int epochs, int frozenStages)
     {
         var settings = TrainSettings.FineTuned.ForImages(() => sourceSide);
 
         Assert.AreEqual(size, settings.Size);
-        Assert.AreEqual(epochs, settings.Epochs);
-        Assert.AreEqual(frozenStages, settings.FrozenStages);
+        Assert.AreEqual((epochs, frozenStages), settings.Passes);
         var options = settings.ToTrainerOptions();
-        Assert.AreEqual(epochs, options.Epochs);
-        Assert.AreEqual(frozenStages, options.FrozenStages);
+        Assert.AreEqual((null, null), (options.Epochs, options.FrozenStages), "The rule has one home: the trainer's defaults.");
+        Assert.AreEqual((epochs, frozenStages), (options.ResolvedEpochs, options.ResolvedFrozenStages));
     }
 
     [TestMethod]
-    public void ForImages_ExplicitImageSize_StillChoosesThePassesForIt()
+    public void ForImages_ExplicitImageSize_TakesItWithoutReadingTheImages()
     {
         var settings = (TrainSettings.FineTuned with { ImageSize = 224 }).ForImages(() => throw new AssertFailedException("The size is given: the images need not be read."));
 
-        Assert.AreEqual((1, 4), (settings.Epochs, settings.FrozenStages));
+        Assert.AreEqual((224, 1, 4), (settings.Size, settings.Passes.Epochs, settings.Passes.FrozenStages));
     }
 
     [TestMethod]
-    public void ForImages_ExplicitImageSizeBelowTheReference_KeepsTheRecipesEpochs()
-    {
-        var settings = (TrainSettings.FineTuned with { ImageSize = 64 }).ForImages(() => 28);
-
-        Assert.AreEqual((3, 3), (settings.Epochs, settings.FrozenStages));
-    }
-
-    [TestMethod]
-    public void ForImages_ExplicitEpochs_KeepsThemAndTheRecipesStages()
+    public void ForImages_ExplicitEpochs_KeepsThemAndTheRulesStages()
     {
         var recipe = new TrainCommandSettings { Epochs = 2 }.ToRecipe();
 
         var settings = recipe.ForImages(() => 96);
 
-        Assert.AreEqual((224, 2, 3), (settings.Size, settings.Epochs, settings.FrozenStages));
+        Assert.AreEqual((224, 2, 3), (settings.Size, settings.Passes.Epochs, settings.Passes.FrozenStages));
+        Assert.AreEqual(2, settings.ToTrainerOptions().Epochs);
     }
 
     [TestMethod]
@@ -59,6 +51,15 @@ public sealed class TrainSettingsTests
     {
         var settings = TrainSettings.FromScratch.ForImages(() => 96);
 
-        Assert.AreEqual((32, TrainSettings.FromScratch.Epochs, 0), (settings.Size, settings.Epochs, settings.FrozenStages));
+        Assert.AreEqual((32, 6, 0), (settings.Size, settings.Passes.Epochs, settings.Passes.FrozenStages));
+    }
+
+    [TestMethod]
+    [DataRow(0, "all stages")]
+    [DataRow(3, "layer3-layer4 and the head")]
+    [DataRow(4, "layer4 and the head")]
+    public void LearningStages_FrozenStages_NamesWhatLearns(int frozenStages, string words)
+    {
+        Assert.AreEqual(words, TrainSettings.LearningStages(frozenStages));
     }
 }

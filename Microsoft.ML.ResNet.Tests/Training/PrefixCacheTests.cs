@@ -78,7 +78,7 @@ public sealed class PrefixCacheTests
     }
 
     /// <summary>
-    /// The sample's recipe for large inputs (<c>TrainSettings.PassesFor</c>): four frozen stages, one epoch on the cached
+    /// The size rule's passes for large inputs (<see cref="FineTuningPasses"/>): four frozen stages, one epoch on the cached
     /// layer3 output of the committed Tux Paint photos. The head is fitted and layer4 fine-tunes; the stem and layer1 to
     /// layer3, weights and BatchNorm statistics alike, stay exactly as loaded.
     /// </summary>

@@ -631,6 +631,7 @@ public sealed class ResNetTrainingLoopTests
         var data = TrainingData.Synthetic(ml, rows: 16, classes: 4, size: 32);
         var options = SmallOptions(epochs: 2);
         options.StartingWeights = ResNetStartingWeights.ImageNet;
+        options.FrozenStages = 0;  // every stage fine-tunes: ImageNet's default would freeze the stem this test watches
         options.FitHeadFirst = false;
         options.FreezeBatchNormStatistics = false;
         var (settings, model, loaded) = ImageNetStart(options, classes: 4);

@@ -88,6 +88,81 @@ public sealed class TrainerOptionsResolverTests
     }
 
     [TestMethod]
+    [DataRow(112, 3, 3)]
+    [DataRow(128, 2, 3)]
+    [DataRow(224, 1, 4)]
+    public void Resolve_ImageNetStartWithNeitherSet_TakesTheSizeRule(int size, int epochs, int frozenStages)
+    {
+        var options = new ResNetTrainerOptions { StartingWeights = ResNetStartingWeights.ImageNet, ImageHeight = size, ImageWidth = size };
+
+        var settings = TrainerOptionsResolver.Resolve(options, seed: 1);
+
+        Assert.AreEqual((epochs, frozenStages), (settings.Epochs, settings.FrozenStages));
+        Assert.AreEqual((epochs, frozenStages), (options.ResolvedEpochs, options.ResolvedFrozenStages), "The public view says what Fit runs.");
+        Assert.AreEqual((null, null), (options.Epochs, options.FrozenStages), "Resolving leaves the user's options as they were.");
+    }
+
+    [TestMethod]
+    [DataRow(224, 2, null, 2, 3)]
+    [DataRow(112, 5, null, 5, 3)]
+    [DataRow(224, null, 2, 1, 2)]
+    [DataRow(224, null, 0, 1, 0)]
+    [DataRow(112, null, 4, 3, 4)]
+    [DataRow(224, 4, 1, 4, 1)]
+    public void Resolve_ImageNetStartWithOneOrBothSet_KeepsThemAndTheRuleFillsTheOther(int size, int? epochs, int? frozenStages, int expectedEpochs, int expectedFrozenStages)
+    {
+        var options = new ResNetTrainerOptions { StartingWeights = ResNetStartingWeights.ImageNet, ImageHeight = size, ImageWidth = size, Epochs = epochs, FrozenStages = frozenStages };
+
+        var settings = TrainerOptionsResolver.Resolve(options, seed: 1);
+
+        Assert.AreEqual((expectedEpochs, expectedFrozenStages), (settings.Epochs, settings.FrozenStages));
+    }
+
+    [TestMethod]
+    public void Resolve_NotFineTuningImageNetWeights_KeepsTheFromScratchDefaults()
+    {
+        const int size = 112;
+        var scratch = new ResNetTrainerOptions { ImageHeight = size, ImageWidth = size };
+        var weightsFile = new ResNetTrainerOptions { ImageHeight = size, ImageWidth = size, PretrainedWeightsPath = "earlier-run.safetensors" };
+        var frozenBackbone = new ResNetTrainerOptions { ImageHeight = size, ImageWidth = size, StartingWeights = ResNetStartingWeights.ImageNet, FreezeBackbone = true };
+        var imageNetFile = new ResNetTrainerOptions { ImageHeight = size, ImageWidth = size, PretrainedWeightsPath = "resnet34-imagenet.pth", StartingWeights = ResNetStartingWeights.ImageNet };
+
+        foreach (var options in new[] { scratch, weightsFile, frozenBackbone })
+        {
+            var settings = TrainerOptionsResolver.Resolve(options, seed: 1);
+            Assert.AreEqual((Defaults.Trainer.Epochs, 0), (settings.Epochs, settings.FrozenStages));
+        }
+
+        var declared = TrainerOptionsResolver.Resolve(imageNetFile, seed: 1);
+        Assert.AreEqual((3, 3), (declared.Epochs, declared.FrozenStages), "A file declared ImageNet's fine-tunes like the package's network.");
+    }
+
+    [TestMethod]
+    public void Resolve_SizeRule_FingerprintHoldsTheResolvedStages()
+    {
+        var byRule = new ResNetTrainerOptions { StartingWeights = ResNetStartingWeights.ImageNet, ImageHeight = 112, ImageWidth = 112 };
+        var spelledOut = new ResNetTrainerOptions { StartingWeights = ResNetStartingWeights.ImageNet, ImageHeight = 112, ImageWidth = 112, Epochs = 3, FrozenStages = 3 };
+        var nothingFrozen = new ResNetTrainerOptions { StartingWeights = ResNetStartingWeights.ImageNet, ImageHeight = 112, ImageWidth = 112, FrozenStages = 0 };
+
+        var fingerprint = TrainerOptionsResolver.Resolve(byRule, seed: 1).Fingerprint();
+
+        Assert.AreEqual(TrainerOptionsResolver.Resolve(spelledOut, seed: 1).Fingerprint(), fingerprint, "A checkpoint of the rule's run resumes with its values spelled out.");
+        Assert.AreNotEqual(TrainerOptionsResolver.Resolve(nothingFrozen, seed: 1).Fingerprint(), fingerprint);
+    }
+
+    [TestMethod]
+    public void Validate_HeadWarmupAsLongAsTheRulesEpochs_ThrowsSayingTheEpochsAreTheDefault()
+    {
+        var options = new ResNetTrainerOptions { StartingWeights = ResNetStartingWeights.ImageNet, FitHeadFirst = false, HeadWarmupEpochs = 1 };
+
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => TrainerOptionsResolver.Validate(options));
+
+        Assert.AreEqual(nameof(ResNetTrainerOptions.HeadWarmupEpochs), error.ParamName);
+        StringAssert.Contains(error.Message, "0 to 0");
+        StringAssert.Contains(error.Message, "default for this start and input size");
+    }
+
+    [TestMethod]
     [DataRow(-1)]
     [DataRow(5)]
     public void Validate_FrozenStagesOutOfRange_ThrowsNamingTheOption(int stages)

@@ -1,6 +1,7 @@
 using Microsoft.ML.ResNet.Modeling;
 using Microsoft.ML.ResNet.Catalog;
 using Microsoft.ML.ResNet.Export;
+using Microsoft.ML.ResNet.Training;
 
 namespace Microsoft.ML.ResNet;
 
@@ -62,8 +63,21 @@ public sealed class ResNetTrainerOptions
     /// <summary>Image width the pixel column was resized to, at least 32. Default 224.</summary>
     public int ImageWidth { get; set; } = Defaults.ImageSize;
 
-    /// <summary>Passes over the training data, 1 or more. Default 10.</summary>
-    public int Epochs { get; set; } = Defaults.Trainer.Epochs;
+    /// <summary>
+    /// Passes over the training data, 1 or more. Null (the default) means 10, except when fine-tuning ImageNet weights
+    /// (<see cref="StartingWeights"/> = <see cref="ResNetStartingWeights.ImageNet"/>, without <see cref="FreezeBackbone"/>),
+    /// where the input size chooses them: 3 at 112x112 and below, fewer in proportion to the area above (2 at 128x128,
+    /// 1 from 144x144 to 192x192), and 1 where not even one epoch of the default <see cref="FrozenStages"/>' learning stages
+    /// fits that budget (an area above 3 x 112 x 112: 208x208, 224x224), with <see cref="FrozenStages"/> then 4 unless set.
+    /// With <see cref="FrozenStages"/> set, the same rule by area, but at least 1 epoch. The budget holds the learning passes near the cost of 3 epochs at 112x112 (an epoch's arithmetic grows with the
+    /// area); measured against ML.NET's DnnFeaturizeImage in the README's transfer benchmark. <see cref="ResolvedEpochs"/>
+    /// says what <c>Fit</c> will use.
+    /// </summary>
+    public int? Epochs { get; set; }
+
+    /// <summary>The epochs <c>Fit</c> trains for with these options: <see cref="Epochs"/> when set, otherwise its default
+    /// for this start and input size.</summary>
+    public int ResolvedEpochs => TrainerOptionsResolver.Passes(this).Epochs;
 
     /// <summary>Images per step, 2 to 1024. Default 32.</summary>
     public int BatchSize { get; set; } = Defaults.BatchSize;
@@ -141,7 +155,11 @@ public sealed class ResNetTrainerOptions
 
     /// <summary>Weights to start from: ours, PyTorch <c>.pth</c> or <c>.safetensors</c> of the same architecture, or an ONNX ResNet
     /// (whose shape and input normalization are then taken from the file). The classifier head (<c>fc</c>) is always fresh, sized
-    /// to the label's classes. Takes precedence over <see cref="StartingWeights"/>.</summary>
+    /// to the label's classes. Takes precedence over <see cref="StartingWeights"/> as the source of the weights; with
+    /// <see cref="StartingWeights"/> = <see cref="ResNetStartingWeights.ImageNet"/> beside it, the file is taken to hold
+    /// ImageNet weights (torchvision's, say) and <see cref="Epochs"/> and <see cref="FrozenStages"/> get the defaults for
+    /// fine-tuning ImageNet weights; without it they get the plain ones (10 epochs, nothing frozen), since the file may be
+    /// anything, such as a model of your own saved to continue training.</summary>
     public string? PretrainedWeightsPath { get; set; }
 
     /// <summary>
@@ -149,7 +167,9 @@ public sealed class ResNetTrainerOptions
     /// <see cref="PretrainedWeightsPath"/>, the network is the ImageNet ResNet of the NuGet package
     /// <c>Microsoft.ML.DnnImageFeaturizer.ResNet18</c> (basic blocks 2/2/2/3; <see cref="Architecture"/>, <see cref="StageDepths"/>,
     /// <see cref="Mean"/> and <see cref="Std"/> are then the package network's), found beside the application when the project
-    /// references that package.
+    /// references that package. ImageNet weights also choose the defaults of <see cref="Epochs"/> and
+    /// <see cref="FrozenStages"/> from the input size (see <see cref="Epochs"/>), also when the weights come from a
+    /// <see cref="PretrainedWeightsPath"/> file.
     /// </summary>
     public ResNetStartingWeights StartingWeights { get; set; } = ResNetStartingWeights.Random;
 
@@ -169,9 +189,17 @@ public sealed class ResNetTrainerOptions
     /// gains little from retraining. Their output for every training image and its mirror image is computed once, before
     /// the first epoch, and the epochs run only the learning stages on it (when it fits 2 GB and <see cref="Crop"/> is not
     /// <see cref="ResNetCropAugmentation.RandomResizedCrop"/>); the random crop then shifts that output by whole cells.
-    /// Needs pretrained weights. Null means 0 (everything learns).
+    /// Needs pretrained weights. Null means 0 (everything learns), except when fine-tuning ImageNet weights
+    /// (<see cref="StartingWeights"/> = <see cref="ResNetStartingWeights.ImageNet"/>, without <see cref="FreezeBackbone"/>):
+    /// there 3 (the stem, layer1 and layer2), or 4 (layer4 and the head learn) where <see cref="Epochs"/> is null too and the
+    /// input is too large for one epoch of layer3 and layer4 in the budget <see cref="Epochs"/> describes (208x208, 224x224).
+    /// An explicit <see cref="Epochs"/> keeps 3 at every size. <see cref="ResolvedFrozenStages"/> says what <c>Fit</c> will use.
     /// </summary>
     public int? FrozenStages { get; set; }
+
+    /// <summary>The frozen stages <c>Fit</c> trains with these options: <see cref="FrozenStages"/> when set, otherwise its
+    /// default for this start, input size and <see cref="Epochs"/>.</summary>
+    public int ResolvedFrozenStages => TrainerOptionsResolver.Passes(this).FrozenStages;
 
     /// <summary>
     /// Every BatchNorm layer normalizes with the pretrained network's running statistics and keeps them, while its scale

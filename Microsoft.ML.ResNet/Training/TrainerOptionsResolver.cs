@@ -41,7 +41,11 @@ internal static class TrainerOptionsResolver
         Defined(options.EarlyStoppingMetric, nameof(options.EarlyStoppingMetric));
         AtLeast(options.ImageHeight, Defaults.MinimumInputSize, nameof(options.ImageHeight));
         AtLeast(options.ImageWidth, Defaults.MinimumInputSize, nameof(options.ImageWidth));
-        AtLeast(options.Epochs, 1, nameof(options.Epochs));
+        if (options.Epochs is { } epochs)
+        {
+            AtLeast(epochs, 1, nameof(options.Epochs));
+        }
+
         if (options.BatchSize is < 2 or > Defaults.MaxBatchSize)
         {
             throw new ArgumentOutOfRangeException(nameof(options.BatchSize), options.BatchSize, $"Expected 2 to {Defaults.MaxBatchSize} images per step (BatchNorm needs at least 2).");
@@ -128,9 +132,14 @@ internal static class TrainerOptionsResolver
             }
         }
 
-        if (options.HeadWarmupEpochs is { } warmupEpochs && (warmupEpochs < 0 || warmupEpochs >= options.Epochs))
+        if (options.HeadWarmupEpochs is { } warmupEpochs)
         {
-            throw new ArgumentOutOfRangeException(nameof(options.HeadWarmupEpochs), warmupEpochs, $"Expected 0 to {options.Epochs - 1} head-only epochs: at least one of the {options.Epochs} epochs must fine-tune the whole network.");
+            var total = Passes(options).Epochs;
+            if (warmupEpochs < 0 || warmupEpochs >= total)
+            {
+                var whose = options.Epochs is null ? " (Epochs' default for this start and input size)" : string.Empty;
+                throw new ArgumentOutOfRangeException(nameof(options.HeadWarmupEpochs), warmupEpochs, $"Expected 0 to {total - 1} head-only epochs: at least one of the {total} epochs{whose} must fine-tune the whole network.");
+            }
         }
 
         if (options.BackboneLearningRateFactor is { } factor && !(factor > 0 && factor <= 1))
@@ -167,6 +176,7 @@ internal static class TrainerOptionsResolver
         var sgd = optimizer == ResNetOptimizer.Sgd;
         var fitHeadFirst = options.FitHeadFirst ?? options.StartsPretrained;
         var rowBytes = 3L * options.ImageHeight * options.ImageWidth * sizeof(float);
+        var (epochs, frozenStages) = Passes(options);
         return new TrainingSettings
         {
             Architecture = options.Architecture,
@@ -174,7 +184,7 @@ internal static class TrainerOptionsResolver
             StageDepths = options.StageDepths is null ? null : [.. options.StageDepths],
             ImageHeight = options.ImageHeight,
             ImageWidth = options.ImageWidth,
-            Epochs = options.Epochs,
+            Epochs = epochs,
             BatchSize = options.BatchSize,
             Optimizer = optimizer,
             LearningRate = options.LearningRate
@@ -200,12 +210,12 @@ internal static class TrainerOptionsResolver
             Seed = seed,
             FreezeBackbone = options.FreezeBackbone,
             FitHeadFirst = fitHeadFirst,
-            FrozenStages = options.FrozenStages ?? 0,
+            FrozenStages = frozenStages,
             FreezeBatchNormStatistics = options.FreezeBatchNormStatistics ?? options.StartsPretrained,
             UseBFloat16 = options.UseBFloat16,
             TrainInBFloat16 = options.TrainInBFloat16,
             HeadWarmupEpochs = options.FreezeBackbone ? 0
-                : options.HeadWarmupEpochs ?? (options.StartsPretrained && !fitHeadFirst ? Math.Min(Defaults.Trainer.PretrainedHeadWarmupEpochs, options.Epochs - 1) : 0),
+                : options.HeadWarmupEpochs ?? (options.StartsPretrained && !fitHeadFirst ? Math.Min(Defaults.Trainer.PretrainedHeadWarmupEpochs, epochs - 1) : 0),
             BackboneLearningRateFactor = options.BackboneLearningRateFactor
                 ?? (options.StartsPretrained ? Defaults.Trainer.PretrainedBackboneLearningRateFactor : 1),
             CheckpointFolder = options.CheckpointFolder,
@@ -216,6 +226,39 @@ internal static class TrainerOptionsResolver
             Threads = options.NumberOfThreads,
         };
     }
+
+    /// <summary>
+    /// The epochs and frozen stages a run trains with: each as set, and each left null filled here. Fine-tuning ImageNet
+    /// weights (<see cref="FollowsSizeRule"/>), the size rule fills them (<see cref="FineTuningPasses"/>): both from it when
+    /// neither is set; with only the epochs set, the rule's frozen stages at its reference size (the stem, layer1 and
+    /// layer2: the user's epochs of the rule's learning stages, whatever the input size); with only the frozen stages set,
+    /// the rule's epochs for the input's area, at least one. Any other start: 10 epochs, nothing frozen.
+    /// </summary>
+    public static (int Epochs, int FrozenStages) Passes(ResNetTrainerOptions options)
+    {
+        if (!FollowsSizeRule(options))
+        {
+            return (options.Epochs ?? Defaults.Trainer.Epochs, options.FrozenStages ?? 0);
+        }
+
+        return (options.Epochs, options.FrozenStages) switch
+        {
+            (null, null) => FineTuningPasses.For(options.ImageHeight, options.ImageWidth),
+            ({ } epochs, null) => (epochs, Defaults.Trainer.FineTuningFrozenStages),
+            (null, { } frozen) => (FineTuningPasses.EpochsFor(options.ImageHeight, options.ImageWidth), frozen),
+            ({ } epochs, { } frozen) => (epochs, frozen),
+        };
+    }
+
+    /// <summary>
+    /// Whether <see cref="Passes"/> takes its defaults from the size rule: the weights are declared ImageNet's
+    /// (<see cref="ResNetStartingWeights.ImageNet"/>: the featurizer package's network, or a <see cref="ResNetTrainerOptions.PretrainedWeightsPath"/>
+    /// file said to hold ImageNet weights) and the backbone fine-tunes. The rule's premises are ImageNet's: generic early
+    /// stages worth keeping frozen, and passes measured against ML.NET's ImageNet featurizer. A weights file alone may hold
+    /// anything (a run of the user's own saved to continue training), so it keeps the plain defaults, as random weights do.
+    /// </summary>
+    private static bool FollowsSizeRule(ResNetTrainerOptions options) =>
+        options.StartingWeights == ResNetStartingWeights.ImageNet && !options.FreezeBackbone;
 
     /// <summary>The seed's wiring pools with a fixed 7x7 window: only 224x224 images reach it as 7x7.</summary>
     /// <exception cref="ArgumentOutOfRangeException">That variant with another size; ParamName is ImageHeight or ImageWidth.</exception>

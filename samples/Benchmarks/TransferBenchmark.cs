@@ -70,7 +70,9 @@ internal sealed class TransferBenchmark : IBenchmark
             throw new ArgumentException($"--dataset accepts {string.Join("|", DataSets.Select(d => d.Name))}|all; got '{dataSetName}'.", nameof(arguments));
         }
 
-        var epochs = IntOption(arguments, "--epochs", TrainSettings.FromScratch.Epochs);
+        var scratch = BenchmarkArguments.Value(arguments, "--epochs") is null
+            ? TrainSettings.FromScratch
+            : TrainSettings.FromScratch with { Epochs = IntOption(arguments, "--epochs", 1) };
         var perLabel = IntOption(arguments, "--per-label", int.MaxValue);
         int? builtInThreads = BenchmarkArguments.Value(arguments, "--builtin-threads") is null ? null : IntOption(arguments, "--builtin-threads", 1);
         Console.WriteLine(CpuInfo.Summary);
@@ -88,7 +90,7 @@ internal sealed class TransferBenchmark : IBenchmark
             {
                 skip.Contains(BuiltIn) ? Result.Skipped("built-in") : RunBuiltIn(dataSet, perLabel),
                 skip.Contains(FineTuned) ? Result.Skipped("fine-tuned") : RunRecipe("fine-tuned", dataSet, perLabel, TrainSettings.FineTuned),
-                skip.Contains(Scratch) ? Result.Skipped("scratch") : RunRecipe("scratch", dataSet, perLabel, TrainSettings.FromScratch with { Epochs = epochs }),
+                skip.Contains(Scratch) ? Result.Skipped("scratch") : RunRecipe("scratch", dataSet, perLabel, scratch),
             };
             if (builtInThreads is { } threads)
             {
@@ -167,9 +169,10 @@ internal sealed class TransferBenchmark : IBenchmark
     }
 
     /// <summary>
-    /// Ours with one of the console sample's <c>train</c> recipes (its size and passes chosen for the data set, as
-    /// <c>train</c> chooses them); pixels are resized to the recipe's image size, 0..1, planar. The result says what ran:
-    /// the input size, the epochs that ran and the stages that learned, and "head only" when no epoch ran.
+    /// Ours with one of the console sample's <c>train</c> recipes (its size chosen for the data set as <c>train</c> chooses
+    /// it, then the passes the trainer resolves for that size, as in <c>train</c>); pixels are resized to the recipe's
+    /// image size, 0..1, planar. The result says what ran: the input size, the epochs that ran and the stages that
+    /// learned, and "head only" when no epoch ran.
     /// </summary>
     private static Result RunRecipe(string method, DataSet dataSet, int perLabel, TrainSettings recipe)
     {
@@ -184,20 +187,12 @@ internal sealed class TransferBenchmark : IBenchmark
             epochsRun += p.IsEpochEnd ? 1 : 0;
             epochLine(p);
         };
-        Console.WriteLine($"{method}: {settings.Size}x{settings.Size}, up to {settings.Epochs} epoch(s), {LearningStages(settings.FrozenStages)} learn");
+        var learning = TrainSettings.LearningStages(options.ResolvedFrozenStages);
+        Console.WriteLine($"{method}: {settings.Size}x{settings.Size}, up to {options.ResolvedEpochs} epoch(s), {learning} learn");
         var result = RunOurs(method, dataSet, perLabel, options, ml => ml.MulticlassClassification.Trainers.ResNet(options));
-        var ran = epochsRun == 0 ? "head only" : $"{epochsRun} epoch(s), {LearningStages(settings.FrozenStages)} learn";
+        var ran = epochsRun == 0 ? "head only" : $"{epochsRun} epoch(s), {learning} learn";
         return result with { Detail = $"{settings.Size}x{settings.Size}, {ran}" };
     }
-
-    /// <summary>The stages left to learn after <paramref name="frozenStages"/> (ResNetTrainerOptions.FrozenStages' numbering).</summary>
-    private static string LearningStages(int frozenStages) => frozenStages switch
-    {
-        0 => "all stages",
-        1 => "layer1-layer4 and the head",
-        4 => "layer4 and the head",
-        _ => $"layer{frozenStages}-layer4 and the head",
-    };
 
     private static Result RunOurs(string method, DataSet dataSet, int perLabel, ResNetTrainerOptions options, Func<MLContext, ResNetTrainer> trainer)
     {

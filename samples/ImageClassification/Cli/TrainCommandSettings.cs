@@ -45,7 +45,7 @@ internal sealed class TrainCommandSettings : ImageCommandSettings
     public string Variant { get; init; } = TorchVisionWiring;
 
     [CommandOption("--epochs <N>")]
-    [Description("passes over the training images (default: 3 fine-tuning, 6 from scratch)")]
+    [Description("passes over the training images (default: fine-tuning, the trainer's choice for the input size: 3 at 112x112, fewer above; 6 from scratch)")]
     [TypeConverter(typeof(IntegerConverter))]
     public int? Epochs { get; init; }
 
@@ -112,9 +112,6 @@ internal sealed class TrainCommandSettings : ImageCommandSettings
         {
             Architecture = ParseArchitecture(Arch) ?? defaults.Architecture,
             Epochs = Epochs ?? defaults.Epochs,
-
-            // An explicit --epochs asks for that many epochs (of the recipe's learning stages), whatever the input size.
-            PassesFollowImageSize = Epochs is null && defaults.PassesFollowImageSize,
             ImageSize = ImageSize ?? (IsSeedWiring ? SeedImageSize : defaults.ImageSize),
             BatchSize = BatchSize ?? defaults.BatchSize,
             LearningRate = LearningRate ?? defaults.LearningRate,

@@ -42,8 +42,9 @@ internal sealed class TrainCommand(IAnsiConsole console) : StrictCommand<TrainCo
         settings = settings.ForImages(() => ImageSizes.MedianShortSide(data.Train.Select(image => image.ImagePath).ToList()));
         console.MarkupLine($"[bold]Data[/] {Markup.Escape(data.Description)}");
         SkippedReport.Write(console, data.Skipped);
+        var (epochs, frozenStages) = settings.Passes;
         console.MarkupLine(Markup.Escape(
-            $"Training {settings.Architecture}{(variant == ResNetVariant.ProjectionShortcuts ? " (the seed's wiring)" : string.Empty)} on {settings.Size}x{settings.Size} images, {settings.Epochs} epoch(s), batch {settings.BatchSize}, {DescribeStart(settings)}"));
+            $"Training {settings.Architecture}{(variant == ResNetVariant.ProjectionShortcuts ? " (the seed's wiring)" : string.Empty)} on {settings.Size}x{settings.Size} images, {epochs} epoch(s) ({TrainSettings.LearningStages(frozenStages)} learn), batch {settings.BatchSize}, {DescribeStart(settings)}"));
         if (File.Exists(Path.Combine(checkpoints, CheckpointFileName)))
         {
             console.MarkupLine(Markup.Escape(

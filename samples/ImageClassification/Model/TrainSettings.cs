@@ -10,24 +10,19 @@ internal sealed record TrainSettings
 {
     /// <summary>
     /// ImageNet weights (the DnnImageFeaturizer package's ResNet, basic blocks 2/2/2/3) fine-tuned with the trainer's
-    /// defaults for a pretrained start: the head first fitted to the frozen network's features, BatchNorm statistics kept,
-    /// then AdamW at 1e-3 for the head and a tenth of it for the backbone. The input size follows the images
-    /// (<see cref="ImageSizeFor"/>), and the learning passes follow the input size (<see cref="PassesFor"/>): at 112x112,
-    /// three epochs of layer3, layer4 and the head (the stem, layer1 and layer2 frozen: their generic edge and texture
-    /// filters gain little from a small data set, and their output is computed once); at 224x224, one epoch of layer4 and
-    /// the head. Every set is fine-tuned, however few its images: an epoch costs in proportion to the rows, as the
-    /// built-in's one pass does, so the row count does not change the ratio of the two; the input's area does.
-    /// Measured in the transfer benchmark (AMD EPYC, 2 cores; ratios to the built-in from the same run): see
-    /// <see cref="PassesFor"/>.
+    /// defaults for them: the head first fitted to the frozen network's features, BatchNorm statistics kept, then AdamW at
+    /// 1e-3 for the head and a tenth of it for the backbone. The input size follows the images (<see cref="ImageSizeFor"/>);
+    /// the epochs and frozen stages are left to the trainer, which chooses them from the input size (see
+    /// <c>ResNetTrainerOptions.Epochs</c>): at 112x112, three epochs of layer3, layer4 and the head; at 224x224, one epoch of
+    /// layer4 and the head. Every set is fine-tuned, however few its images.
     /// </summary>
     public static TrainSettings FineTuned { get; } = new()
     {
         StartingWeights = ResNetStartingWeights.ImageNet,
         Architecture = ResNetArchitecture.ResNet18,
-        Epochs = 3,
+        Epochs = null,
         ImageSize = null,
-        FrozenStages = 3,
-        PassesFollowImageSize = true,
+        FrozenStages = null,
     };
 
     /// <summary>ResNet-34 from random weights: 32x32 inputs, batch 32, one-cycle SGD peaking at 0.03, 6 epochs.</summary>
@@ -40,14 +35,16 @@ internal sealed record TrainSettings
         LearningRate = 0.03,
     };
 
-    /// <summary>Random or ImageNet weights (ignored when <see cref="WeightsPath"/> is set).</summary>
+    /// <summary>Random or ImageNet weights; with <see cref="WeightsPath"/> set, ImageNet says the file holds ImageNet weights, so
+    /// the trainer's defaults for fine-tuning them apply (see <c>ResNetTrainerOptions.PretrainedWeightsPath</c>).</summary>
     public ResNetStartingWeights StartingWeights { get; init; }
 
     /// <summary>Network depth (from ImageNet without a weights file: the package network's, which has basic blocks).</summary>
     public ResNetArchitecture Architecture { get; init; } = ResNetArchitecture.ResNet34;
 
-    /// <summary>Passes over the training set (at <see cref="PassesReferenceSize"/> when <see cref="PassesFollowImageSize"/>).</summary>
-    public int Epochs { get; init; } = 6;
+    /// <summary>Passes over the training set; null leaves them to the trainer (<c>ResNetTrainerOptions.Epochs</c>: from ImageNet
+    /// weights, chosen from the input size).</summary>
+    public int? Epochs { get; init; } = 6;
 
     /// <summary>
     /// Images are resized to this square before training and scoring (32 is the smallest a ResNet accepts); null = chosen
@@ -55,9 +52,9 @@ internal sealed record TrainSettings
     /// </summary>
     public int? ImageSize { get; init; } = 32;
 
-    /// <summary>Stages from the input kept as loaded when fine-tuning (see <c>ResNetTrainerOptions.FrozenStages</c>); at
-    /// <see cref="PassesReferenceSize"/> when <see cref="PassesFollowImageSize"/>.</summary>
-    public int FrozenStages { get; init; }
+    /// <summary>Stages from the input kept as loaded when fine-tuning; null leaves them to the trainer
+    /// (<c>ResNetTrainerOptions.FrozenStages</c>).</summary>
+    public int? FrozenStages { get; init; }
 
     /// <summary>
     /// The input size for ImageNet features on images whose shorter side is <paramref name="sourceSide"/> pixels: four
@@ -69,58 +66,29 @@ internal sealed record TrainSettings
     /// </summary>
     public static int ImageSizeFor(int sourceSide) => Math.Clamp((4 * sourceSide + 15) / 16 * 16, 112, 224);
 
-    /// <summary>
-    /// <see cref="Epochs"/> and <see cref="FrozenStages"/> are the recipe's values at <see cref="PassesReferenceSize"/>
-    /// and are adapted to the input size by <see cref="PassesFor"/> once it is known (<see cref="ForImages"/>).
-    /// </summary>
-    public bool PassesFollowImageSize { get; init; }
+    /// <summary>These settings for the training images: <see cref="ImageSize"/> chosen from them when it is not set.</summary>
+    public TrainSettings ForImages(Func<int> medianShortSide) =>
+        ImageSize is null ? this with { ImageSize = ImageSizeFor(medianShortSide()) } : this;
 
-    /// <summary>The input side at which <see cref="Epochs"/> and <see cref="FrozenStages"/> apply as given when the passes
-    /// follow the image size.</summary>
-    public const int PassesReferenceSize = 112;
-
-    // Every stage before layer4 frozen: ResNetTrainerOptions' largest FrozenStages.
-    private const int LastFrozenStage = 4;
-
-    /// <summary>
-    /// The epochs and frozen stages for a <paramref name="size"/>x<paramref name="size"/> input: the learning passes' cost
-    /// is held near that of <see cref="Epochs"/> epochs at 112x112. An epoch's arithmetic grows with the input's area, so the
-    /// epochs shrink by the same factor (rounded down); where not even one epoch of the learning stages fits, one epoch
-    /// trains only layer4 and the head (every stage before it frozen and computed once: layer4 holds about 60% of layer3
-    /// and layer4's multiply-adds in the package's network). Measured in the transfer benchmark (AMD EPYC, 2 cores, ratios
-    /// to the built-in from the same run; README, transfer runs F to J): the 28x28 Fashion-MNIST split at 112x112 (3
-    /// epochs, layer3 and layer4 learn) 0.864 in 1.24-1.47x the built-in's time (quiet) and 0.87x (under load); the 96x96
-    /// Tux Paint photos at 224x224: one epoch of layer4 0.983 in 1.78x (quiet; 1.05-1.31x under load); under load, one
-    /// epoch of layer3 and layer4 0.966 in 1.01x, three epochs of layer3 and layer4 0.983 in 4.06x, the fitted head alone 0.966 (the built-in: 0.949).
-    /// Sizes between 112 and 224 follow the same rule unmeasured.
-    /// </summary>
-    public (int Epochs, int FrozenStages) PassesFor(int size)
+    /// <summary>What the trainer will run with these settings: their epochs and frozen stages, or the trainer's defaults
+    /// for the ones left null (which need the input size: call <see cref="ForImages"/> first).</summary>
+    public (int Epochs, int FrozenStages) Passes
     {
-        if (!PassesFollowImageSize)
+        get
         {
-            return (Epochs, FrozenStages);
+            var options = ToTrainerOptions();
+            return (options.ResolvedEpochs, options.ResolvedFrozenStages);
         }
-
-        // Smaller inputs keep the recipe's epochs: the rule only spares larger ones the cost of their area.
-        var epochs = Math.Min(Epochs, (int)(Epochs * ((double)PassesReferenceSize * PassesReferenceSize / ((double)size * size))));
-        return epochs >= 1 ? (epochs, FrozenStages) : (1, LastFrozenStage);
     }
 
-    /// <summary>
-    /// These settings for the training images: <see cref="ImageSize"/> chosen from them when it is not set, then the
-    /// passes for that size when they follow it (<see cref="PassesFor"/>).
-    /// </summary>
-    public TrainSettings ForImages(Func<int> medianShortSide)
+    /// <summary>The stages that learn after <paramref name="frozenStages"/> (<c>ResNetTrainerOptions.FrozenStages</c>' numbering), in words.</summary>
+    public static string LearningStages(int frozenStages) => frozenStages switch
     {
-        var sized = ImageSize is null ? this with { ImageSize = ImageSizeFor(medianShortSide()) } : this;
-        if (!sized.PassesFollowImageSize)
-        {
-            return sized;
-        }
-
-        var (epochs, frozenStages) = sized.PassesFor(sized.Size);
-        return sized with { Epochs = epochs, FrozenStages = frozenStages, PassesFollowImageSize = false };
-    }
+        0 => "all stages",
+        1 => "layer1-layer4 and the head",
+        4 => "layer4 and the head",
+        _ => $"layer{frozenStages}-layer4 and the head",
+    };
 
     /// <summary>The resolved input size.</summary>
     /// <exception cref="InvalidOperationException">The size was left to the images and not chosen yet.</exception>
@@ -150,7 +118,7 @@ internal sealed record TrainSettings
         Architecture = Architecture,
         ImageHeight = Size,
         ImageWidth = Size,
-        FrozenStages = FrozenStages > 0 ? FrozenStages : null,
+        FrozenStages = FrozenStages,
         Epochs = Epochs,
         BatchSize = BatchSize,
         LearningRate = LearningRate,
