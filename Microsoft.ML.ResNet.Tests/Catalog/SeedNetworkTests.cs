@@ -134,7 +134,7 @@ public sealed class SeedNetworkTests : TempFolderTest
     }
 
     [TestMethod]
-    public void SaveWeights_SeedVariantTrainedOnPhotos_TheSeedsClassScoresItLikeTheTrainer()
+    public void SaveWeights_SeedVariantTrainedOnPhotos_SeedsPyTorchClassScoresThePthLikeTheTrainer()
     {
         // Before the shared training: without PyTorch this test is inconclusive at once.
         PythonReference.RequireModule("torchvision");
