@@ -21,6 +21,19 @@ public sealed class SeedNetworkTests : TempFolderTest
 {
     private const int Size = ResNetSpec.FixedPoolInputSize;
 
+    // Trained once for the test of its training and the test that gives its weights to the seed's PyTorch class: each
+    // runs on its own (without Python, only the second is inconclusive) and neither trains again.
+    private static readonly Lazy<SeedTraining> TrainedSeed = new(SeedTraining.OnPhotos, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    [ClassCleanup]
+    public static void DisposeTrainedSeed()
+    {
+        if (TrainedSeed.IsValueCreated)
+        {
+            TrainedSeed.Value.Classifier.Dispose();
+        }
+    }
+
     [TestMethod]
     public void ResNet34Classify_SeedPthWithoutVariant_ScoresLikePyTorch()
     {
@@ -110,34 +123,27 @@ public sealed class SeedNetworkTests : TempFolderTest
     [TestMethod]
     public void ResNet34Trainer_SeedVariantOnPhotos_LossFallsAndTheModelScores()
     {
-        var ml = new MLContext(1);
-        var data = LabelledPhotos(ml);
-        var losses = new List<double>();
-        var options = new ResNetTrainerOptions
-        {
-            Variant = ResNetVariant.ProjectionShortcuts,
-            ImageHeight = Size,
-            ImageWidth = Size,
-            Epochs = 3,
-            BatchSize = 5,
-            Optimizer = ResNetOptimizer.AdamW,
-            LearningRate = 3e-4,
-            LearningRateSchedule = ResNetLearningRateSchedule.Constant,
-            Crop = ResNetCropAugmentation.None,
-            HorizontalFlip = false,
-            Seed = 3,
-            NumberOfThreads = 2,
-            Progress = p => { if (p.IsEpochEnd) { losses.Add(p.Loss); } },
-        };
+        var (data, transformer, losses) = TrainedSeed.Value;
 
-        using var transformer = ml.MulticlassClassification.Trainers.ResNet34(options).Fit(data);
+        var scores = Scores(transformer.Transform(data));
 
         Console.WriteLine($"seed variant, 224x224, 5 photos: epoch losses {string.Join(", ", losses)}");
         Assert.HasCount(3, losses);
         Assert.IsTrue(losses[1] < losses[0] && losses[2] < losses[1], $"every epoch's loss is below the one before: {string.Join(", ", losses)}");
+        Assert.HasCount(5, scores);
+    }
+
+    [TestMethod]
+    public void SaveWeights_SeedVariantTrainedOnPhotos_SeedsPyTorchClassScoresThePthLikeTheTrainer()
+    {
+        // Before the shared training: without PyTorch this test is inconclusive at once.
+        PythonReference.RequireModule("torchvision");
+        var (data, transformer, _) = TrainedSeed.Value;
         var scores = Scores(transformer.Transform(data));
         var saved = Path.Combine(Folder, "trained-seed.pth");
+
         transformer.SaveWeights(saved);
+
         var input = Path.Combine(Folder, "photos.bin");
         WritePixels(input, data.GetColumn<float[]>("Features"));
         var pytorch = LoadInPyTorch(saved, "seed", transformer.Labels.Count, input);
@@ -221,6 +227,35 @@ public sealed class SeedNetworkTests : TempFolderTest
         var data = ml.Data.LoadFromEnumerable(rows);
         var pipeline = PixelPipeline(ml, Size, pixelsColumn: "Features").Append(ml.Transforms.Conversion.MapValueToKey("Label"));
         return ml.Data.Cache(pipeline.Fit(data).Transform(data));
+    }
+
+    /// <summary>The seed variant trained from scratch on the five photos for three epochs, and its loss at each epoch's end.</summary>
+    private sealed record SeedTraining(IDataView Data, ResNetClassifierTransformer Classifier, IReadOnlyList<double> Losses)
+    {
+        public static SeedTraining OnPhotos()
+        {
+            var ml = new MLContext(1);
+            var data = LabelledPhotos(ml);
+            var losses = new List<double>();
+            var options = new ResNetTrainerOptions
+            {
+                Variant = ResNetVariant.ProjectionShortcuts,
+                ImageHeight = Size,
+                ImageWidth = Size,
+                Epochs = 3,
+                BatchSize = 5,
+                Optimizer = ResNetOptimizer.AdamW,
+                LearningRate = 3e-4,
+                LearningRateSchedule = ResNetLearningRateSchedule.Constant,
+                Crop = ResNetCropAugmentation.None,
+                HorizontalFlip = false,
+                Seed = 3,
+                NumberOfThreads = 2,
+                Progress = p => { if (p.IsEpochEnd) { losses.Add(p.Loss); } },
+            };
+            var classifier = ml.MulticlassClassification.Trainers.ResNet34(options).Fit(data);
+            return new SeedTraining(data, classifier, losses);
+        }
     }
 
     private sealed class LabelledImage

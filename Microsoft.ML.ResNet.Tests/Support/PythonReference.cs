@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
@@ -23,6 +24,10 @@ internal static class PythonReference
     public static string Python { get; } = Environment.GetEnvironmentVariable(PythonVariable) is { Length: > 0 } python ? python : "/usr/bin/python3";
 
     private static readonly object Gate = new();
+
+    // The interpreter does not change during a run: each module's import is tried once, so a test may check for PyTorch
+    // before its arrange and again inside a helper without starting Python twice.
+    private static readonly ConcurrentDictionary<string, bool> Importable = new(StringComparer.Ordinal);
 
     /// <summary>What the fixture script wrote for one architecture.</summary>
     public sealed record Fixture(string WeightsPath, string InputPath, ReferenceOutputs Outputs)
@@ -100,7 +105,7 @@ internal static class PythonReference
     /// <summary>Marks the test inconclusive, saying why, when Debian's Python lacks <paramref name="module"/>.</summary>
     public static void RequireModule(string module)
     {
-        if (!File.Exists(Python) || Run("-c", $"import {module}", throwOnError: false) != 0)
+        if (!Importable.GetOrAdd(module, m => File.Exists(Python) && Run("-c", $"import {m}", throwOnError: false) == 0))
         {
             Assert.Inconclusive($"{Python} cannot import {module}: apt-get install python3-torch python3-torchvision python3-onnx (.ci/run does), or name an interpreter that has them in {PythonVariable}.");
         }

@@ -48,5 +48,11 @@ catch (ArgumentException e) when (e.ParamName == BenchmarkArguments.ParameterNam
     Console.Error.WriteLine($"error: {e.Message}");
     return 2;
 }
+catch (PyTorchPython.UnavailableException e)
+{
+    // No PyTorch for the comparison: the message names the interpreter and how to choose another.
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 3;
+}
 
 return 0;

@@ -66,6 +66,12 @@ internal sealed class TrainingBenchmark : IBenchmark
             return;
         }
 
+        if (size == Size)
+        {
+            // Before our side runs: a comparison without its PyTorch half is no comparison.
+            PyTorchPython.EnsureAvailable();
+        }
+
         var bf16 = CpuFeatures.HasNativeBFloat16;
         var variants = new List<(string Name, Func<double?> Measure)>
         {
@@ -73,13 +79,13 @@ internal sealed class TrainingBenchmark : IBenchmark
             ("TorchSharp FP32 NCHW, TorchSharp's SGD", () => MeasureFixedBatch(steps, size, Step.Float32WithTorchSharpsSgd)),
             ("TorchSharp FP32 channels-last", () => MeasureFixedBatch(steps, size, Step.Float32ChannelsLast)),
             ("TorchSharp FP32 channels-last copy", () => MeasureFixedBatch(steps, size, Step.Float32ChannelsLastCopy)),
-            ("PyTorch FP32 NCHW (default)", () => MeasurePyTorch(steps, size, string.Empty)),
+            ("PyTorch FP32 NCHW (default)", () => MeasurePyTorch(steps, size)),
             ("PyTorch FP32 channels-last", () => MeasurePyTorch(steps, size, "--channels-last")),
         };
         if (bf16)
         {
             variants.Add(("TorchSharp BF16 mixed (TrainInBFloat16)", () => MeasureFixedBatch(steps, size, Step.BFloat16Mixed)));
-            variants.Add(("PyTorch BF16 autocast + channels-last", () => MeasurePyTorch(steps, size, "--channels-last --bf16")));
+            variants.Add(("PyTorch BF16 autocast + channels-last", () => MeasurePyTorch(steps, size, "--channels-last", "--bf16")));
         }
 
         var figures = variants.ToDictionary(v => v.Name, _ => new List<double>());
@@ -252,44 +258,32 @@ internal sealed class TrainingBenchmark : IBenchmark
         return (epoch.ImagesPerSecond, epoch.DataWaitFraction);
     }
 
-    private static double? MeasurePyTorch(int steps, int size, string flags)
+    private static double? MeasurePyTorch(int steps, int size, params string[] flags)
     {
-        var script = Path.Combine(AppContext.BaseDirectory, "tools", "pytorch_train_benchmark.py");
-        var start = new ProcessStartInfo("/usr/bin/python3", $"\"{script}\" --steps {steps} {flags}")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-
-        // Same OpenMP wait policy as ours (TorchNativeLoader makes it PASSIVE unless the user set it), so the
-        // comparison is between frameworks, not between thread-waiting settings.
-        start.Environment["OMP_WAIT_POLICY"] = OpenMpPolicy;
         if (size != Size)
         {
             Console.WriteLine($"PyTorch script measures {Size}x{Size} only; skipped for size {size}.");
             return null;
         }
 
-        try
-        {
-            using var process = Process.Start(start)!;
-            var output = process.StandardOutput.ReadToEnd();
-            var error = process.StandardError.ReadToEnd();
-            process.WaitForExit();
-            if (process.ExitCode != 0)
-            {
-                Console.WriteLine($"PyTorch benchmark failed ({process.ExitCode}): {error}");
-                return null;
-            }
+        var script = Path.Combine(AppContext.BaseDirectory, "tools", "pytorch_train_benchmark.py");
+        var start = PyTorchPython.Start(script, ["--steps", steps.ToString(CultureInfo.InvariantCulture), .. flags]);
 
-            using var json = JsonDocument.Parse(output.Trim().Split('\n')[^1]);
-            return json.RootElement.GetProperty("images_per_second").GetDouble();
-        }
-        catch (System.ComponentModel.Win32Exception e)
+        // Same OpenMP wait policy as ours (TorchNativeLoader makes it PASSIVE unless the user set it), so the
+        // comparison is between frameworks, not between thread-waiting settings.
+        start.Environment["OMP_WAIT_POLICY"] = OpenMpPolicy;
+        using var process = Process.Start(start)!;
+        var error = process.StandardError.ReadToEndAsync();
+        var output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
         {
-            Console.WriteLine($"PyTorch benchmark not run: {e.Message}");
+            Console.WriteLine($"PyTorch benchmark failed ({process.ExitCode}): {error.Result}");
             return null;
         }
+
+        using var json = JsonDocument.Parse(output.Trim().Split('\n')[^1]);
+        return json.RootElement.GetProperty("images_per_second").GetDouble();
     }
 
     private enum Step

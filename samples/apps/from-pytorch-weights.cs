@@ -2,7 +2,8 @@
 // Makes a torchvision ResNet-18 .pth with Debian's PyTorch (tools/pytorch_reference.py: seeded weights, realistic
 // BatchNorm statistics, PyTorch's outputs on five photos), checks that our network computes what PyTorch computes from
 // it, fine-tunes it on a folder dataset, exports the result to ONNX and scores that file with ONNX Runtime directly.
-// Needs python3-torch and python3-torchvision (apt-get). Exits 1 if a check fails.
+// Needs python3-torch and python3-torchvision (apt-get) in Debian's /usr/bin/python3, or RESNETML_PYTHON naming a
+// python3 that imports torch and torchvision. Exits 1 if a check fails, 2 if there is no such interpreter.
 // Usage: dotnet run samples/apps/from-pytorch-weights.cs. With a real checkpoint (torchvision's resnet18 weights saved
 // with torch.save(model.state_dict(), path)), fine-tune from it by pointing PretrainedWeightsPath in step 3 at it.
 //
@@ -33,7 +34,12 @@ var pthPath = Path.Combine(pytorchFolder, "resnet18.pth");
 var ml = new MLContext(seed: 1);
 
 // 1. The .pth and PyTorch's class probabilities for the five photos.
-MakeReference(repo, photosFolder, pytorchFolder);
+if (PythonWithTorch() is not { } python)
+{
+    return 2;
+}
+
+MakeReference(python, repo, photosFolder, pytorchFolder);
 
 var reference = JsonDocument.Parse(File.ReadAllText(Path.Combine(pytorchFolder, "resnet18_reference.json"))).RootElement;
 var photoNames = reference.GetProperty("images").EnumerateArray().Select(e => e.GetString()!).ToList();
@@ -123,23 +129,52 @@ if (parityDifference > ParityTolerance || exportDifference > ParityTolerance)
 
 return 0;
 
-static void MakeReference(string repo, string photosFolder, string pytorchFolder)
+// RESNETML_PYTHON if set (as for the tests and benchmarks), else Debian's interpreter: python3-torch lives in the system
+// interpreter's packages, which a pyenv python3 first on PATH does not see. Null, with the reason on stderr, when that
+// interpreter is missing or cannot import torch and torchvision.
+static string? PythonWithTorch()
+{
+    const string Variable = "RESNETML_PYTHON";
+    var named = Environment.GetEnvironmentVariable(Variable);
+    var python = string.IsNullOrEmpty(named) ? "/usr/bin/python3" : named;
+    var which = string.IsNullOrEmpty(named) ? $"Debian's ({Variable} is not set)" : $"named by {Variable}";
+    var remedy = string.IsNullOrEmpty(named)
+        ? $"apt-get install python3-torch python3-torchvision, or set {Variable} to a python3 that imports torch and torchvision"
+        : $"set {Variable} to a python3 that imports torch and torchvision, or unset it for Debian's /usr/bin/python3 (apt-get install python3-torch python3-torchvision)";
+    if (!File.Exists(python))
+    {
+        Console.Error.WriteLine($"No Python interpreter at {python}, {which}: {remedy}.");
+        return null;
+    }
+
+    using var check = Process.Start(new ProcessStartInfo(python, ["-c", "import torch, torchvision"]) { RedirectStandardError = true })!;
+    var error = check.StandardError.ReadToEnd();
+    check.WaitForExit();
+    if (check.ExitCode != 0)
+    {
+        Console.Error.WriteLine($"{python}, {which}, cannot import torch and torchvision: {remedy}.\n{error}");
+        return null;
+    }
+
+    return python;
+}
+
+static void MakeReference(string python, string repo, string photosFolder, string pytorchFolder)
 {
     Directory.CreateDirectory(pytorchFolder);
-    // /usr/bin/python3 explicitly: Debian's PyTorch lives in the system interpreter's packages.
-    var python = new ProcessStartInfo("/usr/bin/python3", ["tools/pytorch_reference.py", "--arch", "resnet18", "--photos", photosFolder, "--out", pytorchFolder])
+    var start = new ProcessStartInfo(python, ["tools/pytorch_reference.py", "--arch", "resnet18", "--photos", photosFolder, "--out", pytorchFolder])
     {
         WorkingDirectory = repo,
         RedirectStandardOutput = true,
         RedirectStandardError = true,
     };
-    using var process = Process.Start(python)!;
+    using var process = Process.Start(start)!;
     var error = process.StandardError.ReadToEndAsync();
     var output = process.StandardOutput.ReadToEnd();
     process.WaitForExit();
     if (process.ExitCode != 0)
     {
-        throw new InvalidOperationException($"tools/pytorch_reference.py failed (exit {process.ExitCode}); is python3-torch installed?\n{output}{error.Result}");
+        throw new InvalidOperationException($"{python} tools/pytorch_reference.py failed (exit {process.ExitCode}).\n{output}{error.Result}");
     }
 }
 
