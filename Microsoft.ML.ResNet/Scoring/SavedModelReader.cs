@@ -105,51 +105,57 @@ internal static class SavedModelReader
     {
         var header = new Header([], [], []);
         var input = new CodedInputStream(onnx);
-        uint tag;
-        while ((tag = input.ReadTag()) != 0)
+        ReadFields(input, onnx.Length, field =>
         {
-            var lengthDelimited = WireFormat.GetTagWireType(tag) == WireFormat.WireType.LengthDelimited;
-            switch (WireFormat.GetTagFieldNumber(tag))
+            switch (field)
             {
-                case ModelProto.MetadataPropsFieldNumber when lengthDelimited:
+                case ModelProto.MetadataPropsFieldNumber:
                     header.Metadata.Add(ReadMessage<StringStringEntryProto>(input));
-                    break;
-                case ModelProto.GraphFieldNumber when lengthDelimited:
+                    return true;
+                case ModelProto.GraphFieldNumber:
                     ReadSignature(input, header);
-                    break;
+                    return true;
                 default:
-                    input.SkipLastField();
-                    break;
+                    return false;
             }
-        }
-
+        });
         return header;
     }
 
     private static void ReadSignature(CodedInputStream input, Header header)
     {
         var end = input.ReadLength() + input.Position;
-        while (input.Position < end)
+        ReadFields(input, end, field =>
         {
-            var tag = input.ReadTag();
-            var lengthDelimited = WireFormat.GetTagWireType(tag) == WireFormat.WireType.LengthDelimited;
-            switch (WireFormat.GetTagFieldNumber(tag))
+            switch (field)
             {
-                case GraphProto.InputFieldNumber when lengthDelimited:
+                case GraphProto.InputFieldNumber:
                     header.Inputs.Add(ReadMessage<ValueInfoProto>(input));
-                    break;
-                case GraphProto.OutputFieldNumber when lengthDelimited:
+                    return true;
+                case GraphProto.OutputFieldNumber:
                     header.Outputs.Add(ReadMessage<ValueInfoProto>(input));
-                    break;
+                    return true;
                 default:
-                    input.SkipLastField();
-                    break;
+                    return false;
             }
-        }
-
+        });
         if (input.Position != end)
         {
             throw new InvalidDataException($"the graph's fields run {input.Position - end} bytes past its declared length");
+        }
+    }
+
+    /// <summary>Walks the fields up to <paramref name="end"/>: <paramref name="read"/> reads a length-delimited field it
+    /// wants (given its number) and says so; every other field is skipped unread.</summary>
+    private static void ReadFields(CodedInputStream input, long end, Func<int, bool> read)
+    {
+        while (input.Position < end)
+        {
+            var tag = input.ReadTag();
+            if (WireFormat.GetTagWireType(tag) != WireFormat.WireType.LengthDelimited || !read(WireFormat.GetTagFieldNumber(tag)))
+            {
+                input.SkipLastField();
+            }
         }
     }
 
