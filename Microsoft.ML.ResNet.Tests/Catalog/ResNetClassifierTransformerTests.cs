@@ -492,6 +492,20 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
         StringAssert.Contains(output, "race: engine disposed during Predict on another thread: no crash");
     }
 
+    /// <summary>
+    /// A user who asked ML.NET for global ONNX Runtime thread pools (<c>PerSessionThreads = false</c>) before anything
+    /// made ONNX Runtime's environment: our loader makes that environment as ML.NET would, so ML.NET's own session for
+    /// the rest of the pipeline finds the pools (before, ONNX Runtime refused it: "the env must be created with the
+    /// CreateEnvWithGlobalThreadPools API"). A fresh process, because the environment is made once per process.
+    /// </summary>
+    [TestMethod]
+    public void Load_WholePipelineWithMlNetGlobalThreadPools_LoadsInAFreshProcess()
+    {
+        var output = RunProbe("global-threads", wholePipeline: true);
+
+        StringAssert.Contains(output, "global-threads: loaded TransformerChain");
+    }
+
     [TestMethod]
     public void Dispose_AfterEnginesAndCursorsAreDisposed_FreesTheNativeSession()
     {
@@ -569,13 +583,22 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
     /// Saves a classifier, then runs samples/LifetimeProbe's <paramref name="scenario"/> on it in a child process:
     /// a native crash there fails this test (exit code 139) instead of killing the test host.
     /// </summary>
-    private string RunProbe(string scenario)
+    private string RunProbe(string scenario, bool wholePipeline = false)
     {
         var ml = new MLContext(1);
-        var pixels = PhotoPixels(ml, SmallSize);
         var zip = Path.Combine(Folder, "model.zip");
-        using (var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel() }).Fit(pixels))
+        var options = new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = SmallModel() };
+        if (wholePipeline)
         {
+            var photos = Photos(ml);
+            var model = PixelPipeline(ml, SmallSize).Append(ml.Transforms.ResNetClassify(options)).Fit(photos);
+            ml.Model.SaveAtomically(model, photos.Schema, zip);
+            (model.LastTransformer as IDisposable)?.Dispose();
+        }
+        else
+        {
+            var pixels = PhotoPixels(ml, SmallSize);
+            using var transformer = ml.Transforms.ResNetClassify(options).Fit(pixels);
             transformer.Save(zip, pixels.Schema);
         }
 

@@ -48,12 +48,36 @@ internal sealed class OnnxScoringSession : IDisposable
     }
 
     /// <summary>
-    /// Creates ONNX Runtime's process-wide environment now, unless something already has. Where a user asked ML.NET for
-    /// global thread pools (<c>OnnxSessionOptions.PerSessionThreads = false</c>), ML.NET's OnnxTransformer creates that
-    /// environment itself after checking that none exists, and ONNX Runtime throws if another thread created one in
-    /// between: our loader calls this before it makes sessions beside ML.NET's loading.
+    /// Creates ONNX Runtime's process-wide environment now, unless something already has, the way ML.NET's OnnxTransformer
+    /// would for <paramref name="mlNetOptions"/>: with global thread pools when they ask for them
+    /// (<c>PerSessionThreads = false</c>; ML.NET's sessions then need those pools, and ONNX Runtime refuses them in an
+    /// environment made without). Our loader calls this before it makes sessions beside ML.NET's loading, so the
+    /// environment is made once, as ML.NET expects, and no thread races another to make it.
     /// </summary>
-    public static void EnsureEnvironment() => OrtEnv.Instance();
+    /// <param name="mlNetOptions">The MLContext's ONNX session options (<c>GetOnnxSessionOption</c>), or null.</param>
+    public static void EnsureEnvironment(Microsoft.ML.Transforms.Onnx.OnnxSessionOptions? mlNetOptions)
+    {
+        if (OrtEnv.IsCreated)
+        {
+            return;
+        }
+
+        if (mlNetOptions is { PerSessionThreads: false })
+        {
+            var global = new EnvironmentCreationOptions
+            {
+                threadOptions = new OrtThreadingOptions
+                {
+                    GlobalInterOpNumThreads = mlNetOptions.GlobalInterOpNumThreads,
+                    GlobalIntraOpNumThreads = mlNetOptions.GlobalIntraOpNumThreads,
+                },
+            };
+            OrtEnv.CreateInstanceWithOptions(ref global);
+            return;
+        }
+
+        OrtEnv.Instance();
+    }
 
     /// <summary>"CPU" or "CUDA:n": where the session actually runs.</summary>
     public string Device { get; }

@@ -1,13 +1,14 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.ResNet;
+using Microsoft.ML.Transforms.Onnx;
 
-// Usage: LifetimeProbe <engines|cursor|race> <model.zip>
+// Usage: LifetimeProbe <engines|cursor|race|global-threads> <model.zip>
 // Each scenario prints one "<scenario>: ..." line per step and ends with "<scenario>: done"; exit code 0 means
 // no step crashed or threw unexpectedly. A native crash shows as exit code 139 (SIGSEGV) or 134 (SIGABRT).
 if (args.Length != 2)
 {
-    Console.Error.WriteLine("Usage: LifetimeProbe <engines|cursor|race> <model.zip>");
+    Console.Error.WriteLine("Usage: LifetimeProbe <engines|cursor|race|global-threads> <model.zip>");
     return 2;
 }
 
@@ -25,13 +26,26 @@ switch (scenario)
     case "race":
         Race();
         break;
+    case "global-threads":
+        GlobalThreads();
+        break;
     default:
-        Console.Error.WriteLine($"Unknown scenario '{scenario}'. Known: engines, cursor, race.");
+        Console.Error.WriteLine($"Unknown scenario '{scenario}'. Known: engines, cursor, race, global-threads.");
         return 2;
 }
 
 Console.WriteLine($"{scenario}: done");
 return 0;
+
+// ML.NET asked for global ONNX Runtime thread pools before anything made ONNX Runtime's environment: our loader
+// reopens a whole pipeline, ML.NET loading the rest of it (with a session of its own) beside ours.
+void GlobalThreads()
+{
+    ml.SetOnnxSessionOption(new OnnxSessionOptions { PerSessionThreads = false });
+    var model = ResNetClassifierTransformer.Load(ml, zip);
+    Console.WriteLine($"global-threads: loaded {model.GetType().Name}");
+    (model as IDisposable)?.Dispose();
+}
 
 // Two engines with ML.NET's default options (each owns the transformer); disposing the first must leave the second working.
 void Engines()
