@@ -506,6 +506,19 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
         StringAssert.Contains(output, "global-threads: loaded TransformerChain");
     }
 
+    /// <summary>
+    /// The same ask, a classifier zip: our session is the first in the process, and ML.NET's own OnnxTransformer, loaded
+    /// after it, needs the global pools in the environment our session made.
+    /// </summary>
+    [TestMethod]
+    public void Load_ClassifierWithMlNetGlobalThreadPools_LeavesAnEnvironmentMlNetsSessionsCanUse()
+    {
+        var output = RunProbe("global-threads");
+
+        StringAssert.Contains(output, "global-threads: loaded ResNetClassifierTransformer");
+        StringAssert.Contains(output, "global-threads: stock loaded TransformerChain");
+    }
+
     [TestMethod]
     public void Dispose_AfterEnginesAndCursorsAreDisposed_FreesTheNativeSession()
     {

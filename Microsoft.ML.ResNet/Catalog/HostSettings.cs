@@ -1,6 +1,7 @@
 using System.Reflection;
 using Microsoft.ML.ResNet.Scoring;
 using Microsoft.ML.Runtime;
+using Microsoft.ML.Transforms.Onnx;
 
 namespace Microsoft.ML.ResNet.Catalog;
 
@@ -59,7 +60,11 @@ internal sealed class HostSettings
     public ScoringSessionOptions Resolve(int? gpuDeviceId, bool? fallbackToCpu, int? intraOpNumThreads)
     {
         var placement = Place(gpuDeviceId, fallbackToCpu);
-        return new(placement.GpuDeviceId, placement.FallbackToCpu, intraOpNumThreads);
+        var onnx = _environment.GetOnnxSessionOption();
+        return new(placement.GpuDeviceId, placement.FallbackToCpu, intraOpNumThreads)
+        {
+            GlobalThreadPools = onnx is { PerSessionThreads: false } ? (onnx.GlobalInterOpNumThreads, onnx.GlobalIntraOpNumThreads) : null,
+        };
     }
 
     /// <summary>A seed from the context's random source; each call (each Fit) draws the next one.</summary>

@@ -4,7 +4,6 @@ using Microsoft.ML.ResNet.Export;
 using Microsoft.ML.ResNet.IO;
 using Microsoft.ML.ResNet.Modeling;
 using Microsoft.ML.ResNet.Scoring;
-using Microsoft.ML.Transforms.Onnx;
 
 namespace Microsoft.ML.ResNet;
 
@@ -136,7 +135,7 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
         // A stub needs only its graph's declared input and outputs, so ML.NET loads the chain on this thread while
         // another makes the scoring sessions (ONNX Runtime loading and optimizing the networks, the larger part):
         // on two cores or more, the shorter of the two hides behind the longer.
-        OnnxScoringSession.EnsureEnvironment(mlContext.GetOnnxSessionOption());
+        OnnxScoringSession.EnsureEnvironment(session);
         var sessions = Task.Run(() => FromSaved(host, session, entries));
         ITransformer loaded;
         try

@@ -49,28 +49,24 @@ internal sealed class OnnxScoringSession : IDisposable
 
     /// <summary>
     /// Creates ONNX Runtime's process-wide environment now, unless something already has, the way ML.NET's OnnxTransformer
-    /// would for <paramref name="mlNetOptions"/>: with global thread pools when they ask for them
-    /// (<c>PerSessionThreads = false</c>; ML.NET's sessions then need those pools, and ONNX Runtime refuses them in an
-    /// environment made without). Our loader calls this before it makes sessions beside ML.NET's loading, so the
-    /// environment is made once, as ML.NET expects, and no thread races another to make it.
+    /// would for the same MLContext: with global thread pools when it asked for them
+    /// (<see cref="ScoringSessionOptions.GlobalThreadPools"/>; ML.NET's sessions then need those pools, and ONNX Runtime
+    /// refuses them in an environment made without). Each scoring session calls it first; our loader also calls it before
+    /// it makes sessions beside ML.NET's loading, so no thread races another to make the environment. (The throwaway
+    /// sessions that read a contract or calibrate INT8 do not know the MLContext and leave the environment to these.)
     /// </summary>
-    /// <param name="mlNetOptions">The MLContext's ONNX session options (<c>GetOnnxSessionOption</c>), or null.</param>
-    public static void EnsureEnvironment(Microsoft.ML.Transforms.Onnx.OnnxSessionOptions? mlNetOptions)
+    public static void EnsureEnvironment(ScoringSessionOptions options)
     {
         if (OrtEnv.IsCreated)
         {
             return;
         }
 
-        if (mlNetOptions is { PerSessionThreads: false })
+        if (options.GlobalThreadPools is var (interOp, intraOp))
         {
             var global = new EnvironmentCreationOptions
             {
-                threadOptions = new OrtThreadingOptions
-                {
-                    GlobalInterOpNumThreads = mlNetOptions.GlobalInterOpNumThreads,
-                    GlobalIntraOpNumThreads = mlNetOptions.GlobalIntraOpNumThreads,
-                },
+                threadOptions = new OrtThreadingOptions { GlobalInterOpNumThreads = interOp, GlobalIntraOpNumThreads = intraOp },
             };
             OrtEnv.CreateInstanceWithOptions(ref global);
             return;
@@ -138,6 +134,7 @@ internal sealed class OnnxScoringSession : IDisposable
 
     private static (InferenceSession, SessionOptions, string) Create(byte[] model, ScoringSessionOptions options, Action<string> warn)
     {
+        EnsureEnvironment(options);
         if (options.GpuDeviceId is int deviceId)
         {
             SessionOptions? gpu = null;

@@ -11,4 +11,12 @@ internal sealed record ScoringSessionOptions(int? GpuDeviceId, bool FallbackToCp
     /// between runs its request threads need the cores to decode and resize images.
     /// </summary>
     public bool SpinBetweenRuns { get; init; } = true;
+
+    /// <summary>
+    /// The global ONNX Runtime thread pools the MLContext asked for (ML.NET's <c>OnnxSessionOptions.PerSessionThreads =
+    /// false</c>): inter-op and intra-op threads, 0 letting ONNX Runtime choose; null when it did not ask. Our sessions
+    /// keep their own threads either way; this only decides how ONNX Runtime's process-wide environment is made, should
+    /// one of ours be first (see <see cref="OnnxScoringSession.EnsureEnvironment"/>).
+    /// </summary>
+    public (int InterOp, int IntraOp)? GlobalThreadPools { get; init; }
 }

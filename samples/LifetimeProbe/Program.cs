@@ -38,13 +38,19 @@ Console.WriteLine($"{scenario}: done");
 return 0;
 
 // ML.NET asked for global ONNX Runtime thread pools before anything made ONNX Runtime's environment: our loader
-// reopens a whole pipeline, ML.NET loading the rest of it (with a session of its own) beside ours.
+// reopens the zip (for a whole pipeline, ML.NET loads the rest of it, with a session of its own, beside ours), then
+// stock ML.NET loads it in the environment our first session made.
 void GlobalThreads()
 {
     ml.SetOnnxSessionOption(new OnnxSessionOptions { PerSessionThreads = false });
     var model = ResNetClassifierTransformer.Load(ml, zip);
     Console.WriteLine($"global-threads: loaded {model.GetType().Name}");
     (model as IDisposable)?.Dispose();
+
+    // Then ML.NET's own OnnxTransformer, in the environment our session made.
+    var stock = ml.Model.Load(zip, out _);
+    Console.WriteLine($"global-threads: stock loaded {stock.GetType().Name}");
+    (stock as IDisposable)?.Dispose();
 }
 
 // Two engines with ML.NET's default options (each owns the transformer); disposing the first must leave the second working.
