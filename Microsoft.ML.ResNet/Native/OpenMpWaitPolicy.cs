@@ -12,6 +12,11 @@ namespace Microsoft.ML.ResNet.Native;
 /// spinning and 0.6-0.8 s with OMP_WAIT_POLICY=PASSIVE. libgomp reads the variable once, when it is
 /// loaded, and from the native environment (which .NET's Environment.SetEnvironmentVariable does not
 /// change on Unix), hence libc's setenv before libtorch loads.
+/// <para>The price, measured again on an AMD EPYC with 2 cores (2026-12-03): on a quiet machine a lone fixed-batch step
+/// is 10-20% faster with a short spin (GOMP_SPINCOUNT=10000-30000) than passive; with one busy thread competing it is
+/// 30-55% slower (18-24 against 32-35 images/s); through the trainer's own feeder, whose producer thread decodes images
+/// beside the step, passive and libgomp's default spin were level (52.6 and 52.2 images/s). So passive stays the
+/// default, and a user with dedicated cores can set OMP_WAIT_POLICY or GOMP_SPINCOUNT, which this leaves alone.</para>
 /// </remarks>
 internal static partial class OpenMpWaitPolicy
 {

@@ -29,6 +29,11 @@ namespace ResNetBenchmarks;
 /// optimizer: TorchSharp's SGD step kept two temporaries per parameter until the step ended (113-161 ms a step against
 /// PyTorch's 48-123 ms); the trainer's InPlaceSgd takes 42-56 ms. bfloat16 convolutions roughly halve the passes' time;
 /// bfloat16 BatchNorm backward is ten times slower than float32's, so BatchNorm stays float32 in the mixed step.
+/// Thread waiting: libgomp's default lets an idle OpenMP thread spin (about 300,000 turns) before it sleeps, and the
+/// library sets OMP_WAIT_POLICY=PASSIVE instead (OpenMpWaitPolicy), so every parallel operation wakes a sleeping thread.
+/// On a quiet machine that costs a lone fixed-batch step 10-20% (PyTorch: 45.0 against 55.2 images/s in one run), which
+/// is why PyTorch's default variant runs without the variable and a second one with ours; with one busy thread competing
+/// for the two cores, spinning costs far more (ours 32-35 images/s passive, 18-24 with GOMP_SPINCOUNT=10000).
 /// </remarks>
 internal sealed class TrainingBenchmark : IBenchmark
 {
@@ -37,12 +42,15 @@ internal sealed class TrainingBenchmark : IBenchmark
     private const int Classes = 10;
     private const int Warmup = 3;
 
-    private static string OpenMpPolicy => Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "PASSIVE";
+    /// <summary>The OpenMP wait policy our side runs with: the user's, else the library's PASSIVE (OpenMpWaitPolicy).</summary>
+    private static string OurOpenMpPolicy => UsersOpenMpPolicy ?? "PASSIVE";
+
+    private static string? UsersOpenMpPolicy => Environment.GetEnvironmentVariable("OMP_WAIT_POLICY");
 
     public string Name => "training";
 
     public string Description =>
-        "ResNet-34 training images/s (64x64, batch 32, SGD) vs PyTorch (FP32, channels-last, autocast BF16), interleaved rounds, medians; data-feeding share of step time. Options: --steps N (per round) --rounds N --threads N --size N; --accuracy trains the Fashion-MNIST accuracy test's recipe in FP32 and BF16 instead";
+        "ResNet-34 training images/s (64x64, batch 32, SGD) vs PyTorch (FP32, channels-last, autocast BF16), interleaved rounds, medians; data-feeding share of step time. Options: --steps N (per round) --rounds N --threads N --size N --only TEXT (the variants whose name contains TEXT); --accuracy trains the Fashion-MNIST accuracy test's recipe in FP32 and BF16 instead";
 
     public void Run(string[] arguments)
     {
@@ -52,7 +60,7 @@ internal sealed class TrainingBenchmark : IBenchmark
         var size = BenchmarkArguments.PositiveInt(arguments, "--size", Size);
         torch.set_num_threads(threads);
         Console.WriteLine(CpuInfo.Summary);
-        Console.WriteLine($"libtorch threads: {torch.get_num_threads()}, OMP_WAIT_POLICY: {OpenMpPolicy} (both), {rounds} rounds x {steps} timed steps per variant after {Warmup} warm-up steps, size: {size}");
+        Console.WriteLine($"libtorch threads: {torch.get_num_threads()}, OMP_WAIT_POLICY: ours {OurOpenMpPolicy}, PyTorch {UsersOpenMpPolicy ?? "unset (libgomp's default: spin, then sleep)"} except where a variant says, {rounds} rounds x {steps} timed steps per variant after {Warmup} warm-up steps, size: {size}");
 
         if (arguments.Contains("--accuracy"))
         {
@@ -80,12 +88,21 @@ internal sealed class TrainingBenchmark : IBenchmark
             ("TorchSharp FP32 channels-last", () => MeasureFixedBatch(steps, size, Step.Float32ChannelsLast)),
             ("TorchSharp FP32 channels-last copy", () => MeasureFixedBatch(steps, size, Step.Float32ChannelsLastCopy)),
             ("PyTorch FP32 NCHW (default)", () => MeasurePyTorch(steps, size)),
-            ("PyTorch FP32 channels-last", () => MeasurePyTorch(steps, size, "--channels-last")),
+            ("PyTorch FP32 NCHW, our wait policy", () => MeasurePyTorch(steps, size, withOurWaitPolicy: true)),
+            ("PyTorch FP32 channels-last", () => MeasurePyTorch(steps, size, flags: "--channels-last")),
         };
         if (bf16)
         {
             variants.Add(("TorchSharp BF16 mixed (TrainInBFloat16)", () => MeasureFixedBatch(steps, size, Step.BFloat16Mixed)));
-            variants.Add(("PyTorch BF16 autocast + channels-last", () => MeasurePyTorch(steps, size, "--channels-last", "--bf16")));
+            variants.Add(("PyTorch BF16 autocast + channels-last", () => MeasurePyTorch(steps, size, flags: ["--channels-last", "--bf16"])));
+        }
+
+        var only = BenchmarkArguments.Value(arguments, "--only");
+        if (only is not null)
+        {
+            // A developer's knob for one question at a time (e.g. --only "FP32 NCHW"): the named variants, no feeder
+            // pass and no ratio lines (they need every variant).
+            variants.RemoveAll(v => !v.Name.Contains(only, StringComparison.OrdinalIgnoreCase));
         }
 
         var figures = variants.ToDictionary(v => v.Name, _ => new List<double>());
@@ -102,13 +119,18 @@ internal sealed class TrainingBenchmark : IBenchmark
             Console.WriteLine($"round {round}: " + string.Join(", ", variants.Select(v => figures[v.Name].Count == round ? $"{figures[v.Name][^1]:0.0}" : "-")));
         }
 
-        var (fed, dataShare) = MeasureThroughFeeder(steps * rounds, size);
         Console.WriteLine();
         foreach (var (name, _) in variants)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-40} {Median(figures[name]),8:0.0} images/s (median of {figures[name].Count})"));
         }
 
+        if (only is not null)
+        {
+            return;
+        }
+
+        var (fed, dataShare) = MeasureThroughFeeder(steps * rounds, size);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"TorchSharp through the PNG IDataView feeder",-40} {fed,8:0.0} images/s, data wait {dataShare:P1} of step time ({steps * rounds} steps)"));
         var pytorch = Median(figures["PyTorch FP32 NCHW (default)"]);
         var pytorchBest = figures.Where(f => f.Key.StartsWith("PyTorch", StringComparison.Ordinal) && f.Value.Count > 0).Select(f => Median(f.Value)).DefaultIfEmpty(double.NaN).Max();
@@ -116,6 +138,7 @@ internal sealed class TrainingBenchmark : IBenchmark
         Console.WriteLine(bf16
             ? string.Create(CultureInfo.InvariantCulture, $"BF16: ours (TrainInBFloat16) {Median(figures["TorchSharp BF16 mixed (TrainInBFloat16)"]):0.0} images/s, PyTorch's best here {pytorchBest:0.0} images/s: ratio {Median(figures["TorchSharp BF16 mixed (TrainInBFloat16)"]) / pytorchBest:0.00}x")
             : "BF16: this CPU has neither AVX512-BF16 nor AMX; not measured");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"FP32 with the same OpenMP wait policy ({OurOpenMpPolicy}): ours / PyTorch {ours / Median(figures["PyTorch FP32 NCHW, our wait policy"]):0.00}x"));
         Console.WriteLine(double.IsNaN(pytorch)
             ? "PyTorch: not measured (see above)"
             : string.Create(CultureInfo.InvariantCulture, $"ratio TorchSharp/PyTorch: fixed {ours / pytorch:0.00}x, feeder {fed / pytorch:0.00}x"));
@@ -258,7 +281,7 @@ internal sealed class TrainingBenchmark : IBenchmark
         return (epoch.ImagesPerSecond, epoch.DataWaitFraction);
     }
 
-    private static double? MeasurePyTorch(int steps, int size, params string[] flags)
+    private static double? MeasurePyTorch(int steps, int size, bool withOurWaitPolicy = false, params string[] flags)
     {
         if (size != Size)
         {
@@ -269,9 +292,18 @@ internal sealed class TrainingBenchmark : IBenchmark
         var script = Path.Combine(AppContext.BaseDirectory, "tools", "pytorch_train_benchmark.py");
         var start = PyTorchPython.Start(script, ["--steps", steps.ToString(CultureInfo.InvariantCulture), .. flags]);
 
-        // Same OpenMP wait policy as ours (TorchNativeLoader makes it PASSIVE unless the user set it), so the
-        // comparison is between frameworks, not between thread-waiting settings.
-        start.Environment["OMP_WAIT_POLICY"] = OpenMpPolicy;
+        // PyTorch's default step is its default OpenMP wait (libgomp spins a while before sleeping), which the library
+        // replaces with PASSIVE for shared cores (OpenMpWaitPolicy); the "our wait policy" variant separates the
+        // frameworks from that setting. A policy the user set applies to both.
+        if (withOurWaitPolicy || UsersOpenMpPolicy is not null)
+        {
+            start.Environment["OMP_WAIT_POLICY"] = OurOpenMpPolicy;
+        }
+        else
+        {
+            start.Environment.Remove("OMP_WAIT_POLICY");
+        }
+
         using var process = Process.Start(start)!;
         var error = process.StandardError.ReadToEndAsync();
         var output = process.StandardOutput.ReadToEnd();
