@@ -1,6 +1,7 @@
 using Microsoft.ML.ResNet.Catalog;
 using Microsoft.ML.ResNet.Export;
 using Microsoft.ML.ResNet.Modeling;
+using static Microsoft.ML.ResNet.Tests.Scoring.ScoringFixtures;
 
 namespace Microsoft.ML.ResNet.Tests.Catalog;
 
@@ -14,7 +15,7 @@ public sealed class ModelPreparerTests : TempFolderTest
         var path = Path.Combine(Folder, "model.onnx");
         File.WriteAllText(path, "This is a README, not a network.\n");
 
-        var error = MemoryProbe.ThrowsWithinBudget<InvalidDataException>(() => ModelPreparer.Prepare(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = path }));
+        var error = MemoryProbe.ThrowsWithinBudget<InvalidDataException>(() => ModelPreparer.Prepare(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = path }, DefaultContextSettings));
 
         StringAssert.Contains(error.Message, path);
     }
@@ -26,7 +27,7 @@ public sealed class ModelPreparerTests : TempFolderTest
         var whole = ExportSmall();
         File.WriteAllBytes(path, whole[..(whole.Length / 2)]);
 
-        var error = MemoryProbe.ThrowsWithinBudget<InvalidDataException>(() => ModelPreparer.Prepare(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = path }));
+        var error = MemoryProbe.ThrowsWithinBudget<InvalidDataException>(() => ModelPreparer.Prepare(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = path }, DefaultContextSettings));
 
         StringAssert.Contains(error.Message, path);
     }
@@ -37,7 +38,7 @@ public sealed class ModelPreparerTests : TempFolderTest
         var path = Path.Combine(Folder, "whole.onnx");
         File.WriteAllBytes(path, ExportSmall());
 
-        var prepared = ModelPreparer.Prepare(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = path });
+        var prepared = ModelPreparer.Prepare(new ResNetClassifierOptions { FeatureColumnName = "Pixels", ModelPath = path }, DefaultContextSettings);
 
         Assert.AreEqual(2, prepared.Labels.Count);
     }

@@ -519,6 +519,19 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
         StringAssert.Contains(output, "global-threads: stock loaded TransformerChain");
     }
 
+    /// <summary>
+    /// The same ask, and the first ONNX Runtime session in the process is the throwaway one our estimator opens to read the
+    /// model's contract: it makes the environment as ML.NET would, so ML.NET's own session made after it is not refused.
+    /// </summary>
+    [TestMethod]
+    public void GetOutputSchema_FirstSessionWithMlNetGlobalThreadPools_LeavesAnEnvironmentMlNetsSessionsCanUse()
+    {
+        var output = RunProbe("global-threads-contract", SmallModel());
+
+        StringAssert.Contains(output, "global-threads-contract: our estimator read the contract");
+        StringAssert.Contains(output, "global-threads-contract: stock session made");
+    }
+
     [TestMethod]
     public void Dispose_AfterEnginesAndCursorsAreDisposed_FreesTheNativeSession()
     {
@@ -592,11 +605,10 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
     private static readonly object ProbeGate = new();
     private static string? _probe;
 
-    /// <summary>
-    /// Saves a classifier, then runs samples/LifetimeProbe's <paramref name="scenario"/> on it in a child process:
-    /// a native crash there fails this test (exit code 139) instead of killing the test host.
-    /// </summary>
-    private string RunProbe(string scenario, bool wholePipeline = false)
+    /// <summary>Saves a classifier, then runs samples/LifetimeProbe's <paramref name="scenario"/> on the zip (see <see cref="RunProbe(string, string)"/>).</summary>
+    private string RunProbe(string scenario, bool wholePipeline = false) => RunProbe(scenario, SaveForProbe(wholePipeline));
+
+    private string SaveForProbe(bool wholePipeline)
     {
         var ml = new MLContext(1);
         var zip = Path.Combine(Folder, "model.zip");
@@ -615,9 +627,19 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
             transformer.Save(zip, pixels.Schema);
         }
 
+        return zip;
+    }
+
+    /// <summary>
+    /// Runs samples/LifetimeProbe's <paramref name="scenario"/> on <paramref name="modelFile"/> in a child process: a native
+    /// crash there fails this test (exit code 139) instead of killing the test host, and the process starts without an ONNX
+    /// Runtime environment.
+    /// </summary>
+    private static string RunProbe(string scenario, string modelFile)
+    {
         var dll = Probe();
         var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { dll, scenario, zip })
+        foreach (var argument in new[] { dll, scenario, modelFile })
         {
             start.ArgumentList.Add(argument);
         }

@@ -69,7 +69,7 @@ public sealed class SeedNetworkTests : TempFolderTest
         var difference = MaxDifference(fixture.Outputs.Logits, logits);
         Console.WriteLine($"seed exported ONNX in ApplyOnnxModel: max |logit difference| {difference}");
         Assert.IsLessThanOrEqualTo(1e-4f, difference, $"max |logit difference| {difference}");
-        Assert.AreEqual(nameof(ResNetVariant.ProjectionShortcuts), ScoringModelInfo.Read(File.ReadAllBytes(onnxPath), onnxPath).Variant, "the ONNX metadata records the variant");
+        Assert.AreEqual(nameof(ResNetVariant.ProjectionShortcuts), ScoringModelInfo.Read(File.ReadAllBytes(onnxPath), onnxPath, DefaultContextSettings).Variant, "the ONNX metadata records the variant");
 
         using var scorer = ml.Transforms.ResNet34Classify("PredictedLabel", "Pixels", onnxPath).Fit(pixels);
         Assert.IsLessThanOrEqualTo(1e-5f, MaxDifference(fixture.Outputs.Probabilities, Scores(scorer.Transform(pixels))));

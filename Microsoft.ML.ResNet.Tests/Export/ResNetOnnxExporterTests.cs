@@ -6,6 +6,7 @@ using Onnx;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static Microsoft.ML.ResNet.Tests.Export.ExportFixtures;
+using static Microsoft.ML.ResNet.Tests.Scoring.ScoringFixtures;
 
 namespace Microsoft.ML.ResNet.Tests.Export;
 
@@ -62,7 +63,7 @@ public sealed class ResNetOnnxExporterTests : TempFolderTest
         var featureDifference = MaxAbsDifference(TorchFeatures(model, pixels), actual[OnnxContract.FeaturesOutput]);
         Assert.IsLessThanOrEqualTo(Tolerance, logitDifference, $"max |logit difference| {logitDifference:g3}");
         Assert.IsLessThanOrEqualTo(Tolerance, featureDifference, $"max |feature difference| {featureDifference:g3}");
-        CollectionAssert.AreEqual(depths, ScoringModelInfo.Read(onnx, "model.onnx").StageDepths!.ToArray());
+        CollectionAssert.AreEqual(depths, ScoringModelInfo.Read(onnx, "model.onnx", DefaultContextSettings).StageDepths!.ToArray());
     }
 
     [TestMethod]
@@ -198,7 +199,7 @@ public sealed class ResNetOnnxExporterTests : TempFolderTest
 
         var logits = RunOnnx(onnx, pixels, OnnxContract.LogitsOutput)[OnnxContract.LogitsOutput];
         Assert.IsLessThanOrEqualTo(Tolerance, MaxAbsDifference(TorchLogits(model, pixels), logits));
-        Assert.AreEqual(nameof(ResNetVariant.ProjectionShortcuts), ScoringModelInfo.Read(onnx, "model.onnx").Variant);
+        Assert.AreEqual(nameof(ResNetVariant.ProjectionShortcuts), ScoringModelInfo.Read(onnx, "model.onnx", DefaultContextSettings).Variant);
     }
 
     [TestMethod]
@@ -310,7 +311,7 @@ public sealed class ResNetOnnxExporterTests : TempFolderTest
 
         ResNetOnnxExporter.Export(model, path, new OnnxExportOptions { Labels = ["a", "b", "c"] });
 
-        CollectionAssert.AreEqual(new[] { "a", "b", "c" }, ScoringModelInfo.Read(File.ReadAllBytes(path), path).Labels!.ToList());
+        CollectionAssert.AreEqual(new[] { "a", "b", "c" }, ScoringModelInfo.Read(File.ReadAllBytes(path), path, DefaultContextSettings).Labels!.ToList());
         CollectionAssert.AreEqual(new[] { path }, Directory.GetFiles(Folder));
     }
 

@@ -3,6 +3,7 @@ using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.ResNet.Export;
 using Microsoft.ML.ResNet.Modeling;
 using Microsoft.ML.ResNet.Scoring;
+using static Microsoft.ML.ResNet.Tests.Scoring.ScoringFixtures;
 
 namespace Microsoft.ML.ResNet.Tests.Export;
 
@@ -54,7 +55,7 @@ public sealed class WeightsExportTests : TempFolderTest
 
         ResNetOnnxExporter.Export(weights, path, new OnnxExportOptions { InputHeight = 64, InputWidth = 48, IncludeFeatures = false });
 
-        var info = ScoringModelInfo.Read(File.ReadAllBytes(path), path);
+        var info = ScoringModelInfo.Read(File.ReadAllBytes(path), path, DefaultContextSettings);
         Assert.AreEqual(nameof(ResNetArchitecture.ResNet18), info.Architecture);
         CollectionAssert.AreEqual(new[] { "cat", "dog" }, info.Labels!.ToArray());
         CollectionAssert.AreEqual(new[] { 1, 1, 1, 2 }, info.StageDepths!.ToArray());

@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.ML.Data;
+using Microsoft.ML.ResNet.Catalog;
+using Microsoft.ML.ResNet.Scoring;
 
 namespace Microsoft.ML.ResNet.Tests.Scoring;
 
@@ -17,6 +19,10 @@ internal static class ScoringFixtures
     /// <summary>The PyTorch reference ResNet-34 (.pth from <see cref="PythonReference"/>) exported by torch.onnx, 224x224.</summary>
     public static string ReferenceResNet34(PythonReference.Fixture fixture) =>
         Export("--arch", "resnet34", "--pth", fixture.WeightsPath, "--height", "224", "--width", "224", "--features");
+
+    /// <summary>The settings a new MLContext resolves to (the CPU, no global thread pools), for tests that read a model's
+    /// contract (<see cref="ScoringModelInfo.Read(byte[], string, ScoringSessionOptions)"/>) without one.</summary>
+    public static ScoringSessionOptions DefaultContextSettings => HostSettings.From(new MLContext()).Resolve(gpuDeviceId: null, fallbackToCpu: null, intraOpNumThreads: null);
 
     public static float[][] Scores(IDataView scored, string column = "Score") =>
         scored.GetColumn<float[]>(column).ToArray();

@@ -3,6 +3,7 @@ using Google.Protobuf;
 using Microsoft.ML.ResNet.Export;
 using Microsoft.ML.ResNet.Modeling;
 using Microsoft.ML.ResNet.Scoring;
+using static Microsoft.ML.ResNet.Tests.Scoring.ScoringFixtures;
 
 namespace Microsoft.ML.ResNet.Tests.Scoring;
 
@@ -23,7 +24,7 @@ public sealed class ScoringModelInfoTests : TempFolderTest
             IncludeFeatures = true,
         };
 
-        var info = ScoringModelInfo.Read(ResNetOnnxExporter.ToBytes(model, options), "model.onnx");
+        var info = ScoringModelInfo.Read(ResNetOnnxExporter.ToBytes(model, options), "model.onnx", DefaultContextSettings);
 
         Assert.AreEqual(nameof(ResNetArchitecture.ResNet18), info.Architecture);
         Assert.AreEqual(nameof(ResNetVariant.TorchVision), info.Variant);
@@ -43,7 +44,7 @@ public sealed class ScoringModelInfoTests : TempFolderTest
     {
         using var model = new ResNetModel(new ResNetSpec(ResNetArchitecture.ResNet50, 4));
 
-        var info = ScoringModelInfo.Read(ResNetOnnxExporter.ToBytes(model, new OnnxExportOptions()), "model.onnx");
+        var info = ScoringModelInfo.Read(ResNetOnnxExporter.ToBytes(model, new OnnxExportOptions()), "model.onnx", DefaultContextSettings);
 
         Assert.AreEqual(nameof(ResNetArchitecture.ResNet50), info.Architecture);
         CollectionAssert.AreEqual(new[] { "0", "1", "2", "3" }, info.Labels!.ToList());
@@ -61,7 +62,7 @@ public sealed class ScoringModelInfoTests : TempFolderTest
         var proto = ResNetOnnxExporter.ToModelProto(model, new OnnxExportOptions());
         proto.MetadataProps.Remove(proto.MetadataProps.Single(p => p.Key == OnnxContract.Metadata.StageDepths));
 
-        var info = ScoringModelInfo.Read(proto.ToByteArray(), "older.onnx");
+        var info = ScoringModelInfo.Read(proto.ToByteArray(), "older.onnx", DefaultContextSettings);
 
         Assert.IsNull(info.StageDepths, "An older export says nothing: the scorer then takes the architecture's depths.");
     }
@@ -73,7 +74,7 @@ public sealed class ScoringModelInfoTests : TempFolderTest
         var proto = ResNetOnnxExporter.ToModelProto(model, new OnnxExportOptions());
         proto.MetadataProps.Single(p => p.Key == OnnxContract.Metadata.StageDepths).Value = "[2,0,2,2]";
 
-        var error = Assert.ThrowsExactly<InvalidOperationException>(() => ScoringModelInfo.Read(proto.ToByteArray(), "bad.onnx"));
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => ScoringModelInfo.Read(proto.ToByteArray(), "bad.onnx", DefaultContextSettings));
 
         StringAssert.Contains(error.Message, OnnxContract.Metadata.StageDepths);
         StringAssert.Contains(error.Message, "[2,0,2,2]");
@@ -84,7 +85,7 @@ public sealed class ScoringModelInfoTests : TempFolderTest
     {
         var photo = Directory.GetFiles(TestPaths.Photos, "*.png")[0];
 
-        var error = Assert.ThrowsExactly<InvalidDataException>(() => ScoringModelInfo.Read(File.ReadAllBytes(photo), photo));
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => ScoringModelInfo.Read(File.ReadAllBytes(photo), photo, DefaultContextSettings));
 
         StringAssert.Contains(error.Message, photo);
     }

@@ -7,10 +7,13 @@ namespace Microsoft.ML.ResNet.Catalog;
 /// <summary>Turns <see cref="ResNetClassifierOptions.ModelPath"/> (ONNX or weights) into a <see cref="PreparedModel"/>.</summary>
 internal static class ModelPreparer
 {
+    /// <param name="options">The verb's options: model path and what the model must be.</param>
+    /// <param name="sessionOptions">The MLContext's settings, for ONNX Runtime's environment should reading the model's
+    /// contract be the process's first session (see <see cref="ScoringModelInfo.Read(byte[], string, ScoringSessionOptions)"/>).</param>
     /// <exception cref="FileNotFoundException">No file at the model path.</exception>
     /// <exception cref="ArgumentException">The model disagrees with the options (architecture, size, labels).</exception>
     /// <exception cref="InvalidDataException">The file is not a loadable ONNX model or weights file; the message names it.</exception>
-    public static PreparedModel Prepare(ResNetClassifierOptions options)
+    public static PreparedModel Prepare(ResNetClassifierOptions options, ScoringSessionOptions sessionOptions)
     {
         var path = options.ModelPath;
         if (!File.Exists(path))
@@ -18,14 +21,14 @@ internal static class ModelPreparer
             throw new FileNotFoundException($"No model file at '{path}' (ResNetClassifierOptions.ModelPath).", path);
         }
 
-        return IsOnnx(path) ? FromOnnx(File.ReadAllBytes(path), path, options) : FromWeights(options);
+        return IsOnnx(path) ? FromOnnx(File.ReadAllBytes(path), path, options, sessionOptions) : FromWeights(options, sessionOptions);
     }
 
     private static bool IsOnnx(string path) => Path.GetExtension(path).Equals(".onnx", StringComparison.OrdinalIgnoreCase);
 
-    private static PreparedModel FromOnnx(byte[] onnx, string source, ResNetClassifierOptions options)
+    private static PreparedModel FromOnnx(byte[] onnx, string source, ResNetClassifierOptions options, ScoringSessionOptions sessionOptions)
     {
-        var info = ScoringModelInfo.Read(onnx, source);
+        var info = ScoringModelInfo.Read(onnx, source, sessionOptions);
         if (options.Architecture is { } wanted && info.Architecture is { } actual && actual != wanted.ToString())
         {
             throw new ArgumentException(
@@ -64,7 +67,7 @@ internal static class ModelPreparer
         return new PreparedModel(onnx, labels.ToArray(), info);
     }
 
-    private static PreparedModel FromWeights(ResNetClassifierOptions options)
+    private static PreparedModel FromWeights(ResNetClassifierOptions options, ScoringSessionOptions sessionOptions)
     {
         // Weights are turned into ONNX by our exporter, so both paths score through one graph contract.
         using var network = WeightsFileNetwork.Load(options.ModelPath, options.Architecture, options.StageDepths, options.Variant, options.Labels, labelsRequired: true);
@@ -72,6 +75,6 @@ internal static class ModelPreparer
         // labelsRequired: the options' labels or the file's, never none.
         var (onnx, weights) = ClassifierOnnx.Export(
             network.Model, network.Labels!, normalization, options.ImageHeight ?? Defaults.ImageHeight, options.ImageWidth ?? Defaults.ImageWidth);
-        return FromOnnx(onnx, $"the network exported from '{options.ModelPath}'", options) with { Weights = weights };
+        return FromOnnx(onnx, $"the network exported from '{options.ModelPath}'", options, sessionOptions) with { Weights = weights };
     }
 }

@@ -24,7 +24,9 @@ public sealed class ResNetClassifierEstimator : IEstimator<ResNetClassifierTrans
 
         // PublicationOnly caches no exception: after a failed preparation (a file not there yet) the next call tries
         // again. A rare second preparation on a race costs only the time; the model is plain data.
-        _model = new Lazy<PreparedModel>(() => ModelPreparer.Prepare(_options), LazyThreadSafetyMode.PublicationOnly);
+        _model = new Lazy<PreparedModel>(
+            () => ModelPreparer.Prepare(_options, _host.Resolve(_options.GpuDeviceId, _options.FallbackToCpu, _options.IntraOpNumThreads)),
+            LazyThreadSafetyMode.PublicationOnly);
     }
 
     /// <summary>The prepared model, read on first use and kept; a failed preparation is retried on the next use.</summary>

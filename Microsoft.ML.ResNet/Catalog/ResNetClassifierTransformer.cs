@@ -136,49 +136,8 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
         // another makes the scoring sessions (ONNX Runtime loading and optimizing the networks, the larger part):
         // on two cores or more, the shorter of the two hides behind the longer.
         OnnxScoringSession.EnsureEnvironment(session);
-        var sessions = Task.Run(() => FromSaved(host, session, entries));
-        ITransformer loaded;
-        try
-        {
-            var stubs = entries.ToDictionary(e => e.EntryName, e => PortableModelWriter.StubOfSaved(e.Settings, e.Inputs, e.Outputs, e.Source));
-            using var stubbed = SavedModelReader.WithReplacedOnnx(path, stubs);
-            loaded = mlContext.Model.Load(stubbed, out _);
-        }
-        catch
-        {
-            DisposeWhenMade(sessions);
-            throw;
-        }
-
-        ResNetClassifierTransformer[] classifiers;
-        try
-        {
-            classifiers = sessions.GetAwaiter().GetResult();
-        }
-        catch
-        {
-            (loaded as IDisposable)?.Dispose();
-            throw;
-        }
-
-        try
-        {
-            foreach (var (entry, classifier) in entries.Zip(classifiers))
-            {
-                loaded = Replace(loaded, entry.Path, classifier);
-            }
-
-            return loaded;
-        }
-        catch
-        {
-            foreach (var classifier in classifiers)
-            {
-                classifier.Dispose();
-            }
-
-            throw;
-        }
+        var (chain, classifiers) = LoadChainBeside(() => FromSaved(host, session, entries), mlContext, path, entries);
+        return PutInPlace(chain, entries, classifiers);
     }
 
     /// <summary>The input schema plus the output columns.</summary>
@@ -571,6 +530,68 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
         catch
         {
             made.ForEach(classifier => classifier.Dispose());
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// ML.NET's loading of the chain in <paramref name="path"/>, stubs in place of the saved networks, on this thread while
+    /// <paramref name="makeClassifiers"/> runs on another. Both or neither: when one side fails, what the other made is
+    /// disposed before the failure is rethrown.
+    /// </summary>
+    private static (ITransformer Chain, ResNetClassifierTransformer[] Classifiers) LoadChainBeside(
+        Func<ResNetClassifierTransformer[]> makeClassifiers, MLContext mlContext, string path, IReadOnlyList<SavedModelReader.Entry> entries)
+    {
+        var making = Task.Run(makeClassifiers);
+        ITransformer chain;
+        try
+        {
+            chain = LoadStubbed(mlContext, path, entries);
+        }
+        catch
+        {
+            DisposeWhenMade(making);
+            throw;
+        }
+
+        try
+        {
+            return (chain, making.GetAwaiter().GetResult());
+        }
+        catch
+        {
+            (chain as IDisposable)?.Dispose();
+            throw;
+        }
+    }
+
+    private static ITransformer LoadStubbed(MLContext mlContext, string path, IReadOnlyList<SavedModelReader.Entry> entries)
+    {
+        var stubs = entries.ToDictionary(e => e.EntryName, e => PortableModelWriter.StubOfSaved(e.Settings, e.Inputs, e.Outputs, e.Source));
+        using var stubbed = SavedModelReader.WithReplacedOnnx(path, stubs);
+        return mlContext.Model.Load(stubbed, out _);
+    }
+
+    /// <summary><paramref name="chain"/> with each saved classifier's stub step replaced by its transformer; the classifiers
+    /// are disposed when a replacement fails.</summary>
+    private static ITransformer PutInPlace(ITransformer chain, IReadOnlyList<SavedModelReader.Entry> entries, ResNetClassifierTransformer[] classifiers)
+    {
+        try
+        {
+            foreach (var (entry, classifier) in entries.Zip(classifiers))
+            {
+                chain = Replace(chain, entry.Path, classifier);
+            }
+
+            return chain;
+        }
+        catch
+        {
+            foreach (var classifier in classifiers)
+            {
+                classifier.Dispose();
+            }
+
             throw;
         }
     }

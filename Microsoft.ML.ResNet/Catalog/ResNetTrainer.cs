@@ -117,7 +117,8 @@ public sealed class ResNetTrainer : IEstimator<ResNetClassifierTransformer>
         var settings = trained.Settings;
         var normalization = new ImageNormalization([.. settings.Mean], [.. settings.Std]);
         var (onnx, weights) = ClassifierOnnx.Export(trained.Model, trained.Labels, normalization, settings.ImageHeight, settings.ImageWidth);
-        var prepared = new PreparedModel(onnx, trained.Labels, ScoringModelInfo.Read(onnx, "the trained network's ONNX export"), weights);
+        var info = ScoringModelInfo.Read(onnx, "the trained network's ONNX export", _host.Resolve(_options.GpuDeviceId, _options.FallbackToCpu, intraOpNumThreads: null));
+        var prepared = new PreparedModel(onnx, trained.Labels, info, weights);
         var scoring = new ResNetClassifierOptions
         {
             ModelPath = "(trained in memory)",

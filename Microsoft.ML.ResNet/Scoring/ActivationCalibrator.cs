@@ -28,7 +28,10 @@ internal static class ActivationCalibrator
             });
         }
 
-        // Basic optimizations only: they keep every tensor asked for, and the session is created once.
+        // Basic optimizations only: they keep every tensor asked for, and the session is created once. No MLContext is at
+        // hand here (SaveOnnx is the transformer's, which keeps none), so this session cannot make ONNX Runtime's environment
+        // as the MLContext would (OnnxScoringSession.EnsureEnvironment). It need not: its callers calibrate a transformer's
+        // network, and that transformer's scoring session made the environment, from its MLContext, when it was created.
         using var sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC, IntraOpNumThreads = Environment.ProcessorCount };
         using var session = new InferenceSession(probe.ToByteArray(), sessionOptions);
         var input = session.InputMetadata.Keys.Single();

@@ -51,9 +51,10 @@ internal sealed class OnnxScoringSession : IDisposable
     /// Creates ONNX Runtime's process-wide environment now, unless something already has, the way ML.NET's OnnxTransformer
     /// would for the same MLContext: with global thread pools when it asked for them
     /// (<see cref="ScoringSessionOptions.GlobalThreadPools"/>; ML.NET's sessions then need those pools, and ONNX Runtime
-    /// refuses them in an environment made without). Each scoring session calls it first; our loader also calls it before
-    /// it makes sessions beside ML.NET's loading, so no thread races another to make the environment. (The throwaway
-    /// sessions that read a contract or calibrate INT8 do not know the MLContext and leave the environment to these.)
+    /// refuses them in an environment made without). Each scoring session calls it first, and so does the throwaway session
+    /// that reads a model's contract (<see cref="ScoringModelInfo.Read(byte[], string, ScoringSessionOptions)"/>); our loader
+    /// also calls it before it makes sessions beside ML.NET's loading, so no thread races another to make the environment.
+    /// (INT8 calibration knows no MLContext; see <see cref="ActivationCalibrator"/>.)
     /// </summary>
     public static void EnsureEnvironment(ScoringSessionOptions options)
     {

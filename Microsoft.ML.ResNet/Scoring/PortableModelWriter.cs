@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Google.Protobuf;
 using Microsoft.ML.Data;
@@ -119,14 +120,8 @@ internal static class PortableModelWriter
     /// </summary>
     public static TransformerChain<ITransformer> BuildChain(MLContext mlContext, string onnxFile, IReadOnlyList<string> labels, int pixelCount, SavedScoringSettings settings)
     {
-        string[] outputs =
-        [
-            ProbabilitiesTensor, LabelBitsTensor,
-            .. settings.FeaturesColumnName is null ? Array.Empty<string>() : [FeaturesTensor],
-            .. settings.HeatMapColumnName is null ? Array.Empty<string>() : [HeatMapTensor],
-        ];
         var pixels = EmptyVectors(mlContext, settings.InputColumnName, pixelCount);
-        var onnx = CheckOnly().Transforms.ApplyOnnxModel(outputs, [settings.InputColumnName], onnxFile).Fit(pixels);
+        var onnx = CheckOnly().Transforms.ApplyOnnxModel(ChainOutputs(settings), [settings.InputColumnName], onnxFile).Fit(pixels);
         var decoder = LabelBitsDecoder.Fit(mlContext, LabelBitsTensor, labels);
         var decoded = decoder.Transform(onnx.Transform(pixels));
 
@@ -171,22 +166,17 @@ internal static class PortableModelWriter
     /// <param name="name">The graph's name: a <see cref="DeferredNetworks"/> marker, when the stub stands for a network in a save.</param>
     public static byte[] Stub(SavedScoringSettings settings, ScoringModelInfo info, int classes, string name = "resnetml_stub")
     {
-        var outputs = new List<ValueInfoProto>
-        {
-            FloatTensor(ProbabilitiesTensor, null, classes),
-            FloatTensor(LabelBitsTensor, null, LabelBitsDecoder.BitCount(classes)),
-        };
-        if (settings.FeaturesColumnName is not null)
-        {
-            outputs.Add(FloatTensor(FeaturesTensor, null, info.FeatureSize));
-        }
-
-        if (settings.HeatMapColumnName is not null)
-        {
-            outputs.Add(FloatTensor(HeatMapTensor, null, info.HeatMapHeight, info.HeatMapWidth));
-        }
-
+        var outputs = ChainOutputs(settings).Select(output => FloatTensor(output, null, Dimensions(output)));
         return StubGraph(FloatTensor(settings.InputColumnName, "N", 3, info.Height, info.Width), outputs, name);
+
+        long[] Dimensions(string output) => output switch
+        {
+            ProbabilitiesTensor => [classes],
+            LabelBitsTensor => [LabelBitsDecoder.BitCount(classes)],
+            FeaturesTensor => [info.FeatureSize],
+            HeatMapTensor => [info.HeatMapHeight, info.HeatMapWidth],
+            _ => throw new UnreachableException($"The chain's output '{output}' has no stub shape."),
+        };
     }
 
     /// <summary>
@@ -203,7 +193,8 @@ internal static class PortableModelWriter
     {
         var pixels = inputs.SingleOrDefault(i => i.Name == settings.InputColumnName)
             ?? throw new InvalidDataException($"'{source}' declares no input '{settings.InputColumnName}' (its saved pixel column); inputs: {string.Join(", ", inputs.Select(i => i.Name))}.");
-        var read = outputs.Where(o => o.Name is ProbabilitiesTensor or LabelBitsTensor or FeaturesTensor or HeatMapTensor).ToArray();
+        var carried = ChainOutputs(settings);
+        var read = outputs.Where(o => carried.Contains(o.Name)).ToArray();
         foreach (var output in read)
         {
             if (output.Type?.TensorType?.Shape?.Dim is not { Count: > 0 } dimensions || dimensions.Any(d => d.DimValue <= 0))
@@ -214,6 +205,16 @@ internal static class PortableModelWriter
 
         return StubGraph(pixels, read, "resnetml_stub");
     }
+
+    /// <summary>The flattened outputs the chain reads from the graph for <paramref name="settings"/>: the probabilities and the
+    /// label bits always, the embedding and the heat map when their columns are saved. The chain, its stub and the stub of a
+    /// saved graph all list them from here.</summary>
+    private static string[] ChainOutputs(SavedScoringSettings settings) =>
+    [
+        ProbabilitiesTensor, LabelBitsTensor,
+        .. settings.FeaturesColumnName is null ? Array.Empty<string>() : [FeaturesTensor],
+        .. settings.HeatMapColumnName is null ? Array.Empty<string>() : [HeatMapTensor],
+    ];
 
     private static byte[] StubGraph(ValueInfoProto input, IEnumerable<ValueInfoProto> outputs, string name)
     {

@@ -41,16 +41,20 @@ internal sealed record ScoringModelInfo(
     /// <summary>Reads a model's contract with a throwaway, unoptimized session (fast to create).</summary>
     /// <param name="onnx">The model bytes.</param>
     /// <param name="source">Where the bytes came from (a file, a zip entry), for error messages.</param>
+    /// <param name="sessionOptions">The MLContext's settings (<c>HostSettings.Resolve</c>). This session may be the first in the
+    /// process, so it makes ONNX Runtime's environment from them as the scoring sessions do
+    /// (<see cref="OnnxScoringSession.EnsureEnvironment"/>); the session's own options stay those of a throwaway.</param>
     /// <exception cref="InvalidDataException">ONNX Runtime cannot load the bytes (not ONNX, truncated, damaged);
     /// the message names <paramref name="source"/>.</exception>
     /// <exception cref="InvalidOperationException">The graph does not follow the contract; the message lists what it has.</exception>
-    public static ScoringModelInfo Read(byte[] onnx, string source)
+    public static ScoringModelInfo Read(byte[] onnx, string source, ScoringSessionOptions sessionOptions)
     {
-        using var sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
+        OnnxScoringSession.EnsureEnvironment(sessionOptions);
+        using var throwawayOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
         InferenceSession session;
         try
         {
-            session = new InferenceSession(onnx, sessionOptions);
+            session = new InferenceSession(onnx, throwawayOptions);
         }
         catch (OnnxRuntimeException e)
         {

@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.ResNet;
+using Microsoft.ML.ResNet.Catalog;
 using Microsoft.ML.ResNet.Export;
 using Microsoft.ML.ResNet.Modeling;
 using Microsoft.ML.ResNet.Scoring;
@@ -74,7 +75,7 @@ internal sealed class ExportBenchmark : IBenchmark
     private static (double SaveOnnx, double PlainWrite) TimeSaveOnnx(string exported, string target, int runs)
     {
         var ml = new MLContext();
-        var info = ScoringModelInfo.Read(File.ReadAllBytes(exported), exported);
+        var info = ScoringModelInfo.Read(File.ReadAllBytes(exported), exported, HostSettings.From(ml).Resolve(gpuDeviceId: null, fallbackToCpu: null, intraOpNumThreads: null));
         var pixels = ml.Data.LoadFromEnumerable(Array.Empty<PixelRow>(), PixelRow.Definition(info.PixelCount));
         using var transformer = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = exported, FeatureColumnName = nameof(PixelRow.Pixels) }).Fit(pixels);
         transformer.SaveOnnx(target);

@@ -4,17 +4,18 @@ using Microsoft.ML.ResNet;
 using Microsoft.ML.Transforms.Onnx;
 
 // Usage: LifetimeProbe <engines|cursor|race|global-threads> <model.zip>
+//        LifetimeProbe global-threads-contract <model.onnx>
 // Each scenario prints one "<scenario>: ..." line per step and ends with "<scenario>: done"; exit code 0 means
 // no step crashed or threw unexpectedly. A native crash shows as exit code 139 (SIGSEGV) or 134 (SIGABRT).
 if (args.Length != 2)
 {
-    Console.Error.WriteLine("Usage: LifetimeProbe <engines|cursor|race|global-threads> <model.zip>");
+    Console.Error.WriteLine("Usage: LifetimeProbe <engines|cursor|race|global-threads> <model.zip>, or LifetimeProbe global-threads-contract <model.onnx>");
     return 2;
 }
 
 var ml = new MLContext(1);
 var scenario = args[0];
-var zip = args[1];
+var modelFile = args[1];   // the zip, or the ONNX file for global-threads-contract
 switch (scenario)
 {
     case "engines":
@@ -29,8 +30,11 @@ switch (scenario)
     case "global-threads":
         GlobalThreads();
         break;
+    case "global-threads-contract":
+        GlobalThreadsContract();
+        break;
     default:
-        Console.Error.WriteLine($"Unknown scenario '{scenario}'. Known: engines, cursor, race, global-threads.");
+        Console.Error.WriteLine($"Unknown scenario '{scenario}'. Known: engines, cursor, race, global-threads, global-threads-contract.");
         return 2;
 }
 
@@ -43,14 +47,32 @@ return 0;
 void GlobalThreads()
 {
     ml.SetOnnxSessionOption(new OnnxSessionOptions { PerSessionThreads = false });
-    var model = ResNetClassifierTransformer.Load(ml, zip);
+    var model = ResNetClassifierTransformer.Load(ml, modelFile);
     Console.WriteLine($"global-threads: loaded {model.GetType().Name}");
     (model as IDisposable)?.Dispose();
 
     // Then ML.NET's own OnnxTransformer, in the environment our session made.
-    var stock = ml.Model.Load(zip, out _);
+    var stock = ml.Model.Load(modelFile, out _);
     Console.WriteLine($"global-threads: stock loaded {stock.GetType().Name}");
     (stock as IDisposable)?.Dispose();
+}
+
+// The same ask, and the first ONNX Runtime session in the process is the throwaway one our estimator opens to read the
+// model's contract (at its first schema check); then ML.NET's OnnxTransformer makes a session of its own.
+void GlobalThreadsContract()
+{
+    ml.SetOnnxSessionOption(new OnnxSessionOptions { PerSessionThreads = false });
+    var classify = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { ModelPath = modelFile, FeatureColumnName = "Pixels" });
+
+    // ML.NET's SchemaShape.Create is internal; a CustomMapping's output shape describes a row type publicly. A SchemaShape
+    // carries no vector size, so any fixed-size pixel vector passes the estimator's check.
+    var pixels = ml.Transforms.CustomMapping<NoInput, PixelShapeRow>((_, _) => { }, contractName: null).GetOutputSchema(new SchemaShape([]));
+    var output = classify.GetOutputSchema(pixels);
+    Console.WriteLine($"global-threads-contract: our estimator read the contract (outputs {string.Join(", ", output.Select(c => c.Name))})");
+
+    // ML.NET's estimator makes its session as it is made.
+    ml.Transforms.ApplyOnnxModel(modelFile);
+    Console.WriteLine("global-threads-contract: stock session made");
 }
 
 // Two engines with ML.NET's default options (each owns the transformer); disposing the first must leave the second working.
@@ -158,7 +180,7 @@ void Race()
     Console.WriteLine("race: engine disposed during Predict on another thread: no crash");
 }
 
-ResNetClassifierTransformer Load() => (ResNetClassifierTransformer)ResNetClassifierTransformer.Load(ml, zip);
+ResNetClassifierTransformer Load() => (ResNetClassifierTransformer)ResNetClassifierTransformer.Load(ml, modelFile);
 
 IDataView Data(ResNetClassifierTransformer transformer, int count)
 {
@@ -193,6 +215,16 @@ static void Report(string step, Action action)
 
 internal sealed class PixelRow
 {
+    public float[] Pixels { get; set; } = [];
+}
+
+internal sealed class NoInput
+{
+}
+
+internal sealed class PixelShapeRow
+{
+    [VectorType(3)]
     public float[] Pixels { get; set; } = [];
 }
 
