@@ -187,8 +187,10 @@ internal static class PortableModelWriter
     /// <param name="inputs">The saved graph's declared inputs.</param>
     /// <param name="outputs">The saved graph's declared outputs; those the saved chain reads are kept.</param>
     /// <param name="source">The zip entry, for error messages.</param>
-    /// <exception cref="InvalidDataException">The saved graph does not declare the pixel input, or an output the chain reads, as
-    /// <see cref="RewriteGraph"/> writes them.</exception>
+    /// <exception cref="InvalidDataException">The saved graph does not declare the pixel input, or declares an output the chain
+    /// reads without the fixed sizes <see cref="RewriteGraph"/> gives it. An output the settings name but the graph does not
+    /// declare is left out of the stub, not refused: such a zip loads, and ML.NET's chain reads only what the graph
+    /// declares.</exception>
     public static byte[] StubOfSaved(SavedScoringSettings settings, IReadOnlyList<ValueInfoProto> inputs, IReadOnlyList<ValueInfoProto> outputs, string source)
     {
         var pixels = inputs.SingleOrDefault(i => i.Name == settings.InputColumnName)
