@@ -189,8 +189,8 @@ internal static class PortableModelWriter
     /// <param name="source">The zip entry, for error messages.</param>
     /// <exception cref="InvalidDataException">The saved graph does not declare the pixel input, or declares an output the chain
     /// reads without the fixed sizes <see cref="RewriteGraph"/> gives it. An output the settings name but the graph does not
-    /// declare is left out of the stub, not refused: such a zip loads, and ML.NET's chain reads only what the graph
-    /// declares.</exception>
+    /// declare is left out of the stub, not refused: such a zip loads, since the saved chain's own ONNX step names the
+    /// outputs it reads.</exception>
     public static byte[] StubOfSaved(SavedScoringSettings settings, IReadOnlyList<ValueInfoProto> inputs, IReadOnlyList<ValueInfoProto> outputs, string source)
     {
         var pixels = inputs.SingleOrDefault(i => i.Name == settings.InputColumnName)
