@@ -52,6 +52,24 @@ public sealed class ResNetBatchPredictorTests
     }
 
     [TestMethod]
+    public async Task PredictAsync_ImageAlreadyAtTheModelsSize_LeavesTheCallersImageUsable()
+    {
+        // ML.NET's ResizeImages hands an image that already has the target size through as its output, and its engine
+        // disposes its last output when the next row comes: the caller's image must never be that output.
+        var ml = new MLContext(1);
+        await using var predictor = new ResNetBatchPredictor(ml, ResNetClassifierTransformer.Load(ml, ServingFixtures.ModelZip()));
+        using var corner = TopLeftCorner(ImagePipeline.PhotoPaths()[1], ServingFixtures.Size);
+        using var other = TopLeftCorner(ImagePipeline.PhotoPaths()[2], ServingFixtures.Size);
+
+        var first = await predictor.PredictAsync(corner);
+        await predictor.PredictAsync(other);
+        var again = await predictor.PredictAsync(corner);
+
+        Assert.AreEqual(ServingFixtures.Size * ServingFixtures.Size * 4, corner.Pixels.Length, "the caller's image still has its pixels");
+        CollectionAssert.AreEqual(first.Top.ToArray(), again.Top.ToArray(), "the same image gives the same answer");
+    }
+
+    [TestMethod]
     public async Task PredictAsync_IncludeHeatMap_DrawsThePredictedClassOverTheImageAndKeepsTheScores()
     {
         var ml = new MLContext(1);
@@ -198,5 +216,19 @@ public sealed class ResNetBatchPredictorTests
         Assert.AreEqual(nameof(ResNetPredictorOptions.MaxBatchSize), batch.ParamName);
         Assert.AreEqual(nameof(ResNetPredictorOptions.QueueCapacity), queue.ParamName);
         Assert.AreEqual(nameof(ResNetPredictorOptions.MaxWait), wait.ParamName);
+    }
+
+    /// <summary>The top-left <paramref name="size"/> x <paramref name="size"/> pixels of a committed photo, as a new image.</summary>
+    private static MLImage TopLeftCorner(string photo, int size)
+    {
+        using var whole = MLImage.CreateFromFile(photo);
+        var rowBytes = whole.Width * 4;
+        var corner = new byte[size * size * 4];
+        for (var row = 0; row < size; row++)
+        {
+            whole.Pixels.Slice(row * rowBytes, size * 4).CopyTo(corner.AsSpan(row * size * 4));
+        }
+
+        return MLImage.CreateFromPixels(size, size, whole.PixelFormat, corner);
     }
 }

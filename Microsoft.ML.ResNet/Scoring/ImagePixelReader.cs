@@ -77,9 +77,15 @@ internal sealed class ImagePixelReader
             engine = _ml.Model.CreatePredictionEngine<ImageRow, PixelRow>(_transformer);
         }
 
+        // ResizeImages hands an image that already has the target size through as its output, and the engine disposes
+        // its last output when the next row comes (from whichever caller borrows it next): such an image goes in as a
+        // copy the engine owns, so the caller's image (or the one Read(bytes) disposes itself) is never that output.
+        var input = image.Width == Width && image.Height == Height
+            ? MLImage.CreateFromPixels(image.Width, image.Height, image.PixelFormat, image.Pixels)
+            : image;
         try
         {
-            var pixels = engine.Predict(new ImageRow { Image = image }).Pixels;
+            var pixels = engine.Predict(new ImageRow { Image = input }).Pixels;
             if (pixels.Length != 3 * Height * Width)
             {
                 throw new InvalidOperationException($"ExtractPixels gave {pixels.Length} values; expected 3 x {Height} x {Width}.");
