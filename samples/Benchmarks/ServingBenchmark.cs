@@ -103,8 +103,8 @@ internal sealed class ServingBenchmark : IBenchmark
         var needed = batch16.Clients / (2 * single.P50 / 1000);
         var budget = budgets[32];
         Console.WriteLine(
-            $"  by Little's law even the mean stays under 2x {single.P50:F2} ms only above {batch16.Clients} / (2 x {single.P50:F2} ms) = {needed:F0} requests/s; "
-            + $"the CPU budget's ceiling is {budget.Ceiling:F0} requests/s ({needed / budget.Ceiling:F2}x that; {budget.CpuTimeCeiling:F0} with the network at its CPU time); "
+            $"  by Little's law even the mean stays under 2x {single.P50:F2} ms only above {batch16.Clients} / (2 x {single.P50:F2} ms) = {needed:F0} requests/s: "
+            + $"{needed / budget.Ceiling:F2}x the CPU budget's ceiling of {budget.Ceiling:F0} requests/s ({budget.CpuTimeCeiling:F0} with the network at its CPU time); "
             + $"this run gave {batch16.Throughput:F1}");
         var ratio224 = Find(224, 16, Kind.Batching).Throughput / Find(224, 16, Kind.EnginePool).Throughput;
         Console.WriteLine($"goal 224x224, 16 clients: throughput >= the pool's: {ratio224:F2}x -> {(ratio224 >= 1 ? "met" : "not met")}");
