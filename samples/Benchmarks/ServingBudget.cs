@@ -9,7 +9,7 @@ namespace ResNetBenchmarks;
 /// <summary>
 /// What one served request costs the CPU, stage by stage, on the serving benchmark's saved model and photos: reading the
 /// photo file, decoding it, resizing it and extracting its pixels (the predictor's own <see cref="ImagePixelReader"/>), and
-/// the network per image when the predictor runs a full batch. One thread at a time, medians over repetitions.
+/// the network per image when the predictor runs a full batch. Each stage alone, one request (or batch) at a time, medians.
 /// </summary>
 /// <remarks>
 /// At 16 clients the latency goal is bounded by throughput (Little's law: mean latency = clients / throughput), and
