@@ -73,8 +73,8 @@ internal sealed record ServingBudget(double ReadFile, double Decode, double Resi
         var readFile = Median(i => Time(() => File.ReadAllBytes(photos[i % photos.Length])), photos.Length);
         var decode = Median(i => Time(() => DecodeLikeReader(bytes[i % bytes.Length]).Dispose()), photos.Length);
 
-        // A freshly decoded image each time: when an image already has the model's size, ResizeImages hands it on as its
-        // output and disposes it on the engine's next row, so one image cannot be read twice.
+        // A freshly decoded image each time, as each served request brings its own (the decoding is timed above, not
+        // here). An image already at the model's size is copied by the reader first, as the predictor does it.
         var resize = Median(
             i =>
             {
