@@ -13,8 +13,10 @@ namespace ResNetBenchmarks;
 internal static class StartupChild
 {
     /// <summary>The cases, in the order they are printed: loader, then zip ("-stored": written by SaveAtomically, its ONNX entry
-    /// stored uncompressed; otherwise by <c>mlContext.Model.Save</c>, deflated).</summary>
-    public static readonly string[] Phases = ["stock", "stock-stored", "ours", "ours-stored"];
+    /// stored uncompressed; otherwise by <c>mlContext.Model.Save</c>, deflated; "-weightless": SaveAtomically's zip with the
+    /// network replaced by our loader's weightless stub, the same chain and columns, so its first answer is the floor a
+    /// stock load pays whatever the network's size).</summary>
+    public static readonly string[] Phases = ["stock", "stock-stored", "ours", "ours-stored", "stock-weightless"];
 
     private const string Marker = "STARTUP";
 
@@ -25,11 +27,10 @@ internal static class StartupChild
         "stock-stored" => "stock Model.Load, SaveAtomically's zip",
         "ours" => "our Load, Model.Save's zip",
         "ours-stored" => "our Load, SaveAtomically's zip",
+        "stock-weightless" => "stock Model.Load, same chain, weightless net",
         _ => phase,
     };
 
-    /// <summary>Whether <paramref name="phase"/> loads the zip whose ONNX entry is stored uncompressed.</summary>
-    public static bool UsesStoredZip(string phase) => phase.EndsWith("-stored", StringComparison.Ordinal);
 
     /// <summary>
     /// Where stock loading spends its time, in a fresh process: the ONNX entry inflated from the zip, written to a
