@@ -27,7 +27,7 @@ internal sealed class StartupBenchmark : IBenchmark
     public string Name => "startup";
 
     public string Description =>
-        $"ResNet-34/1000 224x224: model.zip save time (k-means chain of before vs today's) and process start to first answer, stock Model.Load vs our Load on Model.Save's and SaveAtomically's zip, each case in [--rounds {DefaultRounds}] fresh processes; [--skip-before] skips the k-means save.";
+        $"ResNet-34/1000 224x224: model.zip save time (k-means chain of before vs today's) and process start to first answer, stock Model.Load vs our Load on Model.Save's and SaveAtomically's zip, and stock on the same chain with a weightless network (the floor), each case in [--rounds {DefaultRounds}] fresh processes; [--skip-before] skips the k-means save.";
 
     public bool NeedsTorch => false;
 
