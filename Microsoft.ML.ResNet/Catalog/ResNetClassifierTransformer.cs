@@ -567,8 +567,7 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
 
     private static ITransformer LoadStubbed(MLContext mlContext, string path, IReadOnlyList<SavedModelReader.Entry> entries)
     {
-        var stubs = entries.ToDictionary(e => e.EntryName, e => PortableModelWriter.StubOfSaved(e.Settings, e.Inputs, e.Outputs, e.Source));
-        using var stubbed = SavedModelReader.WithReplacedOnnx(path, stubs);
+        using var stubbed = SavedModelReader.WithReplacedOnnx(path, PortableModelWriter.StubsOfSaved(entries));
         return mlContext.Model.Load(stubbed, out _);
     }
 

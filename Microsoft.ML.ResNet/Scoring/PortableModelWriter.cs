@@ -179,6 +179,12 @@ internal static class PortableModelWriter
         };
     }
 
+    /// <summary>The stub of each saved network in <paramref name="entries"/>, by zip entry name, for
+    /// <see cref="SavedModelReader.WithReplacedOnnx"/>.</summary>
+    /// <exception cref="InvalidDataException">A saved graph does not declare what its stub needs (see <see cref="StubOfSaved"/>).</exception>
+    public static Dictionary<string, byte[]> StubsOfSaved(IEnumerable<SavedModelReader.Entry> entries) =>
+        entries.ToDictionary(e => e.EntryName, e => StubOfSaved(e.Settings, e.Inputs, e.Outputs, e.Source));
+
     /// <summary>
     /// The stub for a graph as saved, from its declared input (the pixel column) and outputs alone: our loader reads
     /// those without parsing the weights, so the stub is ready before any ONNX Runtime session is.

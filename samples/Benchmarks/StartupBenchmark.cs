@@ -253,8 +253,7 @@ internal sealed class StartupBenchmark : IBenchmark
     private static string Weightless(string stored)
     {
         var path = Path.Combine(Path.GetDirectoryName(stored)!, "weightless.zip");
-        var stubs = SavedModelReader.Read(stored).ToDictionary(e => e.EntryName, e => PortableModelWriter.StubOfSaved(e.Settings, e.Inputs, e.Outputs, e.Source));
-        using var copy = SavedModelReader.WithReplacedOnnx(stored, stubs);
+        using var copy = SavedModelReader.WithReplacedOnnx(stored, PortableModelWriter.StubsOfSaved(SavedModelReader.Read(stored)));
         using var file = File.Create(path);
         copy.CopyTo(file);
         return path;

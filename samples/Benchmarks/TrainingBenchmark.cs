@@ -43,9 +43,9 @@ internal sealed class TrainingBenchmark : IBenchmark
     private const int Warmup = 3;
 
     /// <summary>The OpenMP wait policy our side runs with: the user's, else the library's PASSIVE (OpenMpWaitPolicy).</summary>
-    private static string OurOpenMpPolicy => UsersOpenMpPolicy ?? "PASSIVE";
+    private static string OurOpenMpPolicy => UsersOpenMpPolicy ?? OpenMpWaitPolicy.Passive;
 
-    private static string? UsersOpenMpPolicy => Environment.GetEnvironmentVariable("OMP_WAIT_POLICY");
+    private static string? UsersOpenMpPolicy => Environment.GetEnvironmentVariable(OpenMpWaitPolicy.Variable);
 
     public string Name => "training";
 
@@ -297,11 +297,11 @@ internal sealed class TrainingBenchmark : IBenchmark
         // frameworks from that setting. A policy the user set applies to both.
         if (withOurWaitPolicy || UsersOpenMpPolicy is not null)
         {
-            start.Environment["OMP_WAIT_POLICY"] = OurOpenMpPolicy;
+            start.Environment[OpenMpWaitPolicy.Variable] = OurOpenMpPolicy;
         }
         else
         {
-            start.Environment.Remove("OMP_WAIT_POLICY");
+            start.Environment.Remove(OpenMpWaitPolicy.Variable);
         }
 
         using var process = Process.Start(start)!;
