@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Text;
 using Microsoft.ML.Data;
 using Microsoft.ML.ResNet.Tests.Scoring;
+using Microsoft.ML.ResNet.Tests.Support;
 using static Microsoft.ML.ResNet.Tests.Scoring.ScoringFixtures;
 using static Microsoft.ML.ResNet.Tests.Support.FixtureModels;
 using static Microsoft.ML.ResNet.Tests.Support.ImagePipeline;
@@ -526,7 +527,7 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
     [TestMethod]
     public void GetOutputSchema_FirstSessionWithMlNetGlobalThreadPools_LeavesAnEnvironmentMlNetsSessionsCanUse()
     {
-        var output = RunProbe("global-threads-contract", SmallModel());
+        var output = LifetimeProbeProcess.Run("global-threads-contract", SmallModel());
 
         StringAssert.Contains(output, "global-threads-contract: our estimator read the contract");
         StringAssert.Contains(output, "global-threads-contract: stock session made");
@@ -602,11 +603,8 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
         Assert.ThrowsExactly<ObjectDisposedException>(() => view.GetRowCursor(view.Schema));
     }
 
-    private static readonly object ProbeGate = new();
-    private static string? _probe;
-
-    /// <summary>Saves a classifier, then runs samples/LifetimeProbe's <paramref name="scenario"/> on the zip (see <see cref="RunProbe(string, string)"/>).</summary>
-    private string RunProbe(string scenario, bool wholePipeline = false) => RunProbe(scenario, SaveForProbe(wholePipeline));
+    /// <summary>Saves a classifier, then runs samples/LifetimeProbe's <paramref name="scenario"/> on the zip in a child process.</summary>
+    private string RunProbe(string scenario, bool wholePipeline = false) => LifetimeProbeProcess.Run(scenario, SaveForProbe(wholePipeline));
 
     private string SaveForProbe(bool wholePipeline)
     {
@@ -628,50 +626,6 @@ public sealed class ResNetClassifierTransformerTests : TempFolderTest
         }
 
         return zip;
-    }
-
-    /// <summary>
-    /// Runs samples/LifetimeProbe's <paramref name="scenario"/> on <paramref name="modelFile"/> in a child process: a native
-    /// crash there fails this test (exit code 139) instead of killing the test host, and the process starts without an ONNX
-    /// Runtime environment.
-    /// </summary>
-    private static string RunProbe(string scenario, string modelFile)
-    {
-        var dll = Probe();
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { dll, scenario, modelFile })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = System.Diagnostics.Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEnd();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"LifetimeProbe {scenario} did not finish in 5 minutes:\n{stdout.Result}");
-        }
-
-        var output = stdout.Result;
-        Assert.AreEqual(0, process.ExitCode, $"LifetimeProbe {scenario} (139 = segmentation fault):\n{output}\n{stderr}");
-        StringAssert.Contains(output, $"{scenario}: done");
-        return output;
-    }
-
-    private static string Probe()
-    {
-        lock (ProbeGate)
-        {
-            if (_probe is null)
-            {
-                var project = Path.Combine(RepositoryRoot(), "samples", "LifetimeProbe");
-                RunDotnet("build", "-c", "Release", project);
-                _probe = Path.Combine(project, "bin", "Release", "net10.0", "LifetimeProbe.dll");
-            }
-
-            return _probe;
-        }
     }
 
     private static string RepositoryRoot()

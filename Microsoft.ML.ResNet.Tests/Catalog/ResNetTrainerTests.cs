@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.ML.Data;
+using Microsoft.ML.ResNet.Tests.Support;
 using Microsoft.ML.ResNet.Tests.Training;
 using static TorchSharp.torch;
 
@@ -227,6 +228,21 @@ public sealed class ResNetTrainerTests
 
         Assert.HasCount(8, scores);
         Assert.IsTrue(scores.All(row => row.Length == 2 && Math.Abs(row.Sum() - 1f) < 1e-4f));
+    }
+
+    /// <summary>
+    /// ResNet-50's bfloat16 passes, channels-last: a frozen backbone's (UseBFloat16, on by default where the CPU computes
+    /// bfloat16) and the mixed-precision step's. In a child process: libtorch's own 1x1 convolutions there killed the
+    /// process with SIGFPE on an AMD EPYC of family 26 (see PointwiseConvolution).
+    /// </summary>
+    [TestMethod]
+    public void Fit_ResNet50BFloat16PassesOnCpu_TrainWithoutCrashingAChildProcess()
+    {
+        using var folder = TempFolder.Create();
+
+        var output = LifetimeProbeProcess.Run("bottleneck-bfloat16", folder.Path);
+
+        StringAssert.Contains(output, "trained the head on the bfloat16 backbone");
     }
 
     [TestMethod]

@@ -38,9 +38,9 @@ internal sealed class Bottleneck : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var output = relu.call(bn1.call(conv1.call(input)));
+        var output = relu.call(bn1.call(PointwiseConvolution.Forward(conv1, input)));
         output = relu.call(bn2.call(conv2.call(output)));
-        output = bn3.call(conv3.call(output));
+        output = bn3.call(PointwiseConvolution.Forward(conv3, output));
         var shortcut = downsample is null ? input : ProjectionShortcut.Forward(downsample, input);
         return relu.call(output.add_(shortcut)).MoveToOuterDisposeScope();
     }

@@ -5,17 +5,18 @@ using Microsoft.ML.Transforms.Onnx;
 
 // Usage: LifetimeProbe <engines|cursor|race|global-threads> <model.zip>
 //        LifetimeProbe global-threads-contract <model.onnx>
+//        LifetimeProbe bottleneck-bfloat16 <empty folder>
 // Each scenario prints one "<scenario>: ..." line per step and ends with "<scenario>: done"; exit code 0 means
 // no step crashed or threw unexpectedly. A native crash shows as exit code 139 (SIGSEGV) or 134 (SIGABRT).
 if (args.Length != 2)
 {
-    Console.Error.WriteLine("Usage: LifetimeProbe <engines|cursor|race|global-threads> <model.zip>, or LifetimeProbe global-threads-contract <model.onnx>");
+    Console.Error.WriteLine("Usage: LifetimeProbe <engines|cursor|race|global-threads> <model.zip>, LifetimeProbe global-threads-contract <model.onnx>, or LifetimeProbe bottleneck-bfloat16 <empty folder>");
     return 2;
 }
 
 var ml = new MLContext(1);
 var scenario = args[0];
-var modelFile = args[1];   // the zip, or the ONNX file for global-threads-contract
+var modelFile = args[1];   // the zip, the ONNX file for global-threads-contract, a folder for bottleneck-bfloat16
 switch (scenario)
 {
     case "engines":
@@ -33,8 +34,11 @@ switch (scenario)
     case "global-threads-contract":
         GlobalThreadsContract();
         break;
+    case "bottleneck-bfloat16":
+        BottleneckBFloat16();
+        break;
     default:
-        Console.Error.WriteLine($"Unknown scenario '{scenario}'. Known: engines, cursor, race, global-threads, global-threads-contract.");
+        Console.Error.WriteLine($"Unknown scenario '{scenario}'. Known: engines, cursor, race, global-threads, global-threads-contract, bottleneck-bfloat16.");
         return 2;
 }
 
@@ -73,6 +77,55 @@ void GlobalThreadsContract()
     // ML.NET's estimator makes its session as it is made.
     ml.Transforms.ApplyOnnxModel(modelFile);
     Console.WriteLine("global-threads-contract: stock session made");
+}
+
+// ResNet-50's bfloat16 passes on CPU: the frozen backbone's (UseBFloat16, on by default where the CPU computes bfloat16)
+// and the mixed-precision step's (TrainInBFloat16). Both run channels-last, where libtorch 2.10's wide 1x1 convolutions
+// died with SIGFPE on an AMD EPYC of family 26 (PointwiseConvolution).
+void BottleneckBFloat16()
+{
+    var folder = modelFile;
+    var random = new Random(1);
+    var rows = Enumerable.Range(0, 8)
+        .Select(i => new LabelledPixelRow { Features = Enumerable.Range(0, LabelledPixelRow.Length).Select(_ => random.NextSingle()).ToArray(), Label = (i % 2).ToString() })
+        .ToList();
+    var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(rows)).Transform(ml.Data.LoadFromEnumerable(rows));
+    ResNetTrainerOptions Options() => new()
+    {
+        Architecture = ResNetArchitecture.ResNet50,
+        ImageHeight = LabelledPixelRow.Size,
+        ImageWidth = LabelledPixelRow.Size,
+        Epochs = 1,
+        BatchSize = 4,
+    };
+
+    using (var float32 = ml.MulticlassClassification.Trainers.ResNet(Options()).Fit(data))
+    {
+        float32.SaveWeights(Path.Combine(folder, "resnet50.safetensors"));
+    }
+
+    Console.WriteLine("bottleneck-bfloat16: trained float32 and saved its weights");
+
+    var frozen = Options();
+    (frozen.PretrainedWeightsPath, frozen.FreezeBackbone, frozen.UseBFloat16) = (Path.Combine(folder, "resnet50.safetensors"), true, true);
+    using (ml.MulticlassClassification.Trainers.ResNet(frozen).Fit(data))
+    {
+        Console.WriteLine("bottleneck-bfloat16: trained the head on the bfloat16 backbone");
+    }
+
+    var mixed = Options();
+    mixed.TrainInBFloat16 = true;
+    try
+    {
+        using (ml.MulticlassClassification.Trainers.ResNet(mixed).Fit(data))
+        {
+            Console.WriteLine("bottleneck-bfloat16: trained in mixed precision");
+        }
+    }
+    catch (InvalidOperationException error) when (error.Message.Contains(nameof(ResNetTrainerOptions.TrainInBFloat16)))
+    {
+        Console.WriteLine($"bottleneck-bfloat16: mixed precision refused on this CPU ({error.Message})");
+    }
 }
 
 // Two engines with ML.NET's default options (each owns the transformer); disposing the first must leave the second working.
@@ -231,4 +284,15 @@ internal sealed class PixelShapeRow
 internal sealed class Prediction
 {
     public uint PredictedLabel { get; set; }
+}
+
+internal sealed class LabelledPixelRow
+{
+    public const int Size = 32;
+    public const int Length = 3 * Size * Size;
+
+    [VectorType(Length)]
+    public float[] Features { get; set; } = [];
+
+    public string Label { get; set; } = "";
 }
