@@ -245,6 +245,22 @@ public sealed class ResNetTrainerTests
         StringAssert.Contains(output, "trained the head on the bfloat16 backbone");
     }
 
+    /// <summary>
+    /// ML.NET asked for global ONNX Runtime thread pools, and the first session in the process is the one the trainer
+    /// opens to read its export's contract: it makes the environment as ML.NET would, so ML.NET's own session made after
+    /// it is not refused (ONNX Runtime aborts the process otherwise, hence the child process).
+    /// </summary>
+    [TestMethod]
+    public void Fit_FirstSessionWithMlNetGlobalThreadPools_LeavesAnEnvironmentMlNetsSessionsCanUse()
+    {
+        using var folder = TempFolder.Create();
+
+        var output = LifetimeProbeProcess.Run("global-threads-trainer", folder.Path);
+
+        StringAssert.Contains(output, "global-threads-trainer: trained and exported");
+        StringAssert.Contains(output, "global-threads-trainer: stock session made");
+    }
+
     [TestMethod]
     public void Fit_CustomStageDepths_TrainsThatNetworkAndScores()
     {

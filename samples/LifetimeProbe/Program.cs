@@ -5,18 +5,18 @@ using Microsoft.ML.Transforms.Onnx;
 
 // Usage: LifetimeProbe <engines|cursor|race|global-threads> <model.zip>
 //        LifetimeProbe global-threads-contract <model.onnx>
-//        LifetimeProbe bottleneck-bfloat16 <empty folder>
+//        LifetimeProbe <bottleneck-bfloat16|global-threads-trainer> <empty folder>
 // Each scenario prints one "<scenario>: ..." line per step and ends with "<scenario>: done"; exit code 0 means
 // no step crashed or threw unexpectedly. A native crash shows as exit code 139 (SIGSEGV) or 134 (SIGABRT).
 if (args.Length != 2)
 {
-    Console.Error.WriteLine("Usage: LifetimeProbe <engines|cursor|race|global-threads> <model.zip>, LifetimeProbe global-threads-contract <model.onnx>, or LifetimeProbe bottleneck-bfloat16 <empty folder>");
+    Console.Error.WriteLine("Usage: LifetimeProbe <engines|cursor|race|global-threads> <model.zip>, LifetimeProbe global-threads-contract <model.onnx>, or LifetimeProbe <bottleneck-bfloat16|global-threads-trainer> <empty folder>");
     return 2;
 }
 
 var ml = new MLContext(1);
 var scenario = args[0];
-var modelFile = args[1];   // the zip, the ONNX file for global-threads-contract, a folder for bottleneck-bfloat16
+var modelFile = args[1];   // the zip, the ONNX file for global-threads-contract, a folder for bottleneck-bfloat16 and global-threads-trainer
 switch (scenario)
 {
     case "engines":
@@ -34,11 +34,14 @@ switch (scenario)
     case "global-threads-contract":
         GlobalThreadsContract();
         break;
+    case "global-threads-trainer":
+        GlobalThreadsTrainer();
+        break;
     case "bottleneck-bfloat16":
         BottleneckBFloat16();
         break;
     default:
-        Console.Error.WriteLine($"Unknown scenario '{scenario}'. Known: engines, cursor, race, global-threads, global-threads-contract, bottleneck-bfloat16.");
+        Console.Error.WriteLine($"Unknown scenario '{scenario}'. Known: engines, cursor, race, global-threads, global-threads-contract, global-threads-trainer, bottleneck-bfloat16.");
         return 2;
 }
 
@@ -79,17 +82,46 @@ void GlobalThreadsContract()
     Console.WriteLine("global-threads-contract: stock session made");
 }
 
+// The same ask, and the first ONNX Runtime session in the process is the one the trainer opens to read its own export's
+// contract before it hands back the trained model; then ML.NET's OnnxTransformer makes a session of its own.
+void GlobalThreadsTrainer()
+{
+    ml.SetOnnxSessionOption(new OnnxSessionOptions { PerSessionThreads = false });
+    var onnx = Path.Combine(modelFile, "trained.onnx");
+    using (var trained = ml.MulticlassClassification.Trainers.ResNet(new ResNetTrainerOptions
+    {
+        Architecture = ResNetArchitecture.ResNet18,
+        ImageHeight = LabelledPixelRow.Size,
+        ImageWidth = LabelledPixelRow.Size,
+        Epochs = 1,
+        BatchSize = 4,
+    }).Fit(LabelledRows(rows: 8)))
+    {
+        trained.SaveOnnx(onnx);
+    }
+
+    Console.WriteLine("global-threads-trainer: trained and exported");
+    ml.Transforms.ApplyOnnxModel(onnx);
+    Console.WriteLine("global-threads-trainer: stock session made");
+}
+
+// Rows of random 32x32 pixels with two labels, already keyed.
+IDataView LabelledRows(int rows)
+{
+    var random = new Random(1);
+    var labelled = Enumerable.Range(0, rows)
+        .Select(i => new LabelledPixelRow { Features = Enumerable.Range(0, LabelledPixelRow.Length).Select(_ => random.NextSingle()).ToArray(), Label = (i % 2).ToString() })
+        .ToList();
+    return ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(labelled)).Transform(ml.Data.LoadFromEnumerable(labelled));
+}
+
 // ResNet-50's bfloat16 passes on CPU: the frozen backbone's (UseBFloat16, on by default where the CPU computes bfloat16)
 // and the mixed-precision step's (TrainInBFloat16). Both run channels-last, where libtorch 2.10's wide 1x1 convolutions
 // died with SIGFPE on an AMD EPYC of family 26 (PointwiseConvolution).
 void BottleneckBFloat16()
 {
     var folder = modelFile;
-    var random = new Random(1);
-    var rows = Enumerable.Range(0, 8)
-        .Select(i => new LabelledPixelRow { Features = Enumerable.Range(0, LabelledPixelRow.Length).Select(_ => random.NextSingle()).ToArray(), Label = (i % 2).ToString() })
-        .ToList();
-    var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(rows)).Transform(ml.Data.LoadFromEnumerable(rows));
+    var data = LabelledRows(rows: 8);
     ResNetTrainerOptions Options() => new()
     {
         Architecture = ResNetArchitecture.ResNet50,
