@@ -49,6 +49,7 @@ internal static partial class TorchNativeLoader
 
             // Before libtorch (and its libgomp) loads: libgomp reads its settings once.
             OpenMpWaitPolicy.PreferPassive();
+            MallocPolicy.KeepFreedMemory();
             var stockError = TryStockLoad();
             IReadOnlyCollection<string> missing = stockError is null ? [] : MissingVersions(stockError);
             if (stockError is null)

@@ -34,6 +34,8 @@ namespace ResNetBenchmarks;
 /// On a quiet machine that costs a lone fixed-batch step 10-20% (PyTorch: 45.0 against 55.2 images/s in one run), which
 /// is why PyTorch's default variant runs without the variable and a second one with ours; with one busy thread competing
 /// for the two cores, spinning costs far more (ours 32-35 images/s passive, 18-24 with GOMP_SPINCOUNT=10000).
+/// Memory: with glibc's defaults a step frees its activations back to the kernel and faults them in again the next
+/// step (about 23,000 page faults a step here); the library's MallocPolicy keeps them, PyTorch runs with the defaults.
 /// </remarks>
 internal sealed class TrainingBenchmark : IBenchmark
 {
@@ -61,6 +63,7 @@ internal sealed class TrainingBenchmark : IBenchmark
         torch.set_num_threads(threads);
         Console.WriteLine(CpuInfo.Summary);
         Console.WriteLine($"libtorch threads: {torch.get_num_threads()}, OMP_WAIT_POLICY: ours {OurOpenMpPolicy}, PyTorch {UsersOpenMpPolicy ?? "unset (libgomp's default: spin, then sleep)"} except where a variant says, {rounds} rounds x {steps} timed steps per variant after {Warmup} warm-up steps, size: {size}");
+        Console.WriteLine($"glibc malloc: ours {(MallocPolicy.Applied ? "keeps freed memory (MallocPolicy: 32 MB map threshold, no trimming)" : "as the process started (the user tuned it, or not glibc)")}, PyTorch glibc's defaults unless the user tuned them");
 
         if (arguments.Contains("--accuracy"))
         {
