@@ -63,7 +63,7 @@ internal sealed class TrainingBenchmark : IBenchmark
         torch.set_num_threads(threads);
         Console.WriteLine(CpuInfo.Summary);
         Console.WriteLine($"libtorch threads: {torch.get_num_threads()}, OMP_WAIT_POLICY: ours {OurOpenMpPolicy}, PyTorch {UsersOpenMpPolicy ?? "unset (libgomp's default: spin, then sleep)"} except where a variant says, {rounds} rounds x {steps} timed steps per variant after {Warmup} warm-up steps, size: {size}");
-        Console.WriteLine($"glibc malloc: ours {(MallocPolicy.Applied ? "keeps freed memory (MallocPolicy: 32 MB map threshold, no trimming)" : "as the process started (the user tuned it, or not glibc)")}, PyTorch glibc's defaults unless the user tuned them");
+        Console.WriteLine($"glibc malloc: ours {(MallocPolicy.Applied ? "keeps freed memory (MallocPolicy: no blocks mapped on their own, no trimming)" : "as the process started (the user tuned it, or not glibc)")}, PyTorch glibc's defaults unless the user tuned them");
 
         if (arguments.Contains("--accuracy"))
         {

@@ -120,9 +120,11 @@ IDataView LabelledRows(int rows)
     return ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(labelled)).Transform(ml.Data.LoadFromEnumerable(labelled));
 }
 
-// glibc's malloc with its defaults, then after MallocPolicy.KeepFreedMemory: rounds shaped like a training step's, three
-// 20 MB blocks allocated, written page by page and freed. 20 MB is above glibc's starting map threshold and below the
-// 32 MB it adapts up to, so with the defaults the blocks come from the heap, whose freed top is trimmed every round.
+// glibc's malloc with its defaults, then after MallocPolicy.KeepFreedMemory: rounds shaped like a training step's, two
+// 20 MB blocks and one of 48 MB allocated, written page by page and freed. 20 MB is above glibc's starting map threshold
+// and below the 32 MB it adapts up to, so with the defaults those blocks come from the heap, whose freed top is trimmed
+// every round; 48 MB is above any threshold, so that block is mapped and unmapped every round (as a 224x224 step's
+// first-stage activations are).
 void MallocPolicyRounds()
 {
     var before = PageFaultsPerRound();
@@ -134,16 +136,17 @@ void MallocPolicyRounds()
 long PageFaultsPerRound()
 {
     const int Rounds = 10;
-    const int BlockBytes = 20 * 1024 * 1024;
+    const int MegaByte = 1024 * 1024;
+    int[] blockBytes = [20 * MegaByte, 20 * MegaByte, 48 * MegaByte];
     void Round()
     {
         // Marshal.AllocHGlobal is malloc on Unix.
-        var blocks = new[] { Marshal.AllocHGlobal(BlockBytes), Marshal.AllocHGlobal(BlockBytes), Marshal.AllocHGlobal(BlockBytes) };
-        foreach (var block in blocks)
+        var blocks = blockBytes.Select(bytes => Marshal.AllocHGlobal(bytes)).ToArray();
+        for (var i = 0; i < blocks.Length; i++)
         {
-            for (var offset = 0; offset < BlockBytes; offset += 4096)
+            for (var offset = 0; offset < blockBytes[i]; offset += 4096)
             {
-                Marshal.WriteByte(block, offset, 1);
+                Marshal.WriteByte(blocks[i], offset, 1);
             }
         }
 
