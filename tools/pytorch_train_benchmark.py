@@ -2,7 +2,7 @@
 the .NET trainer.
 
 Setup mirrors the .NET benchmark: torchvision resnet34(num_classes=10),
-seeded random 64x64 inputs, batch 32, SGD(lr=0.01, momentum=0.9,
+seeded random inputs (64x64 unless --size says), batch 32, SGD(lr=0.01, momentum=0.9,
 nesterov=True, weight_decay=5e-4), cross-entropy, 2 threads.
 3 untimed warm-up steps, then --steps timed steps.
 
@@ -12,7 +12,7 @@ nesterov=True, weight_decay=5e-4), cross-entropy, 2 threads.
 on CPUs with AVX512-BF16 or AMX.
 
 Usage:
-    /usr/bin/python3 tools/pytorch_train_benchmark.py [--steps 20] [--channels-last] [--bf16]
+    /usr/bin/python3 tools/pytorch_train_benchmark.py [--steps 20] [--size 64] [--channels-last] [--bf16]
 
 Prints one JSON line:
     {"framework":"pytorch","images_per_second":...,"steps":...,"batch":32,"size":64,...}
@@ -25,13 +25,14 @@ import time
 import torch
 import torchvision
 
-BATCH, SIZE, CLASSES, WARMUP = 32, 64, 10, 3
+BATCH, CLASSES, WARMUP = 32, 10, 3
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--size", type=int, default=64)
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--bf16", action="store_true")
     a = p.parse_args()
@@ -45,7 +46,7 @@ def main():
                           nesterov=True, weight_decay=5e-4)
     loss_fn = torch.nn.CrossEntropyLoss()
     # one fixed batch: we time compute, not data loading
-    x = torch.randn(BATCH, 3, SIZE, SIZE).contiguous(memory_format=memory_format)
+    x = torch.randn(BATCH, 3, a.size, a.size).contiguous(memory_format=memory_format)
     y = torch.randint(0, CLASSES, (BATCH,))
 
     def step():
@@ -65,7 +66,7 @@ def main():
 
     print(json.dumps({"framework": "pytorch",
                       "images_per_second": a.steps * BATCH / elapsed,
-                      "steps": a.steps, "batch": BATCH, "size": SIZE,
+                      "steps": a.steps, "batch": BATCH, "size": a.size,
                       "channels_last": a.channels_last, "bf16": a.bf16},
                      separators=(",", ":")))
 

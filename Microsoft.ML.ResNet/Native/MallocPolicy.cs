@@ -34,6 +34,9 @@ internal static partial class MallocPolicy
     // (int.MaxValue would still trim once 2 GB at the top were free, which a 224x224 step frees).
     private const int NeverTrim = -1;
 
+    /// <summary>The same settings as glibc tunables, for a process started beside ours (the training benchmark's PyTorch).</summary>
+    public const string EquivalentTunables = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=18446744073709551615";
+
     private static readonly string[] UserSettings = ["GLIBC_TUNABLES", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_MMAP_MAX_"];
 
     /// <summary>Whether <see cref="KeepFreedMemory"/> changed glibc's settings in this process.</summary>

@@ -35,7 +35,8 @@ namespace ResNetBenchmarks;
 /// is why PyTorch's default variant runs without the variable and a second one with ours; with one busy thread competing
 /// for the two cores, spinning costs far more (ours 32-35 images/s passive, 18-24 with GOMP_SPINCOUNT=10000).
 /// Memory: with glibc's defaults a step frees its activations back to the kernel and faults them in again the next
-/// step (about 23,000 page faults a step here); the library's MallocPolicy keeps them, PyTorch runs with the defaults.
+/// step (about 23,000 page faults a step here); the library's MallocPolicy keeps them, PyTorch runs with the defaults
+/// except in the variant that gets our wait policy and malloc settings both, which compares the frameworks alone.
 /// </remarks>
 internal sealed class TrainingBenchmark : IBenchmark
 {
@@ -52,7 +53,7 @@ internal sealed class TrainingBenchmark : IBenchmark
     public string Name => "training";
 
     public string Description =>
-        "ResNet-34 training images/s (64x64, batch 32, SGD) vs PyTorch (FP32, channels-last, autocast BF16), interleaved rounds, medians; data-feeding share of step time. Options: --steps N (per round) --rounds N --threads N --size N --only TEXT (the variants whose name contains TEXT); --accuracy trains the Fashion-MNIST accuracy test's recipe in FP32 and BF16 instead";
+        "ResNet-34 training images/s (64x64 unless --size says, batch 32, SGD) vs PyTorch (FP32, channels-last, autocast BF16), interleaved rounds, medians; data-feeding share of step time. Options: --steps N (per round) --rounds N --threads N --size N --only TEXT (the variants whose name contains TEXT); --accuracy trains the Fashion-MNIST accuracy test's recipe in FP32 and BF16 instead";
 
     public void Run(string[] arguments)
     {
@@ -63,7 +64,7 @@ internal sealed class TrainingBenchmark : IBenchmark
         torch.set_num_threads(threads);
         Console.WriteLine(CpuInfo.Summary);
         Console.WriteLine($"libtorch threads: {torch.get_num_threads()}, OMP_WAIT_POLICY: ours {OurOpenMpPolicy}, PyTorch {UsersOpenMpPolicy ?? "unset (libgomp's default: spin, then sleep)"} except where a variant says, {rounds} rounds x {steps} timed steps per variant after {Warmup} warm-up steps, size: {size}");
-        Console.WriteLine($"glibc malloc: ours {(MallocPolicy.Applied ? "keeps freed memory (MallocPolicy: no blocks mapped on their own, no trimming)" : "as the process started (the user tuned it, or not glibc)")}, PyTorch glibc's defaults unless the user tuned them");
+        Console.WriteLine($"glibc malloc: ours {(MallocPolicy.Applied ? "keeps freed memory (MallocPolicy: no blocks mapped on their own, no trimming)" : "as the process started (the user tuned it, or not glibc)")}, PyTorch glibc's defaults unless the user tuned them (one variant with ours)");
 
         if (arguments.Contains("--accuracy"))
         {
@@ -77,11 +78,8 @@ internal sealed class TrainingBenchmark : IBenchmark
             return;
         }
 
-        if (size == Size)
-        {
-            // Before our side runs: a comparison without its PyTorch half is no comparison.
-            PyTorchPython.EnsureAvailable();
-        }
+        // Before our side runs: a comparison without its PyTorch half is no comparison.
+        PyTorchPython.EnsureAvailable();
 
         var bf16 = CpuFeatures.HasNativeBFloat16;
         var variants = new List<(string Name, Func<double?> Measure)>
@@ -92,6 +90,7 @@ internal sealed class TrainingBenchmark : IBenchmark
             ("TorchSharp FP32 channels-last copy", () => MeasureFixedBatch(steps, size, Step.Float32ChannelsLastCopy)),
             ("PyTorch FP32 NCHW (default)", () => MeasurePyTorch(steps, size)),
             ("PyTorch FP32 NCHW, our wait policy", () => MeasurePyTorch(steps, size, withOurWaitPolicy: true)),
+            ("PyTorch FP32 NCHW, our wait and malloc", () => MeasurePyTorch(steps, size, withOurWaitPolicy: true, withOurMalloc: true)),
             ("PyTorch FP32 channels-last", () => MeasurePyTorch(steps, size, flags: "--channels-last")),
         };
         if (bf16)
@@ -142,6 +141,7 @@ internal sealed class TrainingBenchmark : IBenchmark
             ? string.Create(CultureInfo.InvariantCulture, $"BF16: ours (TrainInBFloat16) {Median(figures["TorchSharp BF16 mixed (TrainInBFloat16)"]):0.0} images/s, PyTorch's best here {pytorchBest:0.0} images/s: ratio {Median(figures["TorchSharp BF16 mixed (TrainInBFloat16)"]) / pytorchBest:0.00}x")
             : "BF16: this CPU has neither AVX512-BF16 nor AMX; not measured");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"FP32 with the same OpenMP wait policy ({OurOpenMpPolicy}): ours / PyTorch {ours / Median(figures["PyTorch FP32 NCHW, our wait policy"]):0.00}x"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"FP32 with the same wait policy and malloc settings: ours / PyTorch {ours / Median(figures["PyTorch FP32 NCHW, our wait and malloc"]):0.00}x"));
         Console.WriteLine(double.IsNaN(pytorch)
             ? "PyTorch: not measured (see above)"
             : string.Create(CultureInfo.InvariantCulture, $"ratio TorchSharp/PyTorch: fixed {ours / pytorch:0.00}x, feeder {fed / pytorch:0.00}x"));
@@ -284,16 +284,12 @@ internal sealed class TrainingBenchmark : IBenchmark
         return (epoch.ImagesPerSecond, epoch.DataWaitFraction);
     }
 
-    private static double? MeasurePyTorch(int steps, int size, bool withOurWaitPolicy = false, params string[] flags)
+    private static double? MeasurePyTorch(int steps, int size, bool withOurWaitPolicy = false, bool withOurMalloc = false, params string[] flags)
     {
-        if (size != Size)
-        {
-            Console.WriteLine($"PyTorch script measures {Size}x{Size} only; skipped for size {size}.");
-            return null;
-        }
-
         var script = Path.Combine(AppContext.BaseDirectory, "tools", "pytorch_train_benchmark.py");
-        var start = PyTorchPython.Start(script, ["--steps", steps.ToString(CultureInfo.InvariantCulture), .. flags]);
+        var start = PyTorchPython.Start(
+            script,
+            ["--steps", steps.ToString(CultureInfo.InvariantCulture), "--size", size.ToString(CultureInfo.InvariantCulture), .. flags]);
 
         // PyTorch's default step is its default OpenMP wait (libgomp spins a while before sleeping), which the library
         // replaces with PASSIVE for shared cores (OpenMpWaitPolicy); the "our wait policy" variant separates the
@@ -305,6 +301,13 @@ internal sealed class TrainingBenchmark : IBenchmark
         else
         {
             start.Environment.Remove(OpenMpWaitPolicy.Variable);
+        }
+
+        // glibc's defaults unless asked (or the user's own tunables, which both sides inherit): the "our wait and malloc"
+        // variant runs with the settings MallocPolicy gives our process, so the frameworks alone are compared.
+        if (withOurMalloc && MallocPolicy.Applied)
+        {
+            start.Environment["GLIBC_TUNABLES"] = MallocPolicy.EquivalentTunables;
         }
 
         using var process = Process.Start(start)!;
