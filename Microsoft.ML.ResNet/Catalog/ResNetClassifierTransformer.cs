@@ -571,8 +571,8 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
         return mlContext.Model.Load(stubbed, out _);
     }
 
-    /// <summary><paramref name="chain"/> with each saved classifier's stub step replaced by its transformer; the classifiers
-    /// are disposed when a replacement fails.</summary>
+    /// <summary><paramref name="chain"/> with each saved classifier's stub step replaced by its transformer; when a
+    /// replacement fails, the chain (with the stubs' sessions still in it) and the classifiers are disposed.</summary>
     private static ITransformer PutInPlace(ITransformer chain, IReadOnlyList<SavedModelReader.Entry> entries, ResNetClassifierTransformer[] classifiers)
     {
         try
@@ -586,6 +586,9 @@ public sealed class ResNetClassifierTransformer : ITransformer, IDisposable
         }
         catch
         {
+            // The chain as far as it got: the stubs not yet replaced and the classifiers already placed, which dispose
+            // once (a classifier's Dispose is idempotent, so the loop below may meet them again).
+            (chain as IDisposable)?.Dispose();
             foreach (var classifier in classifiers)
             {
                 classifier.Dispose();
