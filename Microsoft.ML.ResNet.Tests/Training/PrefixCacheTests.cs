@@ -53,7 +53,10 @@ public sealed class PrefixCacheTests
 
             var (actual, _) = cache.ToTensors(new PrefixCache.CachedBatch([0], [true], [0], [0]));
 
-            Assert.IsTrue(allclose(expected, actual, rtol: 1e-5, atol: 1e-5), $"Largest difference {(expected - actual).abs().max().item<float>():G3}.");
+            // The cache ran the mirror images as a batch, the expectation runs one image: oneDNN picks other kernels for the two
+            // shapes and sums in another order (largest difference 1.57e-5 on an AVX2-only AMD EPYC of family 23); a wrong
+            // mirror differs by whole activations.
+            Assert.IsTrue(allclose(expected, actual, rtol: 1e-5, atol: 1e-4), $"Largest difference {(expected - actual).abs().max().item<float>():G3}.");
         }
     }
 
