@@ -37,6 +37,13 @@ public static class CpuFeatures
     /// </summary>
     public static bool HasNativeBFloat16 => FlagsKnown ? Has("avx512_bf16") || Has("amx_bf16") : Avx10v1.IsSupported;
 
+    /// <summary>
+    /// "family F model M" from /proc/cpuinfo (x86), or null where those fields are missing. Virtual machines often name every
+    /// generation alike ("AMD EPYC"); the numbers tell them apart (family 23 is Zen 1 and 2, 25 Zen 3 and 4, 26 Zen 5).
+    /// </summary>
+    public static string? FamilyAndModel =>
+        Field("cpu family") is { } family && Field("model") is { } model ? $"family {family} model {model}" : null;
+
     /// <summary>Whether /proc/cpuinfo lists <paramref name="flag"/> (e.g. "avx512_vnni").</summary>
     /// <param name="flag">A flag as the Linux kernel spells it.</param>
     /// <returns>True when listed; false when not, or when the flags are not known (<see cref="FlagsKnown"/>).</returns>
@@ -54,7 +61,8 @@ public static class CpuFeatures
             return null;
         }
 
-        var line = File.ReadLines(CpuInfoPath).FirstOrDefault(l => l.StartsWith(name, StringComparison.Ordinal));
+        // "model" must not match "model name": the field's name ends where the tabs before the colon begin.
+        var line = File.ReadLines(CpuInfoPath).FirstOrDefault(l => l.StartsWith(name, StringComparison.Ordinal) && l.AsSpan(name.Length).TrimStart('\t').StartsWith(":"));
         return line is null ? null : line[(line.IndexOf(':') + 1)..].Trim();
     }
 }

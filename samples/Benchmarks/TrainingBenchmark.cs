@@ -50,6 +50,8 @@ internal sealed class TrainingBenchmark : IBenchmark
 
     private static string? UsersOpenMpPolicy => Environment.GetEnvironmentVariable(OpenMpWaitPolicy.Variable);
 
+    private const string SpinCountVariable = "GOMP_SPINCOUNT";
+
     public string Name => "training";
 
     public string Description =>
@@ -64,6 +66,12 @@ internal sealed class TrainingBenchmark : IBenchmark
         torch.set_num_threads(threads);
         Console.WriteLine(CpuInfo.Summary);
         Console.WriteLine($"libtorch threads: {torch.get_num_threads()}, OMP_WAIT_POLICY: ours {OurOpenMpPolicy}, PyTorch {UsersOpenMpPolicy ?? "unset (libgomp's default: spin, then sleep)"} except where a variant says, {rounds} rounds x {steps} timed steps per variant after {Warmup} warm-up steps, size: {size}");
+        if (Environment.GetEnvironmentVariable(SpinCountVariable) is { } spinCount)
+        {
+            // libgomp lets GOMP_SPINCOUNT override the wait policy's spin count: every variant then spins that long.
+            Console.WriteLine($"{SpinCountVariable}={spinCount} (set by the user, inherited by PyTorch): every variant spins that long before it sleeps, whatever its wait policy");
+        }
+
         Console.WriteLine($"glibc malloc: ours {(MallocPolicy.Applied ? "keeps freed memory (MallocPolicy: no blocks mapped on their own, no trimming)" : "as the process started (the user tuned it, or not glibc)")}, PyTorch glibc's defaults unless the user tuned them (one variant with ours)");
 
         if (arguments.Contains("--accuracy"))
