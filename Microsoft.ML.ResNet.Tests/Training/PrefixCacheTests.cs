@@ -39,6 +39,46 @@ public sealed class PrefixCacheTests
         Assert.IsTrue(uncached["layer2.0.conv1.weight"].Zip(Loaded()["layer2.0.conv1.weight"], (a, b) => Math.Abs(a - b)).Max() > 0, "The learning stages must have learned for the comparison to mean anything.");
     }
 
+    /// <summary>
+    /// A frozen backbone: every stage's output is computed once (the cache applies without being asked) and only the head
+    /// trains on it; without augmentation the cached run ends with the uncached run's head and loss, the backbone as loaded.
+    /// </summary>
+    [TestMethod]
+    public void Train_CachedFrozenBackboneWithoutAugmentation_GivesTheUncachedHead()
+    {
+        var uncached = TrainTwoSteps(cache: false, out var uncachedOutcome, freezeBackbone: true);
+        var cached = TrainTwoSteps(cache: null, out var cachedOutcome, freezeBackbone: true);
+
+        Assert.AreEqual(uncachedOutcome.History[0].Loss, cachedOutcome.History[0].Loss, 1e-5, "The epoch's mean loss differs.");
+        var loaded = Loaded();
+        foreach (var (key, expected) in uncached)
+        {
+            var largest = expected.Zip(cached[key], (e, a) => Math.Abs(e - a)).Max();
+            Assert.IsTrue(largest <= WeightTolerance, $"'{key}' differs by up to {largest:G3} between the cached and the uncached run.");
+            if (!key.StartsWith("fc.", StringComparison.Ordinal))
+            {
+                CollectionAssert.AreEqual(loaded[key], cached[key], $"'{key}' is in the frozen backbone but changed.");
+            }
+        }
+
+        Assert.IsTrue(cached["fc.weight"].Zip(loaded["fc.weight"], (a, b) => Math.Abs(a - b)).Max() > 0, "The head must have learned for the comparison to mean anything.");
+    }
+
+    [TestMethod]
+    public void Applies_FrozenBackbone_CachesEveryStage()
+    {
+        var (settings, model, feeder) = Setup(FreezeBackbone(Options()));
+        using (model)
+        {
+            Assert.AreEqual(ResNetModel.StageModules.Count, settings.UnchangingStages);
+            Assert.IsTrue(PrefixCache.Applies(model, settings, feeder.CountRows(CancellationToken.None), CPU));
+            using var cache = PrefixCache.Build(model, null, feeder, settings, CPU, withFeatures: false, CancellationToken.None);
+            var (output, _) = cache.ToTensors(cache.ReadEpoch(0, CancellationToken.None).First());
+            Assert.AreEqual(512L, output.shape[1], "The cache holds layer4's output.");
+            output.Dispose();
+        }
+    }
+
     [TestMethod]
     public void ToTensors_MirroredRow_IsTheFrozenStagesOutputOfTheMirrorImage()
     {
@@ -120,9 +160,9 @@ public sealed class PrefixCacheTests
         }
     }
 
-    private static Dictionary<string, float[]> TrainTwoSteps(bool cache, out TrainingOutcome outcome)
+    private static Dictionary<string, float[]> TrainTwoSteps(bool? cache, out TrainingOutcome outcome, bool freezeBackbone = false)
     {
-        var (settings, model, feeder) = Setup(cropPadding: 0, flip: false);
+        var (settings, model, feeder) = Setup(cropPadding: 0, flip: false, freezeBackbone);
         using (model)
         {
             outcome = new ResNetTrainingLoop(settings with { CacheFrozenStages = cache }, CPU, null).Train(model, feeder, null, CancellationToken.None);
@@ -140,13 +180,21 @@ public sealed class PrefixCacheTests
         return options;
     }
 
-    private static (TrainingSettings Settings, ResNetModel Model, BatchFeeder Feeder) Setup(int cropPadding, bool flip)
+    private static (TrainingSettings Settings, ResNetModel Model, BatchFeeder Feeder) Setup(int cropPadding, bool flip, bool freezeBackbone = false)
     {
-        var options = Options();
+        var options = freezeBackbone ? FreezeBackbone(Options()) : Options();
         options.Crop = cropPadding > 0 ? ResNetCropAugmentation.RandomCropWithPadding : ResNetCropAugmentation.None;
         options.CropPadding = cropPadding > 0 ? cropPadding : null;
         options.HorizontalFlip = flip;
         return Setup(options);
+    }
+
+    /// <summary>The options with the whole backbone frozen instead of some stages.</summary>
+    private static ResNetTrainerOptions FreezeBackbone(ResNetTrainerOptions options)
+    {
+        options.FrozenStages = null;
+        options.FreezeBackbone = true;
+        return options;
     }
 
     private static (TrainingSettings Settings, ResNetModel Model, BatchFeeder Feeder) Setup(ResNetTrainerOptions options) =>

@@ -248,7 +248,10 @@ public sealed class ResNetTrainerOptions
     public double? BackboneLearningRateFactor { get; set; }
 
     /// <summary>Train only the head: the backbone's weights and BatchNorm statistics stay as loaded. Needs pretrained weights
-    /// (<see cref="PretrainedWeightsPath"/> or <see cref="StartingWeights"/>).</summary>
+    /// (<see cref="PretrainedWeightsPath"/> or <see cref="StartingWeights"/>). The backbone's output for every training image
+    /// and its mirror image is computed once, before the first epoch, and the epochs train the head on it (under the same
+    /// conditions as for <see cref="FrozenStages"/>; the random crop's shift rounds to nothing at the backbone's stride of 32),
+    /// as ML.NET's ImageClassification trainer caches its bottleneck values.</summary>
     public bool FreezeBackbone { get; set; }
 
     /// <summary>

@@ -39,7 +39,7 @@ public static class CpuFeatures
 
     /// <summary>
     /// "family F model M" from /proc/cpuinfo (x86), or null where those fields are missing. Virtual machines often name every
-    /// generation alike ("AMD EPYC"); the numbers tell them apart (family 23 is Zen 1 and 2, 25 Zen 3 and 4, 26 Zen 5).
+    /// generation alike ("AMD EPYC"); the numbers tell them apart (family 23 is Zen to Zen 2, 25 Zen 3 and 4, 26 Zen 5).
     /// </summary>
     public static string? FamilyAndModel =>
         Field("cpu family") is { } family && Field("model") is { } model ? $"family {family} model {model}" : null;

@@ -8,7 +8,8 @@ namespace Microsoft.ML.ResNet.Training;
 /// it), so that the epochs train the learning stages on it instead of running the frozen stages again every step; the
 /// same pass gives the pooled features the head is fitted to. Augmentation moves after the frozen stages: the output of
 /// each image and of its mirror image are kept and one is picked per row and epoch, and the random crop becomes a shift
-/// of that output by whole cells (the crop padding divided by the stages' stride, rounded), padded with zeros.
+/// of that output by whole cells (the crop padding divided by the stages' stride, rounded), padded with zeros. With a
+/// frozen backbone the frozen stages are all five, and only the head trains on the cache.
 /// Owns its tensors: dispose it.
 /// </summary>
 /// <remarks>
@@ -49,12 +50,13 @@ internal sealed class PrefixCache : IDisposable
 
     /// <summary>
     /// Whether the cache can replace the frozen stages for <paramref name="settings"/>: some stages are frozen and the rest
-    /// learn, the augmentation can move after them (a shift crop or none), and <paramref name="rows"/> outputs (twice as
-    /// many with mirror images) fit <see cref="MaxBytes"/>, or <see cref="TrainingSettings.CacheFrozenStages"/> says so.
+    /// learn, or the whole backbone is frozen and only the head learns (<see cref="TrainingSettings.UnchangingStages"/>);
+    /// the augmentation can move after them (a shift crop or none); and <paramref name="rows"/> outputs (twice as many
+    /// with mirror images) fit <see cref="MaxBytes"/>. Or <see cref="TrainingSettings.CacheFrozenStages"/> says so.
     /// </summary>
     public static bool Applies(ResNetModel model, TrainingSettings settings, long rows, Device device)
     {
-        if (settings.FrozenStages == 0 || settings.FreezeBackbone || settings.CacheFrozenStages == false)
+        if (settings.UnchangingStages == 0 || settings.CacheFrozenStages == false)
         {
             return false;
         }
@@ -72,7 +74,7 @@ internal sealed class PrefixCache : IDisposable
         // The shape from one black image, in eval mode: in train mode that image would move the BatchNorm statistics.
         using var scope = NewDisposeScope();
         model.eval();
-        var shape = model.StagesOutput(zeros([1, 3, settings.ImageHeight, settings.ImageWidth], device: device), settings.FrozenStages).shape;
+        var shape = model.StagesOutput(zeros([1, 3, settings.ImageHeight, settings.ImageWidth], device: device), settings.UnchangingStages).shape;
         var bytesPerRow = shape[1] * shape[2] * shape[3] * (settings.HorizontalFlip ? 2 : 1) * sizeof(float);
         return rows * bytesPerRow <= MaxBytes;
     }
@@ -96,10 +98,10 @@ internal sealed class PrefixCache : IDisposable
                 {
                     using var scope = NewDisposeScope();
                     var (input, target) = batch.ToTensors(settings.ImageHeight, settings.ImageWidth, device);
-                    var output = StagesOutput(model, bfloat16, input, settings.FrozenStages);
+                    var output = StagesOutput(model, bfloat16, input, settings.UnchangingStages);
                     if (withFeatures)
                     {
-                        features.Add(FeaturesFrom(model, bfloat16, output, settings.FrozenStages).DetachFromDisposeScope());
+                        features.Add(FeaturesFrom(model, bfloat16, output, settings.UnchangingStages).DetachFromDisposeScope());
                     }
 
                     outputs.Add(output.DetachFromDisposeScope());
@@ -141,7 +143,7 @@ internal sealed class PrefixCache : IDisposable
                 {
                     using var scope = NewDisposeScope();
                     var (input, _) = batch.ToTensors(_settings.ImageHeight, _settings.ImageWidth, _device);
-                    mirrored.Add(StagesOutput(model, bfloat16, input.flip(3), _settings.FrozenStages).DetachFromDisposeScope());
+                    mirrored.Add(StagesOutput(model, bfloat16, input.flip(3), _settings.UnchangingStages).DetachFromDisposeScope());
                 }
             }
 

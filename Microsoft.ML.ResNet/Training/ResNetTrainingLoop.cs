@@ -350,13 +350,13 @@ internal sealed class ResNetTrainingLoop
     {
         if (!headOnly)
         {
-            return model.fc.call(model.FeaturesFrom(stagesOutput, _settings.FrozenStages));
+            return model.fc.call(model.FeaturesFrom(stagesOutput, _settings.UnchangingStages));
         }
 
         Tensor features;
         using (no_grad())
         {
-            features = model.FeaturesFrom(stagesOutput, _settings.FrozenStages);
+            features = model.FeaturesFrom(stagesOutput, _settings.UnchangingStages);
         }
 
         return model.fc.call(features);

@@ -1,3 +1,5 @@
+using Microsoft.ML.ResNet.Modeling;
+
 namespace Microsoft.ML.ResNet.Training;
 
 /// <summary>
@@ -75,6 +77,10 @@ internal sealed record TrainingSettings
 
     /// <summary>Stages from the input (1 = the stem, 2 = the stem and layer1, ...) kept as loaded: no gradient, BatchNorm statistics fixed.</summary>
     public int FrozenStages { get; init; }
+
+    /// <summary>The stages from the input whose weights no epoch changes: all of them with a frozen backbone, else the
+    /// frozen stages. What <see cref="PrefixCache"/> computes once.</summary>
+    public int UnchangingStages => FreezeBackbone ? ResNetModel.StageModules.Count : FrozenStages;
 
     /// <summary>Every BatchNorm layer normalizes with the loaded running statistics and keeps them (eval mode); scale and shift still learn.</summary>
     public bool FreezeBatchNormStatistics { get; init; }
