@@ -46,9 +46,10 @@ public sealed class ResNetBatchPredictor : IDisposable, IAsyncDisposable
         var classifier = FindClassifier(model);
 
         // A session of its own, placed by the same rule as the classifier's (the options, else the MLContext's GPU
-        // settings), whose threads do not spin between runs: the callers' threads decode images meanwhile.
+        // settings), whose threads do not spin between runs: the callers' threads decode images meanwhile. A server
+        // restarts with the same model: the session comes from the optimized graph kept the first time.
         var host = HostSettings.From(mlContext);
-        var placement = host.Resolve(settings.GpuDeviceId, settings.FallbackToCpu, intraOpNumThreads: null) with { SpinBetweenRuns = false };
+        var placement = host.Resolve(settings.GpuDeviceId, settings.FallbackToCpu, intraOpNumThreads: null) with { SpinBetweenRuns = false, CacheOptimizedGraph = true };
         var onnx = settings.IncludeHeatMap ? classifier.OnnxWithHeatMaps() : classifier.ScoringOnnx;
         var session = new OnnxScoringSession(onnx, placement, host.Warn);
         try

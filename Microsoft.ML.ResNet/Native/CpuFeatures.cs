@@ -44,6 +44,15 @@ public static class CpuFeatures
     public static string? FamilyAndModel =>
         Field("cpu family") is { } family && Field("model") is { } model ? $"family {family} model {model}" : null;
 
+    /// <summary>
+    /// What tells this CPU's kernels apart: its name, family and model and every flag /proc/cpuinfo lists; where the
+    /// flags are not listed, the process architecture and the vector extensions .NET reports. Two CPUs with the same
+    /// signature run the same ONNX Runtime kernels (see <see cref="Scoring.OptimizedModelCache"/>).
+    /// </summary>
+    internal static string Signature => FlagSet.Value is { } flags
+        ? $"{ModelName}|{FamilyAndModel}|{string.Join(' ', flags.Order(StringComparer.Ordinal))}"
+        : $"{RuntimeInformation.ProcessArchitecture}|avx2={Avx2.IsSupported}|avx512f={Avx512F.IsSupported}|avx512bw={Avx512BW.IsSupported}|avxvnni={AvxVnni.IsSupported}|avx10.1={Avx10v1.IsSupported}";
+
     /// <summary>Whether /proc/cpuinfo lists <paramref name="flag"/> (e.g. "avx512_vnni").</summary>
     /// <param name="flag">A flag as the Linux kernel spells it.</param>
     /// <returns>True when listed; false when not, or when the flags are not known (<see cref="FlagsKnown"/>).</returns>

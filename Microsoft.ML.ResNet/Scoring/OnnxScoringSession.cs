@@ -22,6 +22,9 @@ internal sealed class OnnxScoringSession : IDisposable
 {
     private readonly SessionOptions _sessionOptions;
     private readonly InferenceSession _session;
+
+    // The cached graph ONNX Runtime reads the weights from (OptimizedModelCache): alive as long as the session.
+    private readonly byte[]? _cachedGraph;
     private int _references = 1;
     private int _ownerReleased;
 
@@ -35,7 +38,7 @@ internal sealed class OnnxScoringSession : IDisposable
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(warn);
-        (_session, _sessionOptions, Device) = Create(model, options, warn);
+        (_session, _sessionOptions, _cachedGraph, Device) = Create(model, options, warn);
         try
         {
             Info = ScoringModelInfo.Read(_session);
@@ -78,6 +81,9 @@ internal sealed class OnnxScoringSession : IDisposable
 
     /// <summary>"CPU" or "CUDA:n": where the session actually runs.</summary>
     public string Device { get; }
+
+    /// <summary>Whether the session was made from ONNX Runtime's optimized graph kept by an earlier session (<see cref="OptimizedModelCache"/>).</summary>
+    public bool FromCachedGraph => _cachedGraph is not null;
 
     public ScoringModelInfo Info { get; }
 
@@ -133,7 +139,7 @@ internal sealed class OnnxScoringSession : IDisposable
         }
     }
 
-    private static (InferenceSession, SessionOptions, string) Create(byte[] model, ScoringSessionOptions options, Action<string> warn)
+    private static (InferenceSession, SessionOptions, byte[]?, string) Create(byte[] model, ScoringSessionOptions options, Action<string> warn)
     {
         EnsureEnvironment(options);
         if (options.GpuDeviceId is int deviceId)
@@ -143,7 +149,7 @@ internal sealed class OnnxScoringSession : IDisposable
             {
                 gpu = NewOptions(options);
                 gpu.AppendExecutionProvider_CUDA(deviceId);
-                return (new InferenceSession(model, gpu), gpu, $"CUDA:{deviceId}");
+                return (new InferenceSession(model, gpu), gpu, null, $"CUDA:{deviceId}");
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
@@ -163,10 +169,16 @@ internal sealed class OnnxScoringSession : IDisposable
             }
         }
 
+        if (options.CacheOptimizedGraph)
+        {
+            var (session, sessionOptions, graph) = OptimizedModelCache.CreateSession(model, () => NewOptions(options));
+            return (session, sessionOptions, graph, "CPU");
+        }
+
         var cpu = NewOptions(options);
         try
         {
-            return (new InferenceSession(model, cpu), cpu, "CPU");
+            return (new InferenceSession(model, cpu), cpu, null, "CPU");
         }
         catch
         {

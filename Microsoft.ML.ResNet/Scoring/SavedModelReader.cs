@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using Google.Protobuf;
+using Microsoft.ML.ResNet.Native;
 using Onnx;
 
 namespace Microsoft.ML.ResNet.Scoring;
@@ -218,7 +219,7 @@ internal static class SavedModelReader
     /// <summary>The stream's bytes into one array of <paramref name="length"/>; the count read is over it when more follow.</summary>
     private static (byte[] Bytes, long Read) ReadInOne(Stream stream, int length)
     {
-        var bytes = GC.AllocateUninitializedArray<byte>(length);
+        var bytes = HugePageArray.Allocate(length);
         var read = stream.ReadAtLeast(bytes, length, throwOnEndOfStream: false);
         return (bytes, read == length && stream.ReadByte() >= 0 ? length + 1L : read);
     }

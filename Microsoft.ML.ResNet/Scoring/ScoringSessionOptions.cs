@@ -13,6 +13,13 @@ internal sealed record ScoringSessionOptions(int? GpuDeviceId, bool FallbackToCp
     public bool SpinBetweenRuns { get; init; } = true;
 
     /// <summary>
+    /// Whether a CPU session is made from ONNX Runtime's optimized graph an earlier process kept, and keeps it when there
+    /// is none (<see cref="OptimizedModelCache"/>): for models loaded to serve, not for each network a training run
+    /// scores once.
+    /// </summary>
+    public bool CacheOptimizedGraph { get; init; }
+
+    /// <summary>
     /// The global ONNX Runtime thread pools the MLContext asked for (ML.NET's <c>OnnxSessionOptions.PerSessionThreads =
     /// false</c>): inter-op and intra-op threads, 0 letting ONNX Runtime choose; null when it did not ask. Our sessions
     /// keep their own threads either way; this only decides how ONNX Runtime's process-wide environment is made, should
