@@ -67,6 +67,33 @@ public sealed class OptimizedModelCacheTests : TempFolderTest
     }
 
     [TestMethod]
+    public void CreateSession_DiskTooFullForTheGraph_StillMakesTheSessionAndLeavesNoPartialEntry()
+    {
+        var onnx = File.ReadAllBytes(SmallModel());
+        var expected = Probabilities(onnx, out _);
+        using var disk = SmallDisk.Mount("8m");
+        var previous = Environment.GetEnvironmentVariable("TMPDIR");
+        Environment.SetEnvironmentVariable("TMPDIR", disk.Folder);
+        try
+        {
+            var folder = Path.GetDirectoryName(OptimizedModelCache.EntryPath(onnx))!;
+            disk.Fill(leaveFreeBytes: 64 << 10);
+
+            var first = Probabilities(onnx, out var firstFromCache);
+            var second = Probabilities(onnx, out var secondFromCache);
+
+            Assert.IsFalse(firstFromCache || secondFromCache, "a graph of 45 MB does not fit in 64 KB");
+            CollectionAssert.AreEqual(expected, first);
+            CollectionAssert.AreEqual(expected, second);
+            Assert.IsEmpty(Directory.GetFiles(folder), "neither a partial nor a truncated entry is left");
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("TMPDIR", previous);
+        }
+    }
+
+    [TestMethod]
     public void EntryPath_AnotherNetwork_HasAnotherEntry()
     {
         var onnx = File.ReadAllBytes(SmallModel());

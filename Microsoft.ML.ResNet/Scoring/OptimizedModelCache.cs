@@ -93,35 +93,45 @@ internal static class OptimizedModelCache
 
     private static (InferenceSession, SessionOptions, byte[]?) CreateAndStore(byte[] onnx, Func<SessionOptions> newOptions, string? entry)
     {
-        var partial = entry is null ? null : TryCreatePartial(Path.GetDirectoryName(entry)!);
-        var options = newOptions();
-        InferenceSession session;
-        try
+        if (entry is not null && TryCreatePartial(Path.GetDirectoryName(entry)!) is { } partial)
         {
-            if (partial is not null)
+            var options = newOptions();
+            try
             {
                 options.OptimizedModelFilePath = partial;
                 options.AddSessionConfigEntry("session.save_model_format", "ORT");
 
                 // ONNX Runtime warns that a graph optimized at this level fits only this CPU; the entry's key says so.
                 options.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
+                var session = new InferenceSession(onnx, options);
+                Seal(partial, entry);
+                return (session, options, null);
             }
+            catch (OnnxRuntimeException)
+            {
+                // Writing the graph can fail where reading the network would not (a full disk): once more without it,
+                // which fails only if the network itself does.
+                options.Dispose();
+                TryDelete(partial);
+            }
+            catch
+            {
+                options.Dispose();
+                TryDelete(partial);
+                throw;
+            }
+        }
 
-            session = new InferenceSession(onnx, options);
+        var plain = newOptions();
+        try
+        {
+            return (new InferenceSession(onnx, plain), plain, null);
         }
         catch
         {
-            options.Dispose();
-            TryDelete(partial);
+            plain.Dispose();
             throw;
         }
-
-        if (partial is not null)
-        {
-            Seal(partial, entry!);
-        }
-
-        return (session, options, null);
     }
 
     private static string? TryCreatePartial(string folder)
