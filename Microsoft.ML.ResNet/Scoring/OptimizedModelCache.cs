@@ -68,6 +68,11 @@ internal static class OptimizedModelCache
                 options.Dispose();
                 TryDelete(entry);
             }
+            catch
+            {
+                options.Dispose();
+                throw;
+            }
         }
 
         return CreateAndStore(onnx, newOptions, entry);
