@@ -1,4 +1,6 @@
+using Google.Protobuf;
 using Microsoft.ML.ResNet.Scoring;
+using Onnx;
 using static Microsoft.ML.ResNet.Tests.Support.FixtureModels;
 
 namespace Microsoft.ML.ResNet.Tests.Scoring;
@@ -11,11 +13,12 @@ namespace Microsoft.ML.ResNet.Tests.Scoring;
 public sealed class OptimizedModelCacheTests : TempFolderTest
 {
     private static readonly ScoringSessionOptions Cached = new(null, false, 1) { CacheOptimizedGraph = true };
+    private readonly List<string> _entries = [];
 
     [TestMethod]
     public void CreateSession_SecondTime_ComesFromTheKeptGraphWithTheSameAnswers()
     {
-        var onnx = File.ReadAllBytes(SmallModel());
+        var onnx = NetworkOfItsOwn();
         var entry = FreshEntry(onnx);
 
         var first = Probabilities(onnx, out var firstFromCache);
@@ -32,9 +35,30 @@ public sealed class OptimizedModelCacheTests : TempFolderTest
     }
 
     [TestMethod]
+    public void CreateSession_WhileASessionOfTheNetworkLives_SharesItsGraphUntilTheLastOneGoes()
+    {
+        var onnx = NetworkOfItsOwn();
+        var entry = FreshEntry(onnx);
+        var expected = Probabilities(onnx, out _);
+
+        using (var first = new OnnxScoringSession(onnx, Cached, _ => { }))
+        {
+            Assert.IsTrue(first.FromCachedGraph);
+            File.Delete(entry);
+            var shared = Probabilities(onnx, out var fromShared);
+
+            Assert.IsTrue(fromShared, "a live session's graph serves the next session of the network, with no entry on disk");
+            CollectionAssert.AreEqual(expected, shared);
+        }
+
+        Probabilities(onnx, out var afterLast);
+        Assert.IsFalse(afterLast, "with no session left, the next one reads the entry, and there is none");
+    }
+
+    [TestMethod]
     public void CreateSession_EntryWithAFlippedByte_IsNotUsedAndIsWrittenAnew()
     {
-        var onnx = File.ReadAllBytes(SmallModel());
+        var onnx = NetworkOfItsOwn();
         var entry = FreshEntry(onnx);
         var expected = Probabilities(onnx, out _);
         var bytes = File.ReadAllBytes(entry);
@@ -52,7 +76,7 @@ public sealed class OptimizedModelCacheTests : TempFolderTest
     [TestMethod]
     public void CreateSession_TruncatedEntry_IsNotUsed()
     {
-        var onnx = File.ReadAllBytes(SmallModel());
+        var onnx = NetworkOfItsOwn();
         var entry = FreshEntry(onnx);
         var expected = Probabilities(onnx, out _);
         using (var file = new FileStream(entry, FileMode.Open))
@@ -69,7 +93,7 @@ public sealed class OptimizedModelCacheTests : TempFolderTest
     [TestMethod]
     public void CreateSession_DiskTooFullForTheGraph_StillMakesTheSessionAndLeavesNoPartialEntry()
     {
-        var onnx = File.ReadAllBytes(SmallModel());
+        var onnx = NetworkOfItsOwn();
         var expected = Probabilities(onnx, out _);
         using var disk = SmallDisk.Mount("8m");
         var previous = Environment.GetEnvironmentVariable("TMPDIR");
@@ -147,7 +171,7 @@ public sealed class OptimizedModelCacheTests : TempFolderTest
     {
         var ml = new MLContext(1);
         var data = ml.Data.LoadFromEnumerable(new[] { new PixelRow { Pixels = Enumerable.Range(0, 3 * SmallSize * SmallSize).Select(i => i % 17 / 17f).ToArray() } });
-        using var fitted = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = nameof(PixelRow.Pixels), ModelPath = SmallModel() }).Fit(data);
+        using var fitted = ml.Transforms.ResNetClassify(new ResNetClassifierOptions { FeatureColumnName = nameof(PixelRow.Pixels), ModelPath = NetworkFileOfItsOwn() }).Fit(data);
         var zip = Path.Combine(Folder, "model.zip");
         ml.Model.SaveAtomically(fitted, data.Schema, zip);
         FreshEntry(SavedModelReader.Read(zip).Single().Onnx);
@@ -161,11 +185,39 @@ public sealed class OptimizedModelCacheTests : TempFolderTest
         CollectionAssert.AreEqual(ml.Data.CreateEnumerable<ScoreRow>(fitted.Transform(data), reuseRowObject: false).Single().Score, scores);
     }
 
-    /// <summary>The entry for <paramref name="onnx"/>, deleted: other tests may have kept one for the same network.</summary>
-    private static string FreshEntry(byte[] onnx)
+    [TestCleanup]
+    public void DeleteEntries()
+    {
+        foreach (var entry in _entries)
+        {
+            File.Delete(entry);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="SmallModel"/> under a doc string of its own: a network no other session of this process holds (sessions
+    /// of one network share its kept graph) and no entry exists for.
+    /// </summary>
+    private static byte[] NetworkOfItsOwn()
+    {
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(SmallModel()));
+        model.DocString = $"OptimizedModelCacheTests {Guid.NewGuid():N}";
+        return model.ToByteArray();
+    }
+
+    private string NetworkFileOfItsOwn()
+    {
+        var path = Path.Combine(Folder, "own.onnx");
+        File.WriteAllBytes(path, NetworkOfItsOwn());
+        return path;
+    }
+
+    /// <summary>The entry for <paramref name="onnx"/>, deleted now and after the test.</summary>
+    private string FreshEntry(byte[] onnx)
     {
         var entry = OptimizedModelCache.EntryPath(onnx) ?? throw new AssertFailedException("the private temp folder is not usable here");
         File.Delete(entry);
+        _entries.Add(entry);
         return entry;
     }
 

@@ -23,8 +23,8 @@ internal sealed class OnnxScoringSession : IDisposable
     private readonly SessionOptions _sessionOptions;
     private readonly InferenceSession _session;
 
-    // The cached graph ONNX Runtime reads the weights from (OptimizedModelCache): alive as long as the session.
-    private readonly byte[]? _cachedGraph;
+    // The cached graph ONNX Runtime reads the weights from (OptimizedModelCache): given back after the session is freed.
+    private readonly OptimizedModelCache.SharedGraph? _cachedGraph;
     private int _references = 1;
     private int _ownerReleased;
 
@@ -127,6 +127,7 @@ internal sealed class OnnxScoringSession : IDisposable
         {
             _session?.Dispose();
             _sessionOptions?.Dispose();
+            _cachedGraph?.Release();
         }
     }
 
@@ -139,7 +140,7 @@ internal sealed class OnnxScoringSession : IDisposable
         }
     }
 
-    private static (InferenceSession, SessionOptions, byte[]?, string) Create(byte[] model, ScoringSessionOptions options, Action<string> warn)
+    private static (InferenceSession, SessionOptions, OptimizedModelCache.SharedGraph?, string) Create(byte[] model, ScoringSessionOptions options, Action<string> warn)
     {
         EnsureEnvironment(options);
         if (options.GpuDeviceId is int deviceId)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.ML.OnnxRuntime;
@@ -25,6 +26,14 @@ namespace Microsoft.ML.ResNet.Scoring;
 /// <see cref="MaxBytes"/> the entries used least recently go. A failure of the cache itself (a full disk, a folder that
 /// is not private) costs only the fast path: the session is then made from the ONNX as without the cache.
 /// </para>
+/// <para>
+/// Within a process, a session made while another of the same network lives (a server's
+/// <see cref="ResNetBatchPredictor"/> over the transformer <see cref="ResNetClassifierTransformer.Load"/>
+/// returned) reads its weights from the graph that one holds instead of reading the file again, and a network's digest is
+/// computed once per array: on the AMD EPYC family 26 VM, reading and checking the entry again took 0.08-0.26 s and
+/// hashing the network 0.05 s, for a session made in 0.013 s. A graph read from a sound entry stays sound, whatever
+/// happens to the file afterwards; once its last session is gone, the next session reads the file.
+/// </para>
 /// </remarks>
 internal static class OptimizedModelCache
 {
@@ -39,18 +48,24 @@ internal static class OptimizedModelCache
     private const int DigestBytes = 32;
     private static readonly TimeSpan AbandonedAfter = TimeSpan.FromHours(1);
 
+    // Graphs that live sessions of this process read from, by entry. ONNX Runtime only reads them, so sessions share one.
+    private static readonly Dictionary<string, SharedGraph> s_graphsInUse = new(StringComparer.Ordinal);
+
+    // A network's digest by its array: a classifier's ONNX array is never written after it is made.
+    private static readonly ConditionalWeakTable<byte[], string> s_networkDigests = [];
+
     /// <summary>
     /// A CPU session for <paramref name="onnx"/>: from the cached graph when there is a sound entry, otherwise made from
     /// the ONNX while ONNX Runtime writes the entry for next time.
     /// </summary>
     /// <param name="onnx">The network's ONNX bytes.</param>
     /// <param name="newOptions">Makes the CPU session's options (threads, spinning); called once per attempt.</param>
-    /// <returns>The session, its options (dispose them after it), and the array the session reads its weights from,
-    /// which must stay alive as long as the session (null when the session was made from the ONNX).</returns>
-    public static (InferenceSession Session, SessionOptions Options, byte[]? Graph) CreateSession(byte[] onnx, Func<SessionOptions> newOptions)
+    /// <returns>The session, its options (dispose them after it), and the graph the session reads its weights from,
+    /// to be released after the session is disposed (null when the session was made from the ONNX).</returns>
+    public static (InferenceSession Session, SessionOptions Options, SharedGraph? Graph) CreateSession(byte[] onnx, Func<SessionOptions> newOptions)
     {
         var entry = EntryPath(onnx);
-        if (entry is not null && TryRead(entry) is { } graph)
+        if (entry is not null && (SharedGraph.Acquire(entry) ?? SharedGraph.Read(entry)) is { } graph)
         {
             var options = newOptions();
             try
@@ -58,7 +73,7 @@ internal static class OptimizedModelCache
                 options.AddSessionConfigEntry("session.load_model_format", "ORT");
                 options.AddSessionConfigEntry("session.use_ort_model_bytes_directly", "1");
                 options.AddSessionConfigEntry("session.use_ort_model_bytes_for_initializers", "1");
-                var session = new InferenceSession(graph, options);
+                var session = new InferenceSession(graph.Bytes, options);
                 MarkUsed(entry);
                 return (session, options, graph);
             }
@@ -66,11 +81,13 @@ internal static class OptimizedModelCache
             {
                 // Sound bytes ONNX Runtime refuses: the ONNX below gives the same session and a new entry.
                 options.Dispose();
+                graph.Release();
                 TryDelete(entry);
             }
             catch
             {
                 options.Dispose();
+                graph.Release();
                 throw;
             }
         }
@@ -92,11 +109,12 @@ internal static class OptimizedModelCache
             return null;
         }
 
-        var identity = $"{Convert.ToHexString(SHA256.HashData(onnx))}|onnxruntime {OrtEnv.Instance().GetVersionString()}|{CpuFeatures.Signature}|ORT_ENABLE_ALL";
+        var digest = s_networkDigests.GetValue(onnx, network => Convert.ToHexString(SHA256.HashData(network)));
+        var identity = $"{digest}|onnxruntime {OrtEnv.Instance().GetVersionString()}|{CpuFeatures.Signature}|ORT_ENABLE_ALL";
         return Path.Combine(folder, Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(identity))).ToLowerInvariant() + EntryExtension);
     }
 
-    private static (InferenceSession, SessionOptions, byte[]?) CreateAndStore(byte[] onnx, Func<SessionOptions> newOptions, string? entry)
+    private static (InferenceSession, SessionOptions, SharedGraph?) CreateAndStore(byte[] onnx, Func<SessionOptions> newOptions, string? entry)
     {
         if (entry is not null && TryCreatePartial(Path.GetDirectoryName(entry)!) is { } partial)
         {
@@ -251,6 +269,68 @@ internal static class OptimizedModelCache
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // Another process may hold or have removed it; the next writer replaces it.
+        }
+    }
+
+    /// <summary>
+    /// A graph read from a sound entry, shared by the sessions of this process that read their weights from it: each
+    /// holds one use, and gives it back after its session is disposed. While any use is held, the next session of the
+    /// same network takes one more instead of reading the entry.
+    /// </summary>
+    internal sealed class SharedGraph
+    {
+        private readonly string _entry;
+        private int _uses = 1;
+
+        private SharedGraph(string entry, byte[] bytes) => (_entry, Bytes) = (entry, bytes);
+
+        /// <summary>The graph, in an array ONNX Runtime keeps reading from while a session on it lives.</summary>
+        public byte[] Bytes { get; }
+
+        /// <summary>One more use of the graph a live session of <paramref name="entry"/> holds; null when none does.</summary>
+        public static SharedGraph? Acquire(string entry)
+        {
+            lock (s_graphsInUse)
+            {
+                if (s_graphsInUse.TryGetValue(entry, out var graph))
+                {
+                    graph._uses++;
+                    return graph;
+                }
+
+                return null;
+            }
+        }
+
+        /// <summary>The graph of <paramref name="entry"/> when it is sound, now shared; null when there is none or it is
+        /// damaged (then it is deleted).</summary>
+        public static SharedGraph? Read(string entry)
+        {
+            if (TryRead(entry) is not { } bytes)
+            {
+                return null;
+            }
+
+            var graph = new SharedGraph(entry, bytes);
+            lock (s_graphsInUse)
+            {
+                // Two threads that read the same entry at once: the first shares its graph; the other's stays its own.
+                s_graphsInUse.TryAdd(entry, graph);
+            }
+
+            return graph;
+        }
+
+        /// <summary>Gives back one use; the last one stops the sharing (the array goes with the last session on it).</summary>
+        public void Release()
+        {
+            lock (s_graphsInUse)
+            {
+                if (--_uses == 0 && s_graphsInUse.TryGetValue(_entry, out var shared) && shared == this)
+                {
+                    s_graphsInUse.Remove(_entry);
+                }
+            }
         }
     }
 }

@@ -45,7 +45,7 @@ internal sealed class StartupBenchmark : IBenchmark
     public string Name => "startup";
 
     public string Description =>
-        $"ResNet-34/1000 224x224: model.zip save time (k-means chain of before vs today's) and process start to first answer, stock Model.Load vs our Load on Model.Save's and SaveAtomically's zip, and stock on the same chain with a weightless network (the floor); ours again on a machine's first load (no cached optimized graph); both loaders on SaveAtomically's zip again with glibc's huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1); each case in [--rounds {DefaultRounds}] fresh processes; [--skip-before] skips the k-means save.";
+        $"ResNet-34/1000 224x224: model.zip save time (k-means chain of before vs today's) and process start to first answer, stock Model.Load vs our Load on Model.Save's and SaveAtomically's zip, our Load plus a ResNetBatchPredictor (a server's start), and stock on the same chain with a weightless network (the floor); ours again on a machine's first load (no cached optimized graph); both loaders on SaveAtomically's zip again with glibc's huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1); each case in [--rounds {DefaultRounds}] fresh processes; [--skip-before] skips the k-means save.";
 
     public bool NeedsTorch => false;
 
