@@ -80,6 +80,31 @@ public sealed class PrefixCacheTests
     }
 
     [TestMethod]
+    public void Build_FrozenBackboneWithoutShift_KeepsEachRowPooledAsTheHeadSeesIt()
+    {
+        // At 64x64 layer4's map is 2x2, so keeping it pooled is a real average; the head pools it again unchanged.
+        var options = FreezeBackbone(Options());
+        (options.ImageHeight, options.ImageWidth) = (64, 64);
+        var (settings, model, feeder) = Setup(options, TrainingData.Synthetic(new MLContext(seed: 1), rows: 16, classes: Classes, size: 64));
+        using (model)
+        {
+            using var cache = PrefixCache.Build(model, null, feeder, settings, CPU, withFeatures: false, CancellationToken.None);
+            var batch = cache.ReadEpoch(0, CancellationToken.None).First();
+            var (kept, _) = cache.ToTensors(batch);
+            using var input = cat(feeder.ReadEpoch(0, train: false, CancellationToken.None).Select(b => b.ToTensors(64, 64, CPU).Input).ToList(), 0);
+            model.eval();
+            using var features = model.Features(input);
+            using var expected = features.index_select(0, tensor(batch.Rows, ScalarType.Int64));
+
+            CollectionAssert.AreEqual(new long[] { batch.Count, 512, 1, 1 }, kept.shape);
+            Assert.AreEqual(ScalarType.Float32, kept.dtype);
+            using var headSees = model.FeaturesFrom(kept, ResNetModel.StageModules.Count);
+            Assert.IsTrue(allclose(expected, headSees, rtol: 1e-5, atol: 1e-6), $"Largest difference {(expected - headSees).abs().max().item<float>():G3}.");
+            kept.Dispose();
+        }
+    }
+
+    [TestMethod]
     public void ToTensors_MirroredRow_IsTheFrozenStagesOutputOfTheMirrorImage()
     {
         var (settings, model, feeder) = Setup(cropPadding: 0, flip: true);

@@ -82,6 +82,10 @@ internal sealed class ResNetModel : nn.Module<Tensor, Tensor>
         return FeaturesFrom(StagesOutput(input, frozenStages), frozenStages).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Whether the head averages the whole last map (torchvision's adaptive pooling) rather than a fixed 7x7
+    /// window (the projection-shortcut variant's): then a map already averaged per channel passes through it unchanged.</summary>
+    public bool PoolsWholeMap => avgpool is TorchSharp.Modules.AdaptiveAvgPool2d;
+
     /// <summary>The output of the first <paramref name="count"/> stages (see <see cref="StageModules"/>), without gradient.</summary>
     public Tensor StagesOutput(Tensor input, int count)
     {
