@@ -101,9 +101,7 @@ internal static class StartupChild
         var created = Since();
         var prediction = engine.Predict(new ImageInput { ImagePath = image });
         var answer = Since();
-        var cpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{Marker} runtime={runtime:F3} load={load - runtime:F3} engine={created - load:F3} predict={answer - created:F3} answer={answer:F3} cpu={cpu:F3} label={prediction.PredictedLabel}"));
+        PrintReport(runtime, load, created, answer, prediction.PredictedLabel);
 
         // Untimed: a stock-loaded network's temp file (87 MB) goes only with Dispose.
         engine.Dispose();
@@ -121,11 +119,16 @@ internal static class StartupChild
         var created = since();
         var prediction = predictor.PredictAsync(File.ReadAllBytes(image)).GetAwaiter().GetResult();
         var answer = since();
-        var cpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
-        var key = predictor.Labels.ToList().IndexOf(prediction.PredictedLabel) + 1;
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{Marker} runtime={runtime:F3} load={load - runtime:F3} engine={created - load:F3} predict={answer - created:F3} answer={answer:F3} cpu={cpu:F3} label={key}"));
+        PrintReport(runtime, load, created, answer, (uint)(predictor.Labels.ToList().IndexOf(prediction.PredictedLabel) + 1));
         (transformer as IDisposable)?.Dispose();
+    }
+
+    /// <summary>The line <see cref="Report.Parse"/> reads: times since the process started, and the processor time so far.</summary>
+    private static void PrintReport(double runtime, double load, double created, double answer, uint label)
+    {
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{Marker} runtime={runtime:F3} load={load - runtime:F3} engine={created - load:F3} predict={answer - created:F3} answer={answer:F3} cpu={cpu:F3} label={label}"));
     }
 
     /// <summary>
